@@ -1,0 +1,66 @@
+"""Builds the Bolt app: one WebClient, ack-first listeners, nothing read from the environment."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from slack_bolt import App
+
+from bot.context import AppContext
+from bot.db import Database
+from bot.listeners import ListenerRegistry, register_all
+from bot.settings import Settings
+from bot.slack_api import SlackGateway, build_web_client
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class InfochatApp:
+    bolt: App
+    ctx: AppContext
+    registry: ListenerRegistry
+    # Lazy listeners (the slow work after each ack) run here; draining it on
+    # shutdown is what lets SIGTERM finish in-flight work before exit.
+    executor: ThreadPoolExecutor
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=True)
+        self.ctx.db.dispose()
+
+
+class _DropTokenSkippedWarning(logging.Filter):
+    """Bolt picks SLACK_BOT_TOKEN from the environment by itself and then warns
+    that our configured client wins; that is exactly what we want, so hush it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "token` will be unused" not in record.getMessage()
+
+
+_bolt_logger = logging.getLogger("bot.bolt")
+_bolt_logger.addFilter(_DropTokenSkippedWarning())
+
+
+def build_app(settings: Settings, db: Database | None = None) -> InfochatApp:
+    client = build_web_client(settings.bot_token(), settings.slack_api_url)
+    signing_secret = settings.signing_secret()
+    db = db or Database(settings.database_url)
+    ctx = AppContext(settings=settings, db=db, slack=SlackGateway(client))
+    executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="infochat-lazy")
+    bolt = App(
+        client=client,
+        signing_secret=signing_secret,
+        # Ack-first: listeners answer in their ack function and defer slow work
+        # to lazy functions, so Bolt never polls for the ack (the default path
+        # sleeps in 10 ms steps and blocks a worker through it).
+        process_before_response=True,
+        # Passing the token explicitly with verification off keeps App() from
+        # calling auth.test at construction (and from reading SLACK_* itself).
+        token_verification_enabled=False,
+        listener_executor=executor,
+        logger=_bolt_logger,
+    )
+    registry = register_all(bolt, ctx)
+    return InfochatApp(bolt=bolt, ctx=ctx, registry=registry, executor=executor)

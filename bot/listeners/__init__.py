@@ -1,0 +1,66 @@
+"""Bolt listeners, grouped by kind. Each module has `register(registry, ctx)`.
+
+Listeners stay thin: parse the payload, call a service, render with
+`bot.blocks`. Every listener is ack-first: its `ack` function answers Slack at
+once (the app runs with `process_before_response=True`, so nothing polls for
+the ack) and anything slow, such as Web API calls, runs in a lazy function
+after the response has gone out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt import App
+
+from bot.context import AppContext
+
+Listener = Callable[..., Any]
+
+
+@dataclass
+class ListenerRegistry:
+    """Registers listeners on the Bolt app and remembers what was registered,
+    so a test can hold it against manifest.yml."""
+
+    app: App
+    commands: set[str] = field(default_factory=set)
+    actions: set[str] = field(default_factory=set)
+    views: set[str] = field(default_factory=set)
+    events: set[str] = field(default_factory=set)
+    options: set[str] = field(default_factory=set)
+
+    def command(self, name: str, ack: Listener, lazy: Sequence[Listener] = ()) -> None:
+        self.commands.add(name)
+        self.app.command(name)(ack=ack, lazy=list(lazy))
+
+    def action(self, action_id: str, ack: Listener, lazy: Sequence[Listener] = ()) -> None:
+        self.actions.add(action_id)
+        self.app.action(action_id)(ack=ack, lazy=list(lazy))
+
+    def view(self, callback_id: str, ack: Listener, lazy: Sequence[Listener] = ()) -> None:
+        self.views.add(callback_id)
+        self.app.view(callback_id)(ack=ack, lazy=list(lazy))
+
+    def event(self, event_type: str, ack: Listener, lazy: Sequence[Listener] = ()) -> None:
+        self.events.add(event_type)
+        self.app.event(event_type)(ack=ack, lazy=list(lazy))
+
+    def suggestion(self, action_id: str, ack: Listener) -> None:
+        self.options.add(action_id)
+        self.app.options(action_id)(ack=ack)
+
+
+def just_ack(ack: Callable[..., None]) -> None:
+    ack()
+
+
+def register_all(app: App, ctx: AppContext) -> ListenerRegistry:
+    from bot.listeners import commands, events
+
+    registry = ListenerRegistry(app)
+    for module in (commands, events):
+        module.register(registry, ctx)
+    return registry

@@ -1,0 +1,210 @@
+"""Settings: read once from the environment (and `.env`), validated, passed in.
+
+Nothing else in infochat reads the environment. Names follow PRODUCT.md §4:
+`INFOCHAT_*` for the app's own settings and Slack's usual `SLACK_*` names for
+credentials.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_FUNCTIONS = (
+    "Engineering,Product,Design,Data,Sales,Marketing,Customer Success,Finance,People,Operations,Legal"
+)
+SLACK_API_URL = "https://slack.com/api/"
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line for the operator."""
+
+
+def parse_duration(text: str) -> timedelta:
+    """`3d`, `36h`, `90m`, `0s`, `2w` -> timedelta. Raises ValueError otherwise."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"expected a duration such as 3d, 36h, 90m or 0s, got {text!r}")
+    amount, unit = int(match.group(1)), match.group(2).lower()
+    return timedelta(**{_DURATION_UNITS[unit]: amount})
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="INFOCHAT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # Slack credentials keep Slack's own variable names.
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret")
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token")
+    )
+
+    database_url: str = "sqlite:///infochat.db"
+    slack_api_url: str = SLACK_API_URL
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    admins: CommaList = Field(default_factory=list)
+    admin_usergroup: str | None = None
+    functions: CommaList = Field(default_factory=lambda: _split_commas(DEFAULT_FUNCTIONS))
+    timezone: str = "UTC"
+    pairing_schedule: str = "0 9 * * mon"
+    pairing_cooldown_weeks: int = Field(default=12, ge=0, le=520)
+    followup_after: timedelta = timedelta(days=3)
+    min_group_size: int = Field(default=5, ge=1, le=1000)
+    auto_migrate: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("admins", "functions", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return _split_commas(value)
+
+    @field_validator("functions")
+    @classmethod
+    def _functions_not_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("expected at least one function name, comma-separated")
+        seen: set[str] = set()
+        for name in value:
+            if name.casefold() in seen:
+                raise ValueError(f"function {name!r} is listed twice")
+            seen.add(name.casefold())
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"expected an IANA time zone such as Europe/Paris, got {value!r}") from None
+        return value
+
+    @field_validator("pairing_schedule")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError:
+            raise ValueError(
+                f"expected a 5-field cron expression such as '0 9 * * mon', got {value!r}"
+            ) from None
+        return value
+
+    @field_validator("followup_after", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_duration(value)
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http(s) URL such as {SLACK_API_URL}, got {value!r}")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "expected a database URL such as sqlite:///infochat.db or postgresql://user@host/db"
+            ) from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(f"expected a sqlite or postgresql URL, got {url.get_backend_name()!r}")
+        return value
+
+    # -- derived -------------------------------------------------------------
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def bot_token(self) -> str:
+        return _required(self.slack_bot_token, "SLACK_BOT_TOKEN", "the bot token (xoxb-…) of your Slack app")
+
+    def signing_secret(self) -> str:
+        return _required(
+            self.slack_signing_secret,
+            "SLACK_SIGNING_SECRET",
+            "the signing secret from your Slack app's Basic Information page",
+        )
+
+    def app_token(self) -> str:
+        return _required(
+            self.slack_app_token,
+            "SLACK_APP_TOKEN",
+            "an app-level token (xapp-…) with connections:write, for Socket Mode",
+        )
+
+
+def _required(value: SecretStr | None, name: str, what: str) -> str:
+    if value is None or not value.get_secret_value().strip():
+        raise ConfigError(f"{name} is not set: expected {what}")
+    return value.get_secret_value().strip()
+
+
+_ALIASES = {
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_app_token": "SLACK_APP_TOKEN",
+}
+
+
+def env_name(field: str) -> str:
+    if field in _ALIASES.values():
+        return field
+    return _ALIASES.get(field, f"INFOCHAT_{field.upper()}")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings once. Raises ConfigError with one line naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            name = env_name(field)
+            if error["type"] != "value_error" and not name.startswith("SLACK_"):
+                message += f" (got {error.get('input')!r})"
+            problems.append(f"{name}: {message}")
+        raise ConfigError("; ".join(problems)) from None

@@ -1,0 +1,131 @@
+"""The HTTP face of infochat: a small ASGI app served by uvicorn.
+
+- `POST /slack/events`: commands, interactivity, options and events, handed to Bolt
+- `GET /healthz`: the process is alive
+- `GET /readyz`: the database answers
+
+Bolt's dispatch is synchronous; it runs on a small thread pool so a slow
+database call in one ack never stalls the event loop for the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import parse_qs
+
+from slack_bolt.request import BoltRequest
+
+from bot.app import InfochatApp
+
+log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+# Slack's payloads are far smaller; anything bigger is not from Slack.
+MAX_BODY_BYTES = 1_000_000
+SLACK_PATH = "/slack/events"
+
+
+class InfochatASGI:
+    def __init__(self, infochat: InfochatApp, *, dispatch_threads: int = 8) -> None:
+        self.infochat = infochat
+        self.pool = ThreadPoolExecutor(max_workers=dispatch_threads, thread_name_prefix="infochat-http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            await _respond(send, 200, {"status": "ok"})
+        elif path == "/readyz" and method in ("GET", "HEAD"):
+            ready = await self._run(self.infochat.ctx.db.ping)
+            await _respond(
+                send, 200 if ready else 503, {"status": "ready" if ready else "database unreachable"}
+            )
+        elif path == SLACK_PATH:
+            if method != "POST":
+                await _respond(send, 405, {"error": "use POST"})
+                return
+            await self._slack(scope, receive, send)
+        else:
+            await _respond(send, 404, {"error": "not found"})
+
+    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    async def _slack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await _read_body(receive, MAX_BODY_BYTES)
+        if body is None:
+            await _respond(send, 413, {"error": "request body too large"})
+            return
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            await _respond(send, 400, {"error": "body is not UTF-8"})
+            return
+        headers: dict[str, list[str]] = {}
+        for raw_name, raw_value in scope["headers"]:
+            headers.setdefault(raw_name.decode("latin-1").lower(), []).append(raw_value.decode("latin-1"))
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        try:
+            request = BoltRequest(body=text, query=query, headers=headers)
+        except Exception:  # Bolt raises on bodies it cannot parse at all
+            log.warning("unparseable Slack request body", extra={"path": SLACK_PATH})
+            await _respond(send, 400, {"error": "malformed body"})
+            return
+        response = await self._run(self.infochat.bolt.dispatch, request)
+        out_headers = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, values in response.headers.items()
+            for value in values
+            if name.lower() != "content-length"
+        ]
+        payload = response.body.encode("utf-8") if isinstance(response.body, str) else response.body
+        await _send(send, response.status, payload, out_headers)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                # In-flight HTTP requests have finished by now (uvicorn waits for
+                # them); finish the slow work they started, then release the pool.
+                await asyncio.get_running_loop().run_in_executor(None, self.infochat.shutdown)
+                self.pool.shutdown(wait=True)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, body: dict[str, Any]) -> None:
+    await _send(send, status, json.dumps(body).encode(), [(b"content-type", b"application/json")])
+
+
+async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,116 @@
+"""Settings: PRODUCT.md §4 names, clear one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.settings import ConfigError, Settings, load_settings, parse_duration
+
+CLEAN_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    for name in list(__import__("os").environ):
+        if name.startswith(("INFOCHAT_", "SLACK_")):
+            monkeypatch.delenv(name)
+
+
+def test_defaults_follow_the_contract() -> None:
+    s = Settings()
+    assert s.database_url.startswith("sqlite:///")
+    assert s.slack_api_url == "https://slack.com/api/"
+    assert s.port == 3000
+    assert s.pairing_schedule == "0 9 * * mon"
+    assert s.followup_after == timedelta(days=3)
+    assert s.min_group_size == 5
+    assert s.auto_migrate is True
+
+
+def test_reads_prefixed_env_and_comma_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INFOCHAT_ADMINS", "U1, U2,,U3")
+    monkeypatch.setenv("INFOCHAT_FUNCTIONS", "Engineering,Sales")
+    monkeypatch.setenv("INFOCHAT_FOLLOWUP_AFTER", "36h")
+    monkeypatch.setenv("INFOCHAT_SLACK_API_URL", "http://127.0.0.1:9/api")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    s = load_settings()
+    assert s.admins == ["U1", "U2", "U3"]
+    assert s.functions == ["Engineering", "Sales"]
+    assert s.followup_after == timedelta(hours=36)
+    assert s.slack_api_url == "http://127.0.0.1:9/api/"
+    assert s.bot_token() == "xoxb-1"
+    assert "xoxb-1" not in repr(s)  # tokens are secrets
+
+
+def test_reads_dotenv(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("INFOCHAT_PORT=4123\nSLACK_SIGNING_SECRET=abc\n")
+    s = load_settings()
+    assert s.port == 4123 and s.signing_secret() == "abc"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("INFOCHAT_PORT", "abc"),
+        ("INFOCHAT_PORT", "70000"),
+        ("INFOCHAT_FOLLOWUP_AFTER", "three days"),
+        ("INFOCHAT_TIMEZONE", "Mars/Olympus"),
+        ("INFOCHAT_PAIRING_SCHEDULE", "every monday"),
+        ("INFOCHAT_AUTO_MIGRATE", "perhaps"),
+        ("INFOCHAT_DATABASE_URL", "mysql://x@y/z"),
+        ("INFOCHAT_FUNCTIONS", " , "),
+        ("INFOCHAT_MIN_GROUP_SIZE", "0"),
+    ],
+)
+def test_malformed_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert name in message
+    assert "\n" not in message
+
+
+def test_durations() -> None:
+    assert parse_duration("0s") == timedelta(0)
+    assert parse_duration("3d") == timedelta(days=3)
+    assert parse_duration(" 2W ") == timedelta(weeks=2)
+    with pytest.raises(ValueError):
+        parse_duration("3 days")
+
+
+def test_missing_token_stops_serve_with_one_clear_line(tmp_path: Path) -> None:
+    env = {**CLEAN_ENV, "INFOCHAT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_malformed_setting_stops_cli_without_traceback(tmp_path: Path) -> None:
+    env = {**CLEAN_ENV, "INFOCHAT_PORT": "abc"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "INFOCHAT_PORT" in result.stderr and "Traceback" not in result.stderr
