@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 
 from bot.context import AppContext
@@ -25,8 +26,17 @@ class InfochatApp:
     # Lazy listeners (the slow work after each ack) run here; draining it on
     # shutdown is what lets SIGTERM finish in-flight work before exit.
     executor: ThreadPoolExecutor
+    scheduler: BackgroundScheduler | None = field(default=None)
+
+    def start_scheduler(self) -> None:
+        from bot.scheduler import start_scheduler
+
+        if self.scheduler is None:
+            self.scheduler = start_scheduler(self.ctx)
 
     def shutdown(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
         self.executor.shutdown(wait=True)
         self.ctx.db.dispose()
 

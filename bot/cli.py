@@ -105,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--timeout", type=float, default=3.0)
     health.set_defaults(handler=_health)
 
+    from bot import cli_directory, cli_topics
+
+    cli_directory.add_commands(sub)
+    cli_topics.add_commands(sub)
+
     demo = sub.add_parser("demo", help="play the user journeys against a local Slack stand-in")
     demo.add_argument("--dir", help="where to leave the demo database and files (default: a new temp folder)")
     demo.set_defaults(handler=_demo)

@@ -51,7 +51,7 @@ def run_uvicorn(config: uvicorn.Config) -> None:
 def asgi_factory() -> InfochatASGI:
     """Entry for each uvicorn worker process when `--workers` > 1 (settings read once per process)."""
     settings = load_settings()
-    return InfochatASGI(build_app(settings))
+    return InfochatASGI(build_app(settings), run_scheduler=True)
 
 
 def prepare_database(settings: Settings) -> None:
@@ -86,7 +86,7 @@ def serve_http(settings: Settings) -> None:
     if settings.workers > 1:
         run_uvicorn(_uvicorn_config("bot.server:asgi_factory", settings, workers=settings.workers))
     else:
-        run_uvicorn(_uvicorn_config(InfochatASGI(build_app(settings)), settings))
+        run_uvicorn(_uvicorn_config(InfochatASGI(build_app(settings), run_scheduler=True), settings))
     log.info("infochat stopped")
 
 
@@ -101,7 +101,7 @@ def serve_socket(settings: Settings) -> None:
     connector = threading.Thread(target=handler.connect, name="socket-mode", daemon=True)
     connector.start()
     try:
-        run_uvicorn(_uvicorn_config(InfochatASGI(infochat), settings))
+        run_uvicorn(_uvicorn_config(InfochatASGI(infochat, run_scheduler=True), settings))
     finally:
         handler.close()
     log.info("infochat stopped")

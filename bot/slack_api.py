@@ -102,3 +102,32 @@ class SlackGateway:
     def open_dm(self, user_ids: list[str]) -> str:
         response = self.call("conversations.open", users=",".join(user_ids))
         return str(response["channel"]["id"])
+
+    # -- directory ------------------------------------------------------------
+    def users_list_page(self, cursor: str, limit: int) -> tuple[list[dict[str, Any]], str]:
+        """One page of users.list: (members, next cursor), the cursor "" after the last page."""
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        response = self.call("users.list", **params)
+        members = [m for m in response.get("members") or [] if isinstance(m, dict)]
+        metadata = response.get("response_metadata") or {}
+        return members, str(metadata.get("next_cursor") or "")
+
+    def user_info(self, user_id: str) -> dict[str, Any] | None:
+        """The user object for `user_id`, or None when Slack says user_not_found."""
+        try:
+            # Called directly rather than through `call` so that an unknown user,
+            # an expected answer, is not logged as a failure.
+            response = self.client.users_info(user=user_id)
+        except SlackApiError as exc:
+            if exc.response is not None and exc.response.get("error") == "user_not_found":
+                return None
+            log.error(
+                "Slack users.info failed: %s",
+                exc.response.get("error") if exc.response is not None else exc,
+                extra={"slack_method": "users.info", "status": getattr(exc.response, "status_code", None)},
+            )
+            raise
+        user = response.get("user")
+        return dict(user) if isinstance(user, dict) else None

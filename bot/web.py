@@ -34,8 +34,11 @@ SLACK_PATH = "/slack/events"
 
 
 class InfochatASGI:
-    def __init__(self, infochat: InfochatApp, *, dispatch_threads: int = 8) -> None:
+    def __init__(
+        self, infochat: InfochatApp, *, dispatch_threads: int = 8, run_scheduler: bool = False
+    ) -> None:
         self.infochat = infochat
+        self.run_scheduler = run_scheduler
         self.pool = ThreadPoolExecutor(max_workers=dispatch_threads, thread_name_prefix="infochat-http")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -97,6 +100,8 @@ class InfochatASGI:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self.run_scheduler:
+                    self.infochat.start_scheduler()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 # In-flight HTTP requests have finished by now (uvicorn waits for

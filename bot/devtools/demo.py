@@ -14,12 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from bot import migrate
 from bot.db import Database
 from bot.devtools.company import Employee, make_company
 from bot.devtools.runner import AppServer
-from bot.devtools.slack_client import SlackAppClient
-from bot.devtools.standin import SlackStandIn
+from bot.devtools.slack_client import SlackAppClient, last_view_opened
+from bot.devtools.standin import SlackStandIn, render_blocks
+from bot.models import PersonTopic, Topic, TopicKind
 from bot.settings import load_settings
 
 DEMO_SECRET = "demo-signing-secret"
@@ -68,9 +72,98 @@ def journey_app_home(demo: Demo) -> None:
     demo.show()
 
 
+# People type the same topic in different ways; the catalogue folds them together.
+KUBERNETES_SPELLINGS = ["K8s", "kubernetes ", "Kubernetes", "k8s"]
+
+
+def profile_answers(person: Employee, spelling: int = 0) -> dict[str, object]:
+    speaks = [
+        KUBERNETES_SPELLINGS[spelling % len(KUBERNETES_SPELLINGS)] if topic == "Kubernetes" else topic
+        for topic in person.speaks
+    ]
+    return {
+        "function": person.function,
+        "speak about": speaks,
+        "learn": person.learns,
+        "per month": "2",
+        "weekly": True,
+    }
+
+
+def journey_profiles(demo: Demo) -> None:
+    first = demo.people[2]
+    demo.say(f"{first.name} runs `/infochat profile`")
+    demo.slack.command(first.user_id, "profile")
+    demo.standin.wait_for(lambda: bool(demo.standin.calls_to("views.open")))
+    view = last_view_opened(demo.standin)
+    demo.show()
+    inputs = [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"]
+    print("   fields: " + " · ".join(inputs))
+    demo.say(
+        f"{first.name} picks {first.function}, can speak about {', '.join(first.speaks)}, "
+        f"wants to learn {', '.join(first.learns)}, and saves"
+    )
+    answer = demo.slack.submit(first.user_id, view, profile_answers(first)).json()
+    print("   modal now shows:\n     " + render_blocks(answer["view"]["blocks"]).replace("\n", "\n     "))
+    demo.standin.wait_for(lambda: bool(demo.standin.home_view(first.user_id)))
+    demo.show()
+
+    demo.say(f"Everyone else ({len(demo.people) - 1} people) saves a profile the same way")
+    k8s_speakers = [p for p in demo.people if "Kubernetes" in p.speaks]
+    spelling = {p.user_id: k8s_speakers.index(p) if p in k8s_speakers else 0 for p in demo.people}
+    for person in demo.people:
+        if person is first:
+            continue
+        demo.slack.command(person.user_id, "join")
+        demo.standin.wait_for(lambda p=person: _modal_for(demo, p.user_id) is not None)
+        modal = _modal_for(demo, person.user_id)
+        assert modal is not None
+        demo.slack.submit(person.user_id, modal, profile_answers(person, spelling[person.user_id]))
+    demo.standin.wait_for(lambda: all(demo.standin.home_view(p.user_id) for p in demo.people), timeout=30)
+    demo._seen = len(demo.standin.transcript())  # don't print 35 more modals and homes
+    print(f"   {len(demo.people)} profiles saved. The topic catalogue now holds:")
+    typed = [KUBERNETES_SPELLINGS[spelling[p.user_id] % len(KUBERNETES_SPELLINGS)] for p in k8s_speakers]
+    print("     (Kubernetes was typed as " + ", ".join(repr(t) for t in typed) + ")")
+    with Database(demo.server.settings.database_url).session() as session:
+        for name, speakers in catalogue(session)[:8]:
+            print(f"     {name}: {speakers} can speak about it")
+
+    pauser = demo.people[3]
+    demo.say(f"{pauser.name} is off for a fortnight: `/infochat pause 2w`")
+    print(
+        "   ephemeral to "
+        + pauser.name
+        + ": "
+        + demo.slack.command(pauser.user_id, "pause 2w").json()["text"]
+    )
+    demo.say(f"{pauser.name} is back early: `/infochat resume`")
+    print(
+        "   ephemeral to " + pauser.name + ": " + demo.slack.command(pauser.user_id, "resume").json()["text"]
+    )
+
+
+def catalogue(session: Session) -> list[tuple[str, int]]:
+    rows = session.execute(
+        select(Topic.name, func.count(PersonTopic.person_id))
+        .join(PersonTopic)
+        .where(PersonTopic.kind == TopicKind.SPEAK)
+        .group_by(Topic.name)
+        .order_by(func.count(PersonTopic.person_id).desc(), Topic.name)
+    )
+    return [(str(name), int(count)) for name, count in rows]
+
+
+def _modal_for(demo: Demo, user_id: str) -> dict[str, object] | None:
+    for call in reversed(demo.standin.calls_to("views.open")):
+        if demo.standin.view_user(str(call.response.get("view", {}).get("id", ""))) == user_id:
+            return demo.standin.view(str(call.response["view"]["id"]))
+    return None
+
+
 JOURNEYS: list[tuple[str, Journey]] = [
     ("Getting started", journey_help),
     ("App Home", journey_app_home),
+    ("Profiles", journey_profiles),
 ]
 
 

@@ -50,7 +50,7 @@ class ListenerRegistry:
 
     def suggestion(self, action_id: str, ack: Listener) -> None:
         self.options.add(action_id)
-        self.app.options(action_id)(ack=ack)
+        self.app.options(action_id)(ack=ack, lazy=[])
 
 
 def just_ack(ack: Callable[..., None]) -> None:
@@ -58,9 +58,9 @@ def just_ack(ack: Callable[..., None]) -> None:
 
 
 def register_all(app: App, ctx: AppContext) -> ListenerRegistry:
-    from bot.listeners import commands, events
+    from bot.listeners import actions, commands, events, options, views
 
     registry = ListenerRegistry(app)
-    for module in (commands, events):
+    for module in (commands, actions, views, options, events):
         module.register(registry, ctx)
     return registry

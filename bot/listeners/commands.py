@@ -10,6 +10,10 @@ from typing import Any
 from bot import blocks
 from bot.context import AppContext
 from bot.listeners import ListenerRegistry
+from bot.listeners.home import publish_home
+from bot.listeners.views import NOT_ELIGIBLE, open_profile_modal
+from bot.models import utcnow
+from bot.services import profiles
 
 log = logging.getLogger(__name__)
 
@@ -35,24 +39,83 @@ def parse(text: str | None) -> tuple[str, str]:
     return words[0].lower(), (words[1].strip() if len(words) > 1 else "")
 
 
+Respond = Callable[..., Any]
+
+
 @dataclass(frozen=True)
 class Subcommand:
-    # answer(ctx, invocation) -> the ack body (text/blocks) sent back at once
-    answer: Callable[[AppContext, Invocation], dict[str, Any]]
-    # work(ctx, invocation) -> None: slow follow-up after the ack (optional)
-    work: Callable[[AppContext, Invocation], None] | None = None
+    # answer(ctx, invocation) -> the ack body (text/blocks) sent back at once; None acks silently
+    answer: Callable[[AppContext, Invocation], dict[str, Any] | None]
+    # work(ctx, invocation, respond) -> None: slow follow-up after the ack (optional)
+    work: Callable[[AppContext, Invocation, Respond], None] | None = None
 
 
-def _help(ctx: AppContext, inv: Invocation) -> dict[str, Any]:
+def _help(ctx: AppContext, inv: Invocation) -> dict[str, Any] | None:
     return {"text": blocks.help_text(COMMAND), "blocks": blocks.help_blocks(COMMAND)}
 
 
-def _coming_soon(ctx: AppContext, inv: Invocation) -> dict[str, Any]:
+def _coming_soon(ctx: AppContext, inv: Invocation) -> dict[str, Any] | None:
     return {"text": blocks.coming_soon_message(inv.subcommand)}
 
 
-ROUTES: dict[str, Subcommand] = {"help": Subcommand(_help)}
-ROUTES.update({name: Subcommand(_coming_soon) for name in PLANNED})
+def _silent(ctx: AppContext, inv: Invocation) -> None:
+    return None
+
+
+def _open_profile(ctx: AppContext, inv: Invocation, respond: Respond) -> None:
+    if not open_profile_modal(ctx, inv.user_id, str(inv.payload.get("trigger_id", ""))):
+        respond(response_type="ephemeral", text=NOT_ELIGIBLE)
+
+
+def _refresh_home(ctx: AppContext, inv: Invocation, respond: Respond) -> None:
+    publish_home(ctx, inv.user_id)
+
+
+NOT_JOINED = "You haven't joined infochat yet. `/infochat profile` sets up your profile in a minute."
+
+
+def _pause(ctx: AppContext, inv: Invocation) -> dict[str, Any]:
+    with ctx.db.session() as session:
+        person = profiles.get_person(session, inv.user_id)
+        if person is None or not person.has_joined:
+            return {"text": NOT_JOINED}
+        zone = profiles.person_zone(person, ctx.settings.timezone)
+        try:
+            back, until = profiles.pause_end(inv.argument, utcnow(), zone)
+        except profiles.PauseError as exc:
+            return {"text": str(exc)}
+        profiles.pause(person, until)
+    return {"text": blocks.paused_message(back)}
+
+
+def _resume(ctx: AppContext, inv: Invocation) -> dict[str, Any]:
+    with ctx.db.session() as session:
+        person = profiles.get_person(session, inv.user_id)
+        if person is None or not person.has_joined:
+            return {"text": NOT_JOINED}
+        was_paused = profiles.resume(person)
+    return {"text": blocks.resumed_message(was_paused)}
+
+
+def _leave(ctx: AppContext, inv: Invocation) -> dict[str, Any]:
+    with ctx.db.session() as session:
+        person = profiles.get_person(session, inv.user_id)
+        if person is None or not person.has_joined:
+            return {"text": "You're not taking part in infochat, so there is nothing to leave."}
+    return {"text": blocks.LEAVE_QUESTION, "blocks": blocks.leave_confirmation_blocks()}
+
+
+ROUTES: dict[str, Subcommand] = {name: Subcommand(_coming_soon) for name in PLANNED}
+ROUTES.update(
+    {
+        "help": Subcommand(_help),
+        "profile": Subcommand(_silent, _open_profile),
+        "join": Subcommand(_silent, _open_profile),
+        "pause": Subcommand(_pause, _refresh_home),
+        "resume": Subcommand(_resume, _refresh_home),
+        "leave": Subcommand(_leave),
+    }
+)
 
 
 def _invocation(command: dict[str, Any]) -> Invocation:
@@ -70,18 +133,22 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         try:
             body = route.answer(ctx, inv)
         except Exception:
-            log.exception("/infochat %s failed for %s", inv.subcommand, inv.user_id)
-            body = {"text": "Sorry, something went wrong on our side. Please try again in a minute."}
-        ack(response_type="ephemeral", **body)
+            log.exception("/infochat %s failed", inv.subcommand, extra={"slack_user": inv.user_id})
+            body = {"text": blocks.SOMETHING_WENT_WRONG}
+        if body is None:
+            ack()
+        else:
+            ack(response_type="ephemeral", **body)
 
-    def work_command(command: dict[str, Any]) -> None:
+    def work_command(command: dict[str, Any], respond: Respond) -> None:
         inv = _invocation(command)
         route = ROUTES.get(inv.subcommand)
         if route is None or route.work is None:
             return
         try:
-            route.work(ctx, inv)
+            route.work(ctx, inv, respond)
         except Exception:
-            log.exception("/infochat %s follow-up failed for %s", inv.subcommand, inv.user_id)
+            log.exception("/infochat %s follow-up failed", inv.subcommand, extra={"slack_user": inv.user_id})
+            respond(response_type="ephemeral", text=blocks.SOMETHING_WENT_WRONG)
 
     registry.command(COMMAND, ack=ack_command, lazy=[work_command])

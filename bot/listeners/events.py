@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot import blocks
 from bot.context import AppContext
-from bot.listeners import ListenerRegistry, just_ack
+from bot.listeners import ListenerRegistry, home, just_ack
+from bot.services import directory
 
 log = logging.getLogger(__name__)
+
+
+def _foreign_member(body: Mapping[str, Any], user: Mapping[str, Any]) -> bool:
+    """A Slack Connect member of another organisation (Slack sends user_change for
+    people in shared channels): not a colleague, so never stored or paired."""
+    team_id, user_team = body.get("team_id"), user.get("team_id")
+    return bool(team_id and user_team and team_id != user_team and not user.get("enterprise_user"))
 
 
 def register(registry: ListenerRegistry, ctx: AppContext) -> None:
@@ -18,8 +26,26 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
             return
         user_id = str(event.get("user", ""))
         try:
-            ctx.slack.publish_home(user_id, blocks.welcome_home_view())
+            home.publish_home(ctx, user_id)
         except Exception:
             log.exception("could not publish App Home for %s", user_id)
 
+    def ack_member_event(ack: Callable[..., None], body: dict[str, Any], event: dict[str, Any]) -> None:
+        # The upsert happens before the ack, not in a lazy function: a member
+        # deactivated by this event must be gone from search and pairing by the
+        # time Slack gets its answer. It is one small transaction. If it
+        # raises, Bolt answers 500 and Slack retries the event; the upsert is
+        # idempotent, so a retry of one that did succeed is harmless.
+        user = event.get("user")
+        if not isinstance(user, Mapping) or not isinstance(user.get("id"), str):
+            log.warning("%s without a user object ignored", event.get("type"))
+        elif _foreign_member(body, user):
+            log.debug("%s for external member %s ignored", event.get("type"), user["id"])
+        else:
+            with ctx.db.session() as session:
+                directory.upsert_member(session, user)
+        ack()
+
     registry.event("app_home_opened", ack=just_ack, lazy=[publish_home])
+    registry.event("user_change", ack=ack_member_event)
+    registry.event("team_join", ack=ack_member_event)

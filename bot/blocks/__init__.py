@@ -7,6 +7,7 @@ ping anyone nor break formatting.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 Block = dict[str, Any]
@@ -150,3 +151,49 @@ def welcome_home_view(display_name: str | None = None) -> Block:
         context("Type `/infochat help` for every command."),
     ]
     return {"type": "home", "blocks": cap_blocks(blocks, MAX_VIEW_BLOCKS)}
+
+
+# -- short messages ------------------------------------------------------------------
+
+SOMETHING_WENT_WRONG = "Sorry, something went wrong on our side. Please try again in a minute."
+LEAVE_QUESTION = "Leave infochat? You'll disappear from search and weekly pairing."
+LEAVE_CONFIRM_ACTION = "leave_confirm"
+LEAVE_CANCEL_ACTION = "leave_cancel"
+
+
+def format_date(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def paused_message(first_day_back: date) -> str:
+    return (
+        f"You're paused until {format_date(first_day_back)}. Until then nobody can find you, "
+        "send you a request or pair with you. `/infochat resume` brings you back sooner."
+    )
+
+
+def resumed_message(was_paused: bool) -> str:
+    if not was_paused:
+        return "You weren't paused — colleagues can already find you and you're in weekly pairing if it's on."
+    return "Welcome back! Colleagues can find you again, and weekly pairing includes you if it's on."
+
+
+def leave_confirmation_blocks() -> list[Block]:
+    return [
+        section(
+            LEAVE_QUESTION + " Your past chats stay in your partners' history; "
+            "you can come back any time with `/infochat profile`."
+        ),
+        actions(
+            button("Yes, leave", LEAVE_CONFIRM_ACTION, style="danger"),
+            button("Cancel", LEAVE_CANCEL_ACTION),
+            block_id="leave",
+        ),
+    ]
+
+
+LEFT_MESSAGE = (
+    "You've left infochat: you're out of search and weekly pairing. "
+    "Thanks for the chats! `/infochat profile` brings you back."
+)
+STAYED_MESSAGE = "Good — nothing changed, you're still in."

@@ -1,0 +1,194 @@
+"""The profile modal and its confirmation, as pure functions of plain data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.blocks import Block, context, escape, header, plain, section, truncate
+from bot.services.profiles import FORMATS, MAX_ASK_ME_ABOUT, MAX_CHATS_PER_MONTH, ProfileSnapshot, TopicRef
+
+PROFILE_CALLBACK = "profile_modal"
+SPEAK_ACTION = "speak_topics"
+LEARN_ACTION = "learn_topics"
+
+
+def _option(text: str, value: str) -> dict[str, Any]:
+    return {"text": plain(text, 75), "value": value[:150]}
+
+
+def _topic_option(topic: TopicRef) -> dict[str, Any]:
+    return _option(topic.name, f"topic:{topic.id}")
+
+
+def _input(
+    block_id: str, label: str, element: Block, *, optional: bool = False, hint: str | None = None
+) -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, 2000),
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    return block
+
+
+def _topics_input(block_id: str, action_id: str, label: str, chosen: list[TopicRef], hint: str) -> Block:
+    element: Block = {
+        "type": "multi_external_select",
+        "action_id": action_id,
+        "placeholder": plain("Start typing a topic…"),
+        "min_query_length": 1,
+        "max_selected_items": 20,
+    }
+    if chosen:
+        element["initial_options"] = [_topic_option(t) for t in chosen[:20]]
+    return _input(block_id, label, element, optional=True, hint=hint)
+
+
+def _capacity_label(n: int) -> str:
+    return "0 — learner only" if n == 0 else f"{n} a month"
+
+
+def profile_modal(
+    profile: ProfileSnapshot, functions: list[str], suggested_function: str | None = None
+) -> Block:
+    blocks: list[Block] = [
+        section(
+            "Tell colleagues what you can speak about and what you'd like to learn. "
+            "Chats are 20–30 minutes, to learn about each other's work — never a job ask."
+        )
+    ]
+    if profile.function_locked:
+        blocks.append(
+            section(f"*Your function:* {escape(profile.function or '—')}\n_Set by your HR directory._")
+        )
+    else:
+        select: Block = {
+            "type": "static_select",
+            "action_id": "function_select",
+            "placeholder": plain("Choose your function"),
+            "options": [_option(name, name) for name in functions[:100]],
+        }
+        current = profile.function if profile.function in functions else suggested_function
+        if current in functions:
+            select["initial_option"] = _option(current, current)
+        blocks.append(_input("function", "Your function", select))
+    blocks.append(
+        _topics_input(
+            "speak",
+            SPEAK_ACTION,
+            "Topics I can speak about",
+            profile.speak,
+            "Up to 20 topics, each 2–60 characters. New topics are welcome.",
+        )
+    )
+    blocks.append(
+        _topics_input(
+            "learn",
+            LEARN_ACTION,
+            "Topics I want to learn",
+            profile.learn,
+            "What would you like colleagues to explain to you?",
+        )
+    )
+    ask: Block = {
+        "type": "plain_text_input",
+        "action_id": "ask_input",
+        "max_length": MAX_ASK_ME_ABOUT,
+        "placeholder": plain("e.g. moving from support into product"),
+    }
+    if profile.ask_me_about:
+        ask["initial_value"] = profile.ask_me_about
+    blocks.append(_input("ask", "Ask me about (one line)", ask, optional=True))
+    capacity_options = [_option(_capacity_label(n), str(n)) for n in range(MAX_CHATS_PER_MONTH + 1)]
+    blocks.append(
+        _input(
+            "capacity",
+            "Chats per month I can take",
+            {
+                "type": "static_select",
+                "action_id": "capacity_select",
+                "options": capacity_options,
+                "initial_option": capacity_options[min(profile.chats_per_month, MAX_CHATS_PER_MONTH)],
+            },
+            hint="Requests stop once you reach it; weekly pairings count too.",
+        )
+    )
+    format_options = [_option(label, value) for value, label in FORMATS.items()]
+    blocks.append(
+        _input(
+            "format",
+            "Preferred format",
+            {
+                "type": "radio_buttons",
+                "action_id": "format_radio",
+                "options": format_options,
+                "initial_option": format_options[list(FORMATS).index(profile.preferred_format)]
+                if profile.preferred_format in FORMATS
+                else format_options[0],
+            },
+        )
+    )
+    weekly_options = [
+        _option("On — introduce me to someone from another function each week", "on"),
+        _option("Off", "off"),
+    ]
+    blocks.append(
+        _input(
+            "weekly",
+            "Weekly pairing",
+            {
+                "type": "radio_buttons",
+                "action_id": "weekly_radio",
+                "options": weekly_options,
+                "initial_option": weekly_options[0 if profile.weekly_pairing else 1],
+            },
+        )
+    )
+    return {
+        "type": "modal",
+        "callback_id": PROFILE_CALLBACK,
+        "title": plain("Your infochat profile", 24),
+        "submit": plain("Save", 24),
+        "close": plain("Cancel", 24),
+        "blocks": blocks,
+    }
+
+
+def topic_list(topics: list[TopicRef], limit: int = 12) -> str:
+    if not topics:
+        return "_none yet_"
+    names = ", ".join(escape(t.name) for t in topics[:limit])
+    more = len(topics) - limit
+    return truncate(names + (f" and {more} more" if more > 0 else ""), 1500)
+
+
+def profile_summary(profile: ProfileSnapshot) -> str:
+    return "\n".join(
+        [
+            f"*Function:* {escape(profile.function or '—')}",
+            f"*I can speak about:* {topic_list(profile.speak)}",
+            f"*I want to learn:* {topic_list(profile.learn)}",
+            f"*Chats per month:* {_capacity_label(profile.chats_per_month)}"
+            f" · *Format:* {FORMATS.get(profile.preferred_format, 'Any')}"
+            f" · *Weekly pairing:* {'on' if profile.weekly_pairing else 'off'}",
+        ]
+    )
+
+
+def profile_saved_view(profile: ProfileSnapshot) -> Block:
+    blocks: list[Block] = [
+        header("Profile saved"),
+        section(profile_summary(profile)),
+        context("Colleagues can now find you with `/infochat find`. Edit any time from the App Home."),
+    ]
+    return {
+        "type": "modal",
+        "callback_id": "profile_saved",
+        "title": plain("Your infochat profile", 24),
+        "close": plain("Done", 24),
+        "blocks": blocks,
+    }

@@ -1,0 +1,76 @@
+"""Block Kit actions: App Home buttons and confirmation buttons."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from bot import blocks
+from bot.blocks.home import EDIT_PROFILE_ACTION, PAUSE_ACTION, RESUME_ACTION
+from bot.context import AppContext
+from bot.listeners import ListenerRegistry, just_ack
+from bot.listeners.home import publish_home
+from bot.listeners.views import open_profile_modal
+from bot.models import utcnow
+from bot.services import profiles
+
+log = logging.getLogger(__name__)
+
+Respond = Callable[..., Any]
+
+
+def _user(body: dict[str, Any]) -> str:
+    return str(body["user"]["id"])
+
+
+def register(registry: ListenerRegistry, ctx: AppContext) -> None:
+    def edit_profile(body: dict[str, Any]) -> None:
+        if not open_profile_modal(ctx, _user(body), body["trigger_id"]):
+            publish_home(ctx, _user(body))
+
+    def pause_from_home(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any]) -> None:
+        choice = (action.get("selected_option") or {}).get("value", "2w")
+        with ctx.db.session() as session:
+            person = profiles.get_person(session, _user(body))
+            if person is not None and person.has_joined:
+                zone = profiles.person_zone(person, ctx.settings.timezone)
+                try:
+                    _, until = profiles.pause_end(str(choice), utcnow(), zone)
+                except profiles.PauseError:
+                    log.warning("unexpected pause choice %r", choice)
+                else:
+                    profiles.pause(person, until)
+        ack()
+
+    def resume_from_home(ack: Callable[..., None], body: dict[str, Any]) -> None:
+        with ctx.db.session() as session:
+            person = profiles.get_person(session, _user(body))
+            if person is not None:
+                profiles.resume(person)
+        ack()
+
+    def refresh_home(body: dict[str, Any]) -> None:
+        publish_home(ctx, _user(body))
+
+    # With process_before_response the HTTP answer goes out when the ack
+    # function returns, so replies through response_url wait for the lazy step.
+    def confirm_leave(ack: Callable[..., None], body: dict[str, Any]) -> None:
+        with ctx.db.session() as session:
+            person = profiles.get_person(session, _user(body))
+            if person is not None and person.has_joined:
+                profiles.leave(person, utcnow())
+        ack()
+
+    def tell_left(body: dict[str, Any], respond: Respond) -> None:
+        respond(replace_original=True, text=blocks.LEFT_MESSAGE)
+        publish_home(ctx, _user(body))
+
+    def tell_stayed(respond: Respond) -> None:
+        respond(replace_original=True, text=blocks.STAYED_MESSAGE)
+
+    registry.action(EDIT_PROFILE_ACTION, ack=just_ack, lazy=[edit_profile])
+    registry.action(PAUSE_ACTION, ack=pause_from_home, lazy=[refresh_home])
+    registry.action(RESUME_ACTION, ack=resume_from_home, lazy=[refresh_home])
+    registry.action(blocks.LEAVE_CONFIRM_ACTION, ack=confirm_leave, lazy=[tell_left])
+    registry.action(blocks.LEAVE_CANCEL_ACTION, ack=just_ack, lazy=[tell_stayed])

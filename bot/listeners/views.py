@@ -1,0 +1,87 @@
+"""Modals: opening the profile modal and handling its submission."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from bot.blocks.profile import PROFILE_CALLBACK, profile_modal, profile_saved_view
+from bot.context import AppContext
+from bot.listeners import ListenerRegistry
+from bot.listeners.home import publish_home
+from bot.models import utcnow
+from bot.services import directory, profiles
+
+log = logging.getLogger(__name__)
+
+NOT_ELIGIBLE = "infochat is open to full members of this workspace; guest and bot accounts can't take part."
+
+
+def open_profile_modal(ctx: AppContext, user_id: str, trigger_id: str) -> bool:
+    """Open the profile modal with the saved values; False when the person can't take part."""
+    with ctx.db.session() as session:
+        person = directory.ensure_member(session, ctx.slack, user_id)
+        if person is None or not person.can_be_messaged:
+            return False
+        snapshot = profiles.snapshot(person)
+        suggested = directory.suggest_function(person.title, ctx.settings.functions)
+    ctx.slack.open_view(trigger_id, profile_modal(snapshot, ctx.settings.functions, suggested))
+    return True
+
+
+def _selected(values: dict[str, Any], block_id: str) -> dict[str, Any]:
+    block = values.get(block_id) or {}
+    return next(iter(block.values()), {}) if block else {}
+
+
+def parse_profile_submission(state_values: dict[str, Any]) -> profiles.ProfileInput:
+    """Slack's view state -> plain input. Missing or null fields become empty values."""
+
+    def option_value(block_id: str) -> str | None:
+        option = _selected(state_values, block_id).get("selected_option") or {}
+        return option.get("value")
+
+    def topic_values(block_id: str) -> list[str]:
+        options = _selected(state_values, block_id).get("selected_options") or []
+        return [str(o.get("value") or o.get("text", {}).get("text", "")) for o in options]
+
+    capacity = option_value("capacity")
+    return profiles.ProfileInput(
+        function=option_value("function"),
+        speak=topic_values("speak"),
+        learn=topic_values("learn"),
+        ask_me_about=str(_selected(state_values, "ask").get("value") or ""),
+        chats_per_month=int(capacity) if capacity is not None and capacity.isdigit() else None,
+        preferred_format=option_value("format") or "any",
+        weekly_pairing=option_value("weekly") == "on",
+    )
+
+
+def register(registry: ListenerRegistry, ctx: AppContext) -> None:
+    def ack_profile(ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:
+        user_id = body["user"]["id"]
+        submitted = parse_profile_submission(view.get("state", {}).get("values", {}))
+        # Validation and saving happen before the ack: field errors must come
+        # back in this response, and the confirmation shows what was stored.
+        with ctx.db.session() as session:
+            person = profiles.get_person(session, user_id)
+            if person is None or not person.can_be_messaged:
+                ack(response_action="errors", errors={"speak": NOT_ELIGIBLE})
+                return
+            errors = profiles.validate_profile(
+                submitted, ctx.settings.functions, function_locked=person.function_source == "import"
+            )
+            if errors:
+                ack(response_action="errors", errors=errors)
+                return
+            profiles.save_profile(session, person, submitted, utcnow())
+            session.flush()
+            session.refresh(person)
+            saved = profiles.snapshot(person)
+        ack(response_action="update", view=profile_saved_view(saved))
+
+    def refresh_home(body: dict[str, Any]) -> None:
+        publish_home(ctx, body["user"]["id"])
+
+    registry.view(PROFILE_CALLBACK, ack=ack_profile, lazy=[refresh_home])

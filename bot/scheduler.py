@@ -1,0 +1,105 @@
+"""Scheduled jobs: APScheduler in every serving process, the database deciding who runs.
+
+APScheduler in several processes runs each job in each of them. A job run is
+therefore claimed per period in `job_runs` (a primary key on job + period):
+the first replica to insert the row runs the job, the others skip it. A
+replica that crashes mid-run leaves the row behind; the next period runs as
+usual, and the jobs themselves are idempotent where being skipped would lose
+something (see each job).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.exc import IntegrityError
+
+from bot.context import AppContext
+from bot.models import JobRun, utcnow
+
+log = logging.getLogger(__name__)
+
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim_run(ctx: AppContext, job: str, period: str) -> bool:
+    """True for exactly one caller per (job, period), across processes and hosts."""
+    try:
+        with ctx.db.session() as session:
+            session.add(JobRun(job=job, period=period, holder=HOLDER, started_at=utcnow()))
+    except IntegrityError:
+        return False
+    return True
+
+
+def finish_run(ctx: AppContext, job: str, period: str, outcome: str) -> None:
+    with ctx.db.session() as session:
+        run = session.get(JobRun, (job, period))
+        if run is not None:
+            run.finished_at = utcnow()
+            run.outcome = outcome[:255]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    trigger: CronTrigger
+    # period(now) -> the key a run is claimed under, e.g. the local date
+    period: Callable[[datetime], str]
+    run: Callable[[AppContext], str]
+
+
+def run_claimed(ctx: AppContext, job: Job, now: datetime | None = None) -> str | None:
+    """Run `job` for the current period unless another process already has; returns its outcome."""
+    period = job.period(now or utcnow())
+    if not claim_run(ctx, job.name, period):
+        log.info("job %s for %s already claimed elsewhere", job.name, period)
+        return None
+    try:
+        outcome = job.run(ctx)
+    except Exception as exc:
+        log.exception("job %s for %s failed", job.name, period, extra={"job": job.name, "period": period})
+        finish_run(ctx, job.name, period, f"failed: {exc.__class__.__name__}")
+        raise
+    finish_run(ctx, job.name, period, outcome)
+    log.info("job %s for %s: %s", job.name, period, outcome, extra={"job": job.name, "period": period})
+    return outcome
+
+
+def _sync_directory(ctx: AppContext) -> str:
+    from bot.services.directory import sync_directory
+
+    report = sync_directory(ctx.db, ctx.slack)
+    return (
+        f"seen {report.seen}, added {report.added}, updated {report.updated}, "
+        f"deactivated {report.deactivated}"
+    )
+
+
+def jobs(ctx: AppContext) -> list[Job]:
+    zone = ctx.settings.zone
+
+    def local_day(now: datetime) -> str:
+        return now.astimezone(zone).date().isoformat()
+
+    return [
+        Job("directory-sync", CronTrigger(hour=3, minute=17, timezone=zone), local_day, _sync_directory),
+    ]
+
+
+def start_scheduler(ctx: AppContext) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(
+        timezone=ctx.settings.zone, job_defaults={"coalesce": True, "max_instances": 1}
+    )
+    for job in jobs(ctx):
+        scheduler.add_job(run_claimed, job.trigger, args=[ctx, job], id=job.name, misfire_grace_time=3600)
+    scheduler.start()
+    log.info("scheduler started: %s", ", ".join(j.name for j in jobs(ctx)))
+    return scheduler

@@ -1,0 +1,236 @@
+"""Profiles: what a person can speak about, wants to learn, and how they take part.
+
+Plain data in, database rows out; nothing here knows a Slack payload.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy.orm import Session
+
+from bot.models import Person, PersonTopic, TopicKind
+from bot.services import topics as topic_service
+
+FORMATS: dict[str, str] = {"any": "Any", "coffee": "Coffee", "call": "Call", "video": "Video"}
+MAX_CHATS_PER_MONTH = 8
+DEFAULT_CHATS_PER_MONTH = 2
+MAX_ASK_ME_ABOUT = 150
+DEFAULT_PAUSE = timedelta(weeks=2)
+MAX_PAUSE = timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class ProfileInput:
+    """What the person submitted, as plain values (topics as option values or names)."""
+
+    function: str | None
+    speak: list[str]
+    learn: list[str]
+    ask_me_about: str = ""
+    chats_per_month: int | None = DEFAULT_CHATS_PER_MONTH
+    preferred_format: str = "any"
+    weekly_pairing: bool = False
+
+
+@dataclass(frozen=True)
+class TopicRef:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class ProfileSnapshot:
+    """A person's profile as plain data, for Block Kit builders."""
+
+    slack_user_id: str
+    display_name: str
+    title: str
+    tz: str | None
+    joined: bool
+    function: str | None
+    function_locked: bool
+    speak: list[TopicRef] = field(default_factory=list)
+    learn: list[TopicRef] = field(default_factory=list)
+    ask_me_about: str = ""
+    chats_per_month: int = DEFAULT_CHATS_PER_MONTH
+    preferred_format: str = "any"
+    weekly_pairing: bool = False
+    paused_until: datetime | None = None
+    can_take_part: bool = True
+
+
+class PauseError(ValueError):
+    """The pause argument could not be understood; the message is for the user."""
+
+
+def snapshot(person: Person) -> ProfileSnapshot:
+    def refs(kind: TopicKind) -> list[TopicRef]:
+        links = sorted(
+            (pt for pt in person.topics if pt.kind == kind), key=lambda pt: pt.topic.name.casefold()
+        )
+        return [TopicRef(pt.topic.id, pt.topic.name) for pt in links]
+
+    return ProfileSnapshot(
+        slack_user_id=person.slack_user_id,
+        display_name=person.display_name,
+        title=person.title,
+        tz=person.tz,
+        joined=person.has_joined,
+        function=person.function,
+        function_locked=person.function_source == "import",
+        speak=refs(TopicKind.SPEAK),
+        learn=refs(TopicKind.LEARN),
+        ask_me_about=person.ask_me_about,
+        chats_per_month=person.chats_per_month,
+        preferred_format=person.preferred_format,
+        weekly_pairing=person.weekly_pairing,
+        paused_until=person.paused_until,
+        can_take_part=person.can_be_messaged,
+    )
+
+
+def validate_profile(
+    submitted: ProfileInput, functions: list[str], *, function_locked: bool
+) -> dict[str, str]:
+    """Field errors keyed by the modal's block ids; empty when the input is valid."""
+    errors: dict[str, str] = {}
+    if not function_locked:
+        if not submitted.function:
+            errors["function"] = "Pick the function you work in."
+        elif submitted.function not in functions:
+            errors["function"] = "Pick one of the listed functions."
+    for block_id, values in (("speak", submitted.speak), ("learn", submitted.learn)):
+        problem = topic_service.validate_topic_list(values)
+        if problem:
+            errors[block_id] = problem
+    if len(submitted.ask_me_about) > MAX_ASK_ME_ABOUT:
+        errors["ask"] = f"Keep it under {MAX_ASK_ME_ABOUT} characters ({len(submitted.ask_me_about)} now)."
+    if submitted.chats_per_month is None or not 0 <= submitted.chats_per_month <= MAX_CHATS_PER_MONTH:
+        errors["capacity"] = f"Choose between 0 (learner only) and {MAX_CHATS_PER_MONTH} chats a month."
+    if submitted.preferred_format not in FORMATS:
+        errors["format"] = "Choose coffee, call, video or any."
+    return errors
+
+
+def save_profile(session: Session, person: Person, submitted: ProfileInput, now: datetime) -> Person:
+    """Store a validated profile; joining again after leaving is allowed."""
+    if person.function_source != "import":
+        person.function = submitted.function
+        person.function_source = "profile"
+    person.ask_me_about = submitted.ask_me_about.strip()
+    person.chats_per_month = submitted.chats_per_month or 0
+    person.preferred_format = submitted.preferred_format
+    person.weekly_pairing = submitted.weekly_pairing
+    person.joined_at = person.joined_at or now
+    person.left_at = None
+    wanted: list[tuple[int, TopicKind]] = []
+    for kind, values in ((TopicKind.SPEAK, submitted.speak), (TopicKind.LEARN, submitted.learn)):
+        for topic in topic_service.resolve_option_values(session, values):
+            if (topic.id, kind) not in wanted:
+                wanted.append((topic.id, kind))
+    keep = set(wanted)
+    for link in list(person.topics):
+        if (link.topic_id, link.kind) not in keep:
+            person.topics.remove(link)
+    have = {(link.topic_id, link.kind) for link in person.topics}
+    for topic_id, kind in wanted:
+        if (topic_id, kind) not in have:
+            person.topics.append(PersonTopic(topic_id=topic_id, kind=kind))
+    session.flush()
+    session.expire(person, ["topics"])
+    return person
+
+
+def get_person(session: Session, slack_user_id: str) -> Person | None:
+    return session.scalar(select(Person).where(Person.slack_user_id == slack_user_id))
+
+
+# -- availability ----------------------------------------------------------------
+
+
+def available_clause(now: datetime) -> ColumnElement[bool]:
+    """SQL for "can be found, requested and paired now" (mirrors Person.is_available)."""
+    return and_(
+        Person.is_deleted == false(),
+        Person.is_bot == false(),
+        Person.is_restricted == false(),
+        Person.is_ultra_restricted == false(),
+        Person.joined_at.is_not(None),
+        Person.left_at.is_(None),
+        or_(Person.paused_until.is_(None), Person.paused_until <= now),
+    )
+
+
+def available_people(session: Session, now: datetime) -> list[Person]:
+    return list(session.scalars(select(Person).where(available_clause(now))))
+
+
+# -- pause, resume, leave ----------------------------------------------------------
+
+
+def person_zone(person: Person, fallback: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(person.tz or fallback)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(fallback)
+
+
+_SPAN = re.compile(r"^(\d{1,3})\s*(d|day|days|w|wk|wks|week|weeks)$", re.IGNORECASE)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def pause_end(argument: str, now: datetime, zone: ZoneInfo) -> tuple[date, datetime]:
+    """The local date a pause ends and the UTC instant of that date's midnight.
+
+    `2w` / `10d` count calendar days in the person's time zone, so a pause
+    across a DST change still ends at local midnight; `2026-12-24` is the
+    first day back. Raises PauseError with a message for the user.
+    """
+    today = now.astimezone(zone).date()
+    text = argument.strip()
+    if not text:
+        back = today + DEFAULT_PAUSE
+    elif match := _SPAN.match(text):
+        amount = int(match.group(1))
+        back = today + (
+            timedelta(weeks=amount) if match.group(2).lower().startswith("w") else timedelta(days=amount)
+        )
+    elif _DATE.match(text):
+        try:
+            back = date.fromisoformat(text)
+        except ValueError:
+            raise PauseError(f"“{text}” is not a date. Use YYYY-MM-DD, e.g. `2026-12-24`.") from None
+    else:
+        raise PauseError(
+            f"I didn't understand “{text}”. Try `/infochat pause 2w`, `/infochat pause 10d` "
+            "or `/infochat pause 2026-12-24` (your first day back)."
+        )
+    if back <= today:
+        raise PauseError("That date has already begun; pick a day after today.")
+    if back - today > MAX_PAUSE:
+        raise PauseError("Pauses last at most a year. To stop taking part, use `/infochat leave`.")
+    ends = datetime.combine(back, time(0, 0), tzinfo=zone).astimezone(UTC)
+    return back, ends
+
+
+def pause(person: Person, until: datetime) -> None:
+    person.paused_until = until
+
+
+def resume(person: Person) -> bool:
+    """Returns whether the person was paused."""
+    was_paused = person.paused_until is not None
+    person.paused_until = None
+    return was_paused
+
+
+def leave(person: Person, now: datetime) -> None:
+    """Out of search and pairing; history stays for partners' reports."""
+    person.left_at = now
+    person.weekly_pairing = False
+    person.paused_until = None
