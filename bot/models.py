@@ -6,6 +6,7 @@ import enum
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -16,6 +17,9 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+)
+from sqlalchemy import (
+    text as sql_text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -177,3 +181,151 @@ class JobRun(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(255))
+
+
+class RequestStatus(enum.StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    REDIRECTED = "redirected"
+    EXPIRED = "expired"
+    CLOSED = "closed"  # the expert left or was deactivated
+
+
+def _str_enum(enum_type: type[enum.StrEnum], length: int = 16) -> Enum:
+    return Enum(enum_type, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+class ChatRequest(Base):
+    """A learner asking one expert for a 20–30 minute chat."""
+
+    __tablename__ = "chat_requests"
+    __table_args__ = (
+        # At most one open request from a learner to the same expert, enforced by
+        # the database so double submissions and replicas cannot create two.
+        Index(
+            "uq_chat_requests_open_pair",
+            "learner_id",
+            "expert_id",
+            unique=True,
+            sqlite_where=sql_text("status = 'open'"),
+            postgresql_where=sql_text("status = 'open'"),
+        ),
+        Index("ix_chat_requests_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id", ondelete="SET NULL"))
+    topic_text: Mapped[str] = mapped_column(String(100), default="")
+    intro: Mapped[str] = mapped_column(String(1000), default="")
+    goal: Mapped[str] = mapped_column(String(1000), default="")
+    questions: Mapped[str] = mapped_column(String(3000), default="")
+    preferred_format: Mapped[str] = mapped_column(String(16), default="any")
+    duration_minutes: Mapped[int] = mapped_column(SmallInteger, default=30)
+    status: Mapped[RequestStatus] = mapped_column(_str_enum(RequestStatus), default=RequestStatus.OPEN)
+    decline_reason: Mapped[str] = mapped_column(String(500), default="")
+    redirect_to_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    learner: Mapped[Person] = relationship(foreign_keys=[learner_id], lazy="joined")
+    expert: Mapped[Person] = relationship(foreign_keys=[expert_id], lazy="joined")
+    topic: Mapped[Topic | None] = relationship(lazy="joined")
+
+
+class ChatKind(enum.StrEnum):
+    REQUEST = "request"  # an accepted chat request
+    PAIRING = "pairing"  # a weekly pairing
+
+
+class Chat(Base):
+    """A conversation infochat introduced: from an accepted request or a weekly pairing."""
+
+    __tablename__ = "chats"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    kind: Mapped[ChatKind] = mapped_column(_str_enum(ChatKind))
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("chat_requests.id", ondelete="SET NULL"), unique=True
+    )
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id", ondelete="SET NULL"))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    participants: Mapped[list[ChatParticipant]] = relationship(
+        back_populates="chat", cascade="all, delete-orphan", lazy="selectin"
+    )
+    topic: Mapped[Topic | None] = relationship(lazy="joined")
+
+
+class ChatRole(enum.StrEnum):
+    LEARNER = "learner"
+    EXPERT = "expert"
+    PEER = "peer"  # weekly pairings: both teach and learn
+
+
+class ChatParticipant(Base):
+    __tablename__ = "chat_participants"
+    __table_args__ = (Index("ix_chat_participants_person", "person_id", "chat_id"),)
+
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[ChatRole] = mapped_column(_str_enum(ChatRole))
+
+    chat: Mapped[Chat] = relationship(back_populates="participants")
+    person: Mapped[Person] = relationship(lazy="joined")
+
+
+class Search(Base):
+    """One `/infochat find`: feeds "most searched" and "wanted but not offered" reports."""
+
+    __tablename__ = "searches"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    query: Mapped[str] = mapped_column(String(100))
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id", ondelete="SET NULL"), index=True)
+    results: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # permanently: recorded, never retried
+
+
+class OutboxMessage(Base):
+    """A message to deliver exactly once, written in the same transaction as its cause.
+
+    `dedupe_key` is unique: enqueuing the same message twice (a double click,
+    a retried event, a second replica) stores it once. Senders claim a row
+    (`claimed_until`) before calling Slack, so two senders never send it twice.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "not_before"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # Either a channel id, or the Slack user ids to open a (group) DM with.
+    channel: Mapped[str | None] = mapped_column(String(32))
+    users: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(String(4000))
+    blocks: Mapped[list[dict[str, object]] | None] = mapped_column(JSON)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[OutboxStatus] = mapped_column(_str_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_channel: Mapped[str | None] = mapped_column(String(32))
+    sent_ts: Mapped[str | None] = mapped_column(String(32))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # What the message is about, so a permanent failure can be acted on (tell the partner).
+    subject: Mapped[str | None] = mapped_column(String(64))

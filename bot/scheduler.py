@@ -18,11 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import IntegrityError
 
 from bot.context import AppContext
 from bot.models import JobRun, utcnow
+from bot.services import outbox
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +53,22 @@ def finish_run(ctx: AppContext, job: str, period: str, outcome: str) -> None:
 @dataclass(frozen=True)
 class Job:
     name: str
-    trigger: CronTrigger
-    # period(now) -> the key a run is claimed under, e.g. the local date
-    period: Callable[[datetime], str]
+    trigger: BaseTrigger
+    # period(now) -> the key a run is claimed under, e.g. the local date; None
+    # for jobs that every process may run at once because each step of theirs
+    # is claimed row by row (the outbox sender, request reminders).
+    period: Callable[[datetime], str] | None
     run: Callable[[AppContext], str]
 
 
 def run_claimed(ctx: AppContext, job: Job, now: datetime | None = None) -> str | None:
     """Run `job` for the current period unless another process already has; returns its outcome."""
+    if job.period is None:
+        try:
+            return job.run(ctx)
+        except Exception:
+            log.exception("job %s failed", job.name, extra={"job": job.name})
+            return None
     period = job.period(now or utcnow())
     if not claim_run(ctx, job.name, period):
         log.info("job %s for %s already claimed elsewhere", job.name, period)
@@ -83,6 +94,37 @@ def _sync_directory(ctx: AppContext) -> str:
     )
 
 
+def _drain_outbox(ctx: AppContext) -> str:
+    return str(outbox.deliver(ctx))
+
+
+def _request_reminders(ctx: AppContext) -> str:
+    return remind_and_expire(ctx, utcnow())
+
+
+def remind_and_expire(ctx: AppContext, now: datetime) -> str:
+    """Nudge experts once after 2 working days; expire requests after 7 days and offer alternatives."""
+    from bot import notify
+    from bot.listeners.requests import refresh_request_dm
+    from bot.services import requests as request_service
+
+    tz = ctx.settings.timezone
+    nudged, expired = 0, []
+    with ctx.db.session() as session:
+        for request in request_service.due_nudges(session, now):
+            if request_service.mark_nudged(session, request, now):
+                notify.nudge_expert(session, request, now, tz)
+                nudged += 1
+        for request in request_service.due_expiries(session, now):
+            if request_service.expire(session, request, now):
+                notify.tell_expired(session, request, now, tz)
+                expired.append(request.id)
+    outbox.deliver(ctx)
+    for request_id in expired:
+        refresh_request_dm(ctx, request_id)
+    return f"nudged {nudged}, expired {len(expired)}"
+
+
 def jobs(ctx: AppContext) -> list[Job]:
     zone = ctx.settings.zone
 
@@ -91,6 +133,8 @@ def jobs(ctx: AppContext) -> list[Job]:
 
     return [
         Job("directory-sync", CronTrigger(hour=3, minute=17, timezone=zone), local_day, _sync_directory),
+        Job("outbox", IntervalTrigger(seconds=30), None, _drain_outbox),
+        Job("request-reminders", IntervalTrigger(minutes=15), None, _request_reminders),
     ]
 
 

@@ -91,17 +91,75 @@ def serve_http(settings: Settings) -> None:
 
 
 def serve_socket(settings: Settings) -> None:
-    """Socket Mode: events arrive over a WebSocket; /healthz and /readyz stay on HTTP."""
+    """Socket Mode: events arrive over a WebSocket; /healthz and /readyz stay on HTTP.
+
+    The WebSocket opens before the HTTP server starts, so a refused app token stops
+    start-up instead of leaving a healthy-looking process that never hears from Slack.
+    On SIGTERM the socket hangs up first (Slack sends new envelopes to another
+    connection), acks in progress are sent, then lazy work drains as in HTTP mode.
+    """
+    import asyncio
+    from typing import Any
+
     from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
+
+    from bot.settings import ConfigError
 
     app_token = settings.app_token()
     prepare_database(settings)
     infochat = build_app(settings)
     handler = SocketModeHandler(infochat.bolt, app_token=app_token, web_client=infochat.ctx.slack.client)
-    connector = threading.Thread(target=handler.connect, name="socket-mode", daemon=True)
-    connector.start()
     try:
-        run_uvicorn(_uvicorn_config(InfochatASGI(infochat, run_scheduler=True), settings))
-    finally:
+        handler.connect()  # apps.connections.open, then the WebSocket; returns once connected
+    except SlackApiError as exc:
         handler.close()
+        infochat.shutdown()
+        error = exc.response.get("error") if exc.response is not None else None
+        if error in _REFUSED_APP_TOKEN:
+            raise ConfigError(
+                f"SLACK_APP_TOKEN was refused by Slack ({error}): "
+                "expected an app-level token (xapp-…) with connections:write"
+            ) from None
+        raise
+
+    def hang_up() -> None:
+        client = handler.client
+        client.auto_reconnect_enabled = False
+        client.message_workers.shutdown(wait=True)  # refuse new envelopes, finish acks in progress
+        handler.close()
+
+    asgi = InfochatASGI(infochat, run_scheduler=True)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await asgi(scope, receive, send)
+            return
+
+        async def receive_hanging_up_first() -> dict[str, Any]:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                await asyncio.get_running_loop().run_in_executor(None, hang_up)
+            return message
+
+        await asgi(scope, receive_hanging_up_first, send)
+
+    try:
+        run_uvicorn(_uvicorn_config(app, settings))
+    finally:
+        handler.close()  # idempotent; covers a server that failed to start
     log.info("infochat stopped")
+
+
+# apps.connections.open errors that mean the app-level token itself is wrong.
+_REFUSED_APP_TOKEN = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "not_allowed_token_type",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "missing_scope",
+    }
+)

@@ -9,6 +9,8 @@ failures with context so they are never lost silently.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 from slack_sdk import WebClient
@@ -57,11 +59,35 @@ def build_web_client(token: str, base_url: str, *, timeout: int = 10) -> WebClie
     )
 
 
+class TokenBucket:
+    """A thread-safe token bucket: `burst` calls at once, then `rate_per_second`."""
+
+    def __init__(self, *, rate_per_second: float, burst: float) -> None:
+        self.rate = rate_per_second
+        self.capacity = max(burst, 1.0)
+        self.tokens = self.capacity
+        self.updated = time.monotonic()
+        self.lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take a token, sleeping until one is there; returns the seconds waited."""
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            self.tokens -= 1
+            wait = -self.tokens / self.rate if self.tokens < 0 else 0.0
+        if wait > 0:
+            time.sleep(wait)
+        return wait
+
+
 class SlackGateway:
     """Thin, logged access to the Web API methods infochat uses."""
 
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, *, opens_per_minute: float = 50) -> None:
         self.client = client
+        self.open_limiter = TokenBucket(rate_per_second=opens_per_minute / 60, burst=opens_per_minute)
 
     def call(self, method: str, **params: Any) -> SlackResponse:
         """Call `method` (e.g. "views.publish") through slack_sdk's typed wrapper,
@@ -84,12 +110,38 @@ class SlackGateway:
         return self.call("views.open", trigger_id=trigger_id, view=view)
 
     def post_message(
-        self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        metadata: dict[str, Any] | None = None,
     ) -> SlackResponse:
         params: dict[str, Any] = {"channel": channel, "text": text}
         if blocks is not None:
             params["blocks"] = blocks
+        if metadata is not None:
+            params["metadata"] = metadata
         return self.call("chat.postMessage", **params)
+
+    def update_message(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> SlackResponse:
+        params: dict[str, Any] = {"channel": channel, "ts": ts, "text": text}
+        if blocks is not None:
+            params["blocks"] = blocks
+        return self.call("chat.update", **params)
+
+    def history(self, channel: str, *, oldest: float, limit: int = 200) -> list[dict[str, Any]]:
+        """Recent messages of a channel with their metadata (for outbox reconciliation)."""
+        response = self.call(
+            "conversations.history",
+            channel=channel,
+            oldest=f"{oldest:.6f}",
+            limit=limit,
+            include_all_metadata=True,
+        )
+        return list(response.get("messages") or [])
 
     def post_ephemeral(
         self, channel: str, user: str, text: str, blocks: list[dict[str, Any]] | None = None
@@ -100,6 +152,9 @@ class SlackGateway:
         return self.call("chat.postEphemeral", **params)
 
     def open_dm(self, user_ids: list[str]) -> str:
+        # conversations.open is Tier 3 (~50 a minute): pace ourselves rather
+        # than lean on 429s, so a round of thousands of intros flows steadily.
+        self.open_limiter.acquire()
         response = self.call("conversations.open", users=",".join(user_ids))
         return str(response["channel"]["id"])
 

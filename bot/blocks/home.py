@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from bot.blocks import (
     welcome_home_view,
 )
 from bot.blocks.profile import profile_summary
+from bot.blocks.requests import ACCEPT_ACTION, DECLINE_ACTION, REDIRECT_ACTION, RequestCard
 from bot.services.profiles import ProfileSnapshot
 
 EDIT_PROFILE_ACTION = "home_edit_profile"
@@ -42,7 +44,58 @@ def _pause_select() -> Block:
     }
 
 
-def home_view(profile: ProfileSnapshot | None, now: datetime, zone: ZoneInfo) -> Block:
+@dataclass(frozen=True)
+class ChatCard:
+    chat_id: int
+    partners: list[str]
+    topic: str
+    introduced: datetime
+
+
+@dataclass(frozen=True)
+class HomeActivity:
+    received: list[RequestCard] = field(default_factory=list)
+    sent: list[RequestCard] = field(default_factory=list)
+    chats: list[ChatCard] = field(default_factory=list)
+
+
+def _about(topic: str) -> str:
+    return f" about *{escape(topic)}*" if topic else ""
+
+
+def activity_blocks(activity: HomeActivity, zone: ZoneInfo) -> list[Block]:
+    blocks: list[Block] = []
+    if activity.received:
+        blocks.append(header("Requests for you"))
+        for card in activity.received[:10]:
+            value = str(card.request_id)
+            blocks.append(section(f"{card.learner.describe()} would like a chat{_about(card.topic)}."))
+            blocks.append(
+                actions(
+                    button("Accept", ACCEPT_ACTION, value, style="primary"),
+                    button("Decline", DECLINE_ACTION, value),
+                    button("Suggest someone else", REDIRECT_ACTION, value),
+                    block_id=f"home_request_{card.request_id}",
+                )
+            )
+    if activity.sent:
+        blocks.append(header("Your requests"))
+        lines = [f"• Waiting for {escape(c.expert.name)}{_about(c.topic)}" for c in activity.sent[:10]]
+        blocks.append(section("\n".join(lines)))
+    if activity.chats:
+        blocks.append(header("Your chats"))
+        lines = [
+            f"• With {escape(', '.join(c.partners))}{_about(c.topic)}"
+            f" — introduced {format_day(c.introduced, zone)}"
+            for c in activity.chats[:10]
+        ]
+        blocks.append(section("\n".join(lines)))
+    return blocks
+
+
+def home_view(
+    profile: ProfileSnapshot | None, now: datetime, zone: ZoneInfo, activity: HomeActivity | None = None
+) -> Block:
     if profile is None or not profile.joined:
         view = welcome_home_view(profile.display_name if profile else None)
         if profile is None or profile.can_take_part:
@@ -71,6 +124,8 @@ def home_view(profile: ProfileSnapshot | None, now: datetime, zone: ZoneInfo) ->
     else:
         controls = [button("Edit profile", EDIT_PROFILE_ACTION), _pause_select()]
     blocks.append(actions(*controls, block_id="home_controls"))
+    if activity is not None:
+        blocks += activity_blocks(activity, zone)
     blocks.append(divider())
     blocks.append(
         context(

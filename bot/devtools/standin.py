@@ -8,12 +8,15 @@ what people would see in Slack as plain text.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import itertools
 import json
 import re
 import secrets
+import socket
+import struct
 import threading
 import time
 import zoneinfo
@@ -25,6 +28,7 @@ from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+from uuid import uuid4
 
 __all__ = ["RecordedCall", "RecordedResponse", "SlackStandIn", "render_blocks"]
 
@@ -484,6 +488,84 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # keep test output clean
 
 
+# RFC 6455 opcodes and the GUID that proves the server read the handshake.
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_OP_CONT, _OP_TEXT, _OP_BINARY, _OP_CLOSE, _OP_PING, _OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+_MAX_FRAME = 16 * 1024 * 1024
+SOCKET_ENVELOPE_TYPES = frozenset({"slash_commands", "events_api", "interactive"})
+
+
+class _SocketLink:
+    """The server end of one Socket Mode WebSocket (a minimal RFC 6455 implementation)."""
+
+    def __init__(self, conn: socket.socket, rfile: Any, ticket: str) -> None:
+        self.conn = conn
+        self.rfile = rfile
+        self.ticket = ticket
+        self.opened_at = time.monotonic()
+        self.open = True
+        self.pings = 0
+        self._send_lock = threading.Lock()
+
+    def send(self, opcode: int, data: bytes = b"") -> bool:
+        """Send one unmasked, unfragmented frame; False once the connection is gone."""
+        size = len(data)
+        if size <= 125:
+            header = struct.pack("!BB", 0x80 | opcode, size)
+        elif size <= 0xFFFF:
+            header = struct.pack("!BBH", 0x80 | opcode, 126, size)
+        else:
+            header = struct.pack("!BBQ", 0x80 | opcode, 127, size)
+        with self._send_lock:
+            if not self.open and opcode != _OP_CLOSE:
+                return False
+            try:
+                # One write per frame: slack_sdk's reader copes badly with a header split from its data.
+                self.conn.sendall(header + data)
+            except OSError:
+                self.open = False
+                return False
+        return True
+
+    def send_json(self, message: Mapping[str, Any]) -> bool:
+        return self.send(_OP_TEXT, json.dumps(message).encode())
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame (once) and stop both directions so the reader thread ends."""
+        if self.open:
+            self.send(_OP_CLOSE, struct.pack("!H", code) + reason.encode()[:123])
+        self.open = False
+        with self._send_lock, contextlib.suppress(OSError):
+            self.conn.shutdown(socket.SHUT_RDWR)
+
+    def _read(self, size: int) -> bytes:
+        data = self.rfile.read(size) if size else b""
+        if len(data) < size:
+            raise EOFError
+        return data
+
+    def read_frame(self) -> tuple[bool, int, bytes]:
+        """(fin, opcode, unmasked payload); EOFError when the peer is gone, ValueError on a bad frame."""
+        b1, b2 = self._read(2)
+        size = b2 & 0x7F
+        if size == 126:
+            (size,) = struct.unpack("!H", self._read(2))
+        elif size == 127:
+            (size,) = struct.unpack("!Q", self._read(8))
+        if not b2 & 0x80:
+            raise ValueError("client frames must be masked")
+        if size > _MAX_FRAME:
+            raise ValueError("frame too large")
+        mask = self._read(4)
+        payload = self._read(size)
+        if size:
+            keystream = (mask * (size // 4 + 1))[:size]
+            payload = (int.from_bytes(payload, "big") ^ int.from_bytes(keystream, "big")).to_bytes(
+                size, "big"
+            )
+        return bool(b1 & 0x80), b1 & 0x0F, payload
+
+
 class SlackStandIn:
     """A local HTTP double of Slack's Web API (see the module docstring)."""
 
@@ -491,6 +573,7 @@ class SlackStandIn:
         self,
         *,
         bot_token: str = "xoxb-standin",
+        app_token: str = "xapp-standin",
         team_id: str = "T0INFOCHAT",
         bot_user_id: str = "U0BOT",
         bot_id: str = "B0BOT",
@@ -498,6 +581,7 @@ class SlackStandIn:
         trigger_ttl: float | None = 3.0,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
@@ -512,6 +596,11 @@ class SlackStandIn:
         self._usergroups: dict[str, list[str]] = {}
         self._ids = itertools.count(1)
         self._last_ts_us = 0
+        # Socket Mode: tickets handed out by apps.connections.open, live links, and a
+        # condition (on the one lock) that socket_ack / socket_connected wait on.
+        self._socket_cond = threading.Condition(self._lock)
+        self._socket_tickets: dict[str, float] = {}
+        self._socket_links: list[_SocketLink] = []
         self._reset_state()
         self._init_workspace()
         if builtin_users:
@@ -543,6 +632,7 @@ class SlackStandIn:
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
             "files.upload": self._files_upload_legacy,
+            "apps.connections.open": self._apps_connections_open,
         }
 
     def _reset_state(self) -> None:
@@ -550,6 +640,9 @@ class SlackStandIn:
         self._responses: list[RecordedResponse] = []
         self._faults: list[_Fault] = []
         self._transcript: list[str] = []
+        self._socket_sent: dict[str, dict[str, Any]] = {}
+        self._socket_acks: dict[str, dict[str, Any]] = {}
+        self._socket_received: list[Any] = []
 
     def _init_workspace(self) -> None:
         # Conversations, messages, views and files outlive reset(): apps keep ids they were given.
@@ -581,6 +674,10 @@ class SlackStandIn:
     def stop(self) -> None:
         if self._server is None:
             return
+        with self._lock:
+            links = list(self._socket_links)
+        for link in links:
+            link.close(1001, "server shutting down")
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -807,6 +904,203 @@ class SlackStandIn:
         with self._lock:
             return list(self._transcript)
 
+    # ------------------------------------------------------------------ Socket Mode
+
+    def socket_connected(self, timeout: float = 5.0) -> bool:
+        """Wait until an app holds an open Socket Mode connection (handshake done, hello sent)."""
+        deadline = time.monotonic() + timeout
+        with self._socket_cond:
+            while not self._open_links():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._socket_cond.wait(remaining)
+            return True
+
+    @property
+    def socket_connections(self) -> int:
+        """How many Socket Mode connections are open now."""
+        with self._lock:
+            return len(self._open_links())
+
+    def socket_send(
+        self,
+        envelope_type: str,
+        payload: Mapping[str, Any],
+        *,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+    ) -> str:
+        """Push an envelope to the newest open connection, as Slack does; returns its envelope_id.
+
+        ``payload`` is what Slack would have POSTed over HTTP: the slash command's form fields
+        as a dict, the ``event_callback`` body, or the interactive ``payload`` object.
+        """
+        if envelope_type not in SOCKET_ENVELOPE_TYPES:
+            raise ValueError(f"envelope_type must be one of {sorted(SOCKET_ENVELOPE_TYPES)}")
+        envelope_id = str(uuid4())
+        envelope: dict[str, Any] = {
+            "envelope_id": envelope_id,
+            "payload": copy.deepcopy(dict(payload)),
+            "type": envelope_type,
+            # Slack takes a response payload for commands and interactivity, never for events.
+            "accepts_response_payload": envelope_type != "events_api",
+        }
+        if envelope_type == "events_api":
+            envelope["retry_attempt"] = retry_attempt
+            envelope["retry_reason"] = retry_reason
+        with self._lock:
+            links = self._open_links()
+            if not links:
+                raise RuntimeError("no open Socket Mode connection; wait with socket_connected() first")
+            link = links[-1]
+            self._socket_sent[envelope_id] = envelope
+        if not link.send_json(envelope):
+            raise RuntimeError("the Socket Mode connection closed while sending")
+        return envelope_id
+
+    def socket_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any] | None:
+        """The payload the app acknowledged ``envelope_id`` with ({} for a bare ack); None on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._socket_cond:
+            while envelope_id not in self._socket_acks:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._socket_cond.wait(remaining)
+            return copy.deepcopy(self._socket_acks[envelope_id])
+
+    @property
+    def socket_messages(self) -> list[Any]:
+        """Every message the app sent over Socket Mode (acks included), oldest first."""
+        with self._lock:
+            return copy.deepcopy(self._socket_received)
+
+    def socket_disconnect(self, reason: str = "refresh_requested") -> None:
+        """Send Slack's ``disconnect`` message to every open connection; the client should reconnect."""
+        with self._lock:
+            links = self._open_links()
+        for link in links:
+            link.send_json({"type": "disconnect", "reason": reason, "debug_info": {"host": "standin"}})
+
+    def socket_close(self, code: int = 1001, reason: str = "going away") -> None:
+        """Close every open connection from the server side (a WebSocket close frame)."""
+        with self._lock:
+            links = self._open_links()
+        for link in links:
+            link.close(code, reason)
+
+    def _open_links(self) -> list[_SocketLink]:
+        return [link for link in self._socket_links if link.open]
+
+    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        ticket = secrets.token_hex(16)
+        self._socket_tickets[ticket] = time.monotonic()
+        host = self.root.split("://", 1)[1]
+        return {"url": f"ws://{host}/link/?ticket={ticket}&app_id={APP_ID}"}
+
+    def _handle_socket(self, req: _Handler, query: str) -> None:
+        """GET /link/?ticket=…: the WebSocket handshake, then frames until either side closes."""
+        key = req.headers.get("Sec-WebSocket-Key", "")
+        if "websocket" not in req.headers.get("Upgrade", "").lower() or not key:
+            self._send(req, 426, {"ok": False, "error": "websocket_upgrade_required"})
+            return
+        ticket = dict(parse_qsl(query)).get("ticket", "")
+        with self._lock:
+            issued = self._socket_tickets.pop(ticket, None)  # a ticket opens one connection
+        if issued is None or time.monotonic() - issued > 60:
+            self._send(req, 401, {"ok": False, "error": "invalid_ticket"})
+            return
+        accept = base64.b64encode(hashlib.sha1((key.strip() + _WS_GUID).encode()).digest()).decode()
+        req.send_response(101, "Switching Protocols")
+        req.send_header("Upgrade", "websocket")
+        req.send_header("Connection", "Upgrade")
+        req.send_header("Sec-WebSocket-Accept", accept)
+        req.end_headers()
+        req.wfile.flush()
+        req.close_connection = True  # after the WebSocket ends, this HTTP connection is done too
+        link = _SocketLink(req.connection, req.rfile, ticket)
+        with self._socket_cond:
+            self._socket_links.append(link)
+            count = len(self._open_links())
+        link.send_json(
+            {
+                "type": "hello",
+                "num_connections": count,
+                "debug_info": {"host": "standin", "build_number": 1, "approximate_connection_time": 18060},
+                "connection_info": {"app_id": APP_ID},
+            }
+        )
+        with self._socket_cond:
+            self._socket_cond.notify_all()
+        try:
+            self._socket_loop(link)
+        finally:
+            link.open = False
+            with self._socket_cond:
+                self._socket_links.remove(link)
+                self._socket_cond.notify_all()
+
+    def _socket_loop(self, link: _SocketLink) -> None:
+        fragments: list[bytes] = []
+        while True:
+            try:
+                fin, opcode, data = link.read_frame()
+            except (EOFError, OSError):
+                return
+            except ValueError:
+                link.close(1002, "protocol error")
+                return
+            if opcode == _OP_PING:
+                link.pings += 1
+                link.send(_OP_PONG, data)  # slack_sdk checks the echoed "session:time" payload
+            elif opcode == _OP_PONG:
+                continue
+            elif opcode == _OP_CLOSE:
+                # Echo the peer's status code, as RFC 6455 asks, then hang up.
+                link.close(struct.unpack("!H", data[:2])[0] if len(data) >= 2 else 1000)
+                return
+            elif opcode in (_OP_TEXT, _OP_CONT):
+                fragments.append(data)
+                if fin:
+                    self._socket_message(b"".join(fragments))
+                    fragments = []
+            else:
+                link.close(1003, "binary frames are not supported")
+                return
+
+    def _socket_message(self, raw: bytes) -> None:
+        try:
+            message: Any = json.loads(raw)
+        except ValueError:
+            message = raw.decode("utf-8", "replace")
+        with self._socket_cond:
+            self._socket_received.append(message)
+            if isinstance(message, dict) and isinstance(message.get("envelope_id"), str):
+                envelope_id = message["envelope_id"]
+                payload = message.get("payload")
+                acked = dict(payload) if isinstance(payload, Mapping) else {}
+                self._socket_acks.setdefault(envelope_id, acked)
+                self._transcribe_socket_ack(self._socket_sent.get(envelope_id), acked)
+            self._socket_cond.notify_all()
+
+    def _transcribe_socket_ack(self, envelope: Mapping[str, Any] | None, acked: Mapping[str, Any]) -> None:
+        # A slash command's ack payload is what the invoking user sees, as an ephemeral message.
+        if (
+            not envelope
+            or envelope["type"] != "slash_commands"
+            or not (acked.get("text") or acked.get("blocks"))
+        ):
+            return
+        who = self._who(envelope["payload"].get("user_id"))
+        if acked.get("response_type") == "in_channel":
+            channel = str(envelope["payload"].get("channel_id") or "")
+            self._transcript.append(
+                f"{self._where(channel) if channel else 'in channel'}: {_render_message(acked, self._names)}"
+            )
+        else:
+            self._transcript.append(f"ephemeral to {who}: {_render_message(acked, self._names)}")
+
     # ------------------------------------------------------------------ HTTP plumbing
 
     def _handle(self, req: _Handler) -> None:
@@ -819,6 +1113,8 @@ class SlackStandIn:
             self._handle_response_url(req, path[len("/respond/") :], body)
         elif path.startswith("/upload/") and req.command == "POST":
             self._handle_upload(req, path[len("/upload/") :], body)
+        elif path.rstrip("/") == "/link" and req.command == "GET":
+            self._handle_socket(req, parts.query)
         else:
             self._send(req, 404, {"ok": False, "error": "not_found"})
 
@@ -901,8 +1197,11 @@ class SlackStandIn:
                     raise _ApiError(fault.error or _default_error(status))
                 if not token:
                     raise _ApiError("not_authed")
-                if token != self.bot_token:
-                    raise _ApiError("invalid_auth")
+                # apps.connections.open takes only the app-level token, everything else only the bot token.
+                expected = self.app_token if method == "apps.connections.open" else self.bot_token
+                if token != expected:
+                    known = token in (self.bot_token, self.app_token)
+                    raise _ApiError("not_allowed_token_type" if known else "invalid_auth")
                 handler = self._methods.get(method)
                 if handler is None:
                     raise _ApiError("unknown_method", req_method=method)

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.context import AppContext
 from bot.listeners import ListenerRegistry, home, just_ack
-from bot.services import directory
+from bot.services import directory, outbox
 
 log = logging.getLogger(__name__)
 
@@ -47,5 +47,10 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         ack()
 
     registry.event("app_home_opened", ack=just_ack, lazy=[publish_home])
-    registry.event("user_change", ack=ack_member_event)
+
+    def deliver_notes() -> None:
+        # A deactivation may have closed requests and queued notes to learners.
+        outbox.deliver(ctx)
+
+    registry.event("user_change", ack=ack_member_event, lazy=[deliver_notes])
     registry.event("team_join", ack=ack_member_event)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
+from datetime import datetime
 
-from bot.blocks.home import home_view
+from sqlalchemy.orm import Session
+
+from bot import notify
+from bot.blocks.home import ChatCard, HomeActivity, home_view
 from bot.context import AppContext
-from bot.models import utcnow
+from bot.models import Person, utcnow
 from bot.services import profiles
+from bot.services import requests as request_service
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +28,24 @@ def _lock_for(user_id: str) -> threading.Lock:
     return _HOME_LOCKS[zlib.crc32(user_id.encode()) % len(_HOME_LOCKS)]
 
 
+def _activity(session: Session, person: Person, now: datetime, tz: str) -> HomeActivity:
+    received, sent = request_service.requests_involving(session, person.id)
+    chats = [
+        ChatCard(
+            chat_id=chat.id,
+            partners=[p.person.display_name for p in chat.participants if p.person_id != person.id],
+            topic=chat.topic.name if chat.topic else "",
+            introduced=chat.created_at,
+        )
+        for chat in request_service.upcoming_chats(session, person.id, now)
+    ]
+    return HomeActivity(
+        received=[notify.request_card(r, tz) for r in received],
+        sent=[notify.request_card(r, tz) for r in sent],
+        chats=chats,
+    )
+
+
 def publish_home(ctx: AppContext, user_id: str) -> None:
     """Render and publish `user_id`'s App Home; failures are logged, never raised to Slack."""
     with _lock_for(user_id):
@@ -31,7 +54,8 @@ def publish_home(ctx: AppContext, user_id: str) -> None:
             person = profiles.get_person(session, user_id)
             snapshot = profiles.snapshot(person) if person is not None else None
             zone = profiles.person_zone(person, ctx.settings.timezone) if person else ctx.settings.zone
+            activity = _activity(session, person, now, ctx.settings.timezone) if person else None
         try:
-            ctx.slack.publish_home(user_id, home_view(snapshot, now, zone))
+            ctx.slack.publish_home(user_id, home_view(snapshot, now, zone, activity))
         except Exception:
             log.exception("could not publish App Home", extra={"slack_user": user_id})

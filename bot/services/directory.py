@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.db import Database
-from bot.models import Person
+from bot.models import Person, utcnow
 from bot.slack_api import SlackGateway
 
 log = logging.getLogger(__name__)
@@ -197,17 +197,25 @@ def ensure_member(session: Session, slack: SlackGateway, user_id: str) -> Person
 
 
 def members_deactivated(session: Session, person_ids: Sequence[int]) -> None:
-    """Hook: these people can no longer be messaged (deactivated, or turned into a guest or bot).
+    """These people can no longer be messaged (deactivated, or turned into a guest or bot).
 
     Called inside the transaction that flagged them, by `upsert_member` (the
     `user_change` event) and by `sync_directory`. Search and pairing already
-    skip them through `Person.can_be_messaged`; the chat-request work extends
-    this hook to close their open requests and queue a kind note to each
-    learner (through the outbox, never by calling Slack inside the
-    transaction). Nothing to do yet: requests do not exist.
+    skip them through `Person.can_be_messaged`; here their open requests are
+    closed and each learner gets a kind note, queued in the outbox (never by
+    calling Slack inside the transaction).
     """
-    if person_ids:
-        log.info("members no longer reachable", extra={"person_ids": list(person_ids)})
+    if not person_ids:
+        return
+    from bot import notify
+    from bot.services.requests import close_open_requests_to
+
+    closed = close_open_requests_to(session, list(person_ids), utcnow())
+    for request in closed:
+        notify.tell_closed(session, request, "UTC")
+    log.info(
+        "members no longer reachable", extra={"person_ids": list(person_ids), "requests_closed": len(closed)}
+    )
 
 
 # --------------------------------------------------------------------------- nightly sync

@@ -1,0 +1,594 @@
+"""Ack-path benchmark: signed `/infochat help` against a real `infochat serve`.
+
+    .venv/bin/python bench/ack.py [--workers N] [--duration S] [--database-url URL]
+                                  [--runs R] [--compare] [--connections 1,16,64]
+
+The server is the real `infochat serve`, started as a subprocess (`python -m bot
+serve`) on a free port of 127.0.0.1; a Slack Web API stand-in in this process
+answers the one `auth.test` Bolt makes on its first request. The load comes from
+this process (a separate one from the server): an asyncio raw-socket HTTP/1.1
+client over keep-alive connections, each request signed exactly as Slack signs
+it (`v0` HMAC-SHA256 of `v0:{timestamp}:{body}`; signed once per connection and
+re-signed every minute, well inside Bolt's 5-minute window). Every response must
+be a 200 carrying the help text; anything else is counted as an error.
+
+Each phase (1, 16, 64 connections by default) warms up for `--warmup` seconds,
+then measures for `--duration` seconds (or `--max-requests`, whichever comes
+first). The server is always stopped with SIGTERM and must exit 0. Exit status:
+0 if no errors and a clean server exit, 1 otherwise (the throughput targets are
+reported, not enforced).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+from urllib.parse import urlencode
+
+from bot.devtools.standin import SlackStandIn
+
+SIGNING_SECRET = "bench-signing-secret"
+BOT_TOKEN = "xoxb-standin"
+TEAM_ID = "T0INFOCHAT"
+HELP_MARKER = b"/infochat find &lt;topic&gt;"  # a line of the help text, as the ack carries it
+RESIGN_EVERY = 60.0  # seconds; Bolt rejects timestamps older than 5 minutes
+TARGET_RPS, TARGET_P99_MS, TARGET_CONNS = 2000.0, 20.0, 64
+
+perf = time.perf_counter
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def signed_request(port: int, user_id: str, timestamp: int) -> bytes:
+    """One `/infochat help` POST, with the form fields and headers Slack sends."""
+    body = urlencode(
+        {
+            "token": "bench-verification-token",
+            "team_id": TEAM_ID,
+            "team_domain": "infochat-test",
+            "channel_id": "C0GENERAL",
+            "channel_name": "general",
+            "user_id": user_id,
+            "user_name": user_id.lower(),
+            "command": "/infochat",
+            "text": "help",
+            "api_app_id": "A0INFOCHAT",
+            "is_enterprise_install": "false",
+            "response_url": f"https://hooks.slack.com/commands/{TEAM_ID}/1/{user_id.lower()}",
+            "trigger_id": f"1.{timestamp}.{user_id.lower()}",
+        }
+    ).encode()
+    ts = str(timestamp).encode()
+    digest = hmac.new(SIGNING_SECRET.encode(), b"v0:" + ts + b":" + body, hashlib.sha256).hexdigest()
+    head = (
+        f"POST /slack/events HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\n"
+        f"User-Agent: Slackbot 1.0 (+https://api.slack.com/robots)\r\n"
+        f"Accept: application/json,*/*\r\n"
+        f"Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"X-Slack-Request-Timestamp: {timestamp}\r\n"
+        f"X-Slack-Signature: v0={digest}\r\n"
+        f"\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+# --------------------------------------------------------------------------- load generator
+
+
+@dataclass
+class Phase:
+    connections: int
+    measure_from: float
+    stop_at: float
+    max_requests: int
+    latencies: list[float] = field(default_factory=list)  # seconds, measured window only
+    statuses: Counter[int] = field(default_factory=Counter)  # non-200 answers
+    bad_bodies: int = 0  # 200 without the help text
+    dropped: int = 0  # connections lost mid-request
+    malformed: int = 0  # responses that are not parseable HTTP/1.1
+    note: str = ""
+    timed_out: bool = False  # some connection still waited for an answer 30 s after the phase
+    issued: int = 0
+    last_done: float = 0.0
+
+    def keep_going(self, now: float) -> bool:
+        return now < self.stop_at and len(self.latencies) < self.max_requests
+
+    @property
+    def errors(self) -> int:
+        failures = self.bad_bodies + self.dropped + self.malformed + self.timed_out
+        return sum(self.statuses.values()) + failures
+
+
+class Connection(asyncio.Protocol):
+    """A keep-alive HTTP/1.1 connection sending one request at a time.
+
+    Parses just enough of each response: the status line, Content-Length and the body.
+    """
+
+    def __init__(self, phase: Phase, port: int, user_id: str) -> None:
+        self.phase, self.port, self.user_id = phase, port, user_id
+        self.signed_at = 0.0
+        self.request = b""
+        self.buf = bytearray()
+        self.need = -1  # total bytes of the response in flight once its headers are in
+        self.head_len = 0
+        self.status = 0
+        self.started = 0.0
+        self.transport: asyncio.Transport | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.send()
+
+    def send(self) -> None:
+        now = perf()
+        if not self.phase.keep_going(now):
+            assert self.transport is not None
+            self.transport.close()
+            return
+        if now - self.signed_at > RESIGN_EVERY:
+            self.request = signed_request(self.port, self.user_id, int(time.time()))
+            self.signed_at = now
+        self.phase.issued += 1
+        self.started = now
+        assert self.transport is not None
+        self.transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._received(data)
+        except Exception as exc:  # a malformed response: count it, drop the connection
+            self.phase.malformed += 1
+            self.phase.note = f"{type(exc).__name__}: {exc}"
+            self.need = -1
+            self.started = 0.0
+            assert self.transport is not None
+            self.transport.close()
+
+    def _received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        if self.need < 0:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(buf[:end]).lower()
+            self.status = int(head[9:12])
+            at = head.find(b"\r\ncontent-length:")
+            if at < 0:  # the app always sends Content-Length
+                raise ValueError("response without Content-Length")
+            stop = head.find(b"\r\n", at + 2)
+            length = int(head[at + 17 : stop if stop >= 0 else None])
+            self.head_len = end + 4
+            self.need = self.head_len + length
+        if len(buf) < self.need:
+            return
+        done = perf()
+        phase = self.phase
+        if self.status != 200:
+            phase.statuses[self.status] += 1
+        elif buf.find(HELP_MARKER, self.head_len, self.need) < 0:
+            phase.bad_bodies += 1
+        if self.started >= phase.measure_from:
+            phase.latencies.append(done - self.started)
+            phase.last_done = done
+        del buf[: self.need]
+        self.need = -1
+        self.send()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.need >= 0 or (self.started and self.phase.keep_going(perf())):
+            # Lost with a request in flight (the server closed a keep-alive connection).
+            self.phase.dropped += 1
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+async def _drive(phase: Phase, port: int, index: int) -> None:
+    loop = asyncio.get_running_loop()
+    while phase.keep_going(perf()):
+        _, conn = await loop.create_connection(
+            lambda: Connection(phase, port, f"U{index:06d}"), "127.0.0.1", port
+        )
+        await conn.closed
+
+
+async def run_phase(port: int, connections: int, warmup: float, duration: float, max_requests: int) -> Phase:
+    start = perf()
+    phase = Phase(connections, start + warmup, start + warmup + duration, max_requests)
+    drivers = asyncio.gather(*(_drive(phase, port, i) for i in range(connections)))
+    try:
+        # Bounded even if the server stops answering: in-flight requests get 30 s.
+        await asyncio.wait_for(drivers, timeout=warmup + duration + 30)
+    except TimeoutError:
+        phase.timed_out = True
+    return phase
+
+
+def new_event_loop() -> tuple[asyncio.AbstractEventLoop, str]:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop(), "asyncio"
+    return uvloop.new_event_loop(), "uvloop"
+
+
+# --------------------------------------------------------------------------- CPU accounting
+
+
+def _tree_cpu_seconds(root_pid: int) -> float | None:
+    """User+system CPU seconds of a process and all its descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        pid = int(name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+    if root_pid not in cpu:
+        return None
+    total, todo = 0.0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0.0)
+        todo += children.get(pid, [])
+    return total
+
+
+def _machine_busy_seconds() -> float | None:
+    """CPU seconds all cores spent busy since boot (Linux /proc/stat; idle and iowait excluded)."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuSample:
+    server: float | None
+    client: float
+    machine: float | None
+
+    @classmethod
+    def take(cls, server_pid: int) -> CpuSample:
+        t = os.times()
+        return cls(_tree_cpu_seconds(server_pid), t.user + t.system, _machine_busy_seconds())
+
+    def since(self, start: CpuSample, wall: float) -> tuple[float | None, float, float | None]:
+        """(server, client, everything else on the machine), each in cores over `wall` seconds."""
+        server = None if self.server is None or start.server is None else (self.server - start.server) / wall
+        client = (self.client - start.client) / wall
+        if self.machine is None or start.machine is None or server is None:
+            return server, client, None
+        return server, client, max(0.0, (self.machine - start.machine) / wall - server - client)
+
+
+# --------------------------------------------------------------------------- server
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def infochat_serve(workers: int, database_url: str, api_url: str, workdir: Path) -> Iterator[Server]:
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("INFOCHAT_", "SLACK_"))},
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "INFOCHAT_SLACK_API_URL": api_url,
+        "INFOCHAT_DATABASE_URL": database_url,
+        "INFOCHAT_PORT": str(port),
+        "INFOCHAT_HOST": "127.0.0.1",
+        "INFOCHAT_WORKERS": str(workers),
+        "INFOCHAT_LOG_LEVEL": "WARNING",
+    }
+    log_path = workdir / f"serve-{port}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"],
+            env=env,
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(proc, port, workers, log_path)
+    try:
+        server.wait_healthy()
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    port: int
+    workers: int
+    log_path: Path
+    exit_code: int | None = None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{self.port}/healthz"
+        while True:
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"infochat serve did not come up:\n{self.log_tail()}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.exit_code = self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                self.exit_code = None
+        else:
+            self.exit_code = self.proc.returncode
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+@dataclass
+class Row:
+    run: int
+    connections: int
+    requests: int
+    rps: float
+    p50: float
+    p90: float
+    p99: float
+    max: float
+    errors: int
+    server_cpu: float | None  # cores: the server process and its workers
+    client_cpu: float  # cores: this process (the load generator and the stand-in)
+    other_cpu: float | None  # cores: everything else running on the machine meanwhile
+    detail: str = ""
+
+    @property
+    def server_us_per_request(self) -> float | None:
+        """Server CPU time per request, in microseconds: the cost, whatever the contention."""
+        return None if self.server_cpu is None or not self.rps else 1e6 * self.server_cpu / self.rps
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q * len(sorted_values) + 0.5) - 1))
+    return sorted_values[index]  # nearest-rank
+
+
+def summarise(run: int, phase: Phase, cpu: tuple[float | None, float, float | None]) -> Row:
+    lat = sorted(phase.latencies)
+    window = max(1e-9, (phase.last_done or phase.stop_at) - phase.measure_from)
+    ms = [1000 * _percentile(lat, q) for q in (0.50, 0.90, 0.99)]
+    detail = []
+    if phase.statuses:
+        detail.append("statuses " + ", ".join(f"{s}x{n}" for s, n in sorted(phase.statuses.items())))
+    if phase.bad_bodies:
+        detail.append(f"{phase.bad_bodies} 200s without the help text")
+    if phase.dropped:
+        detail.append(f"{phase.dropped} connections lost mid-request")
+    if phase.malformed:
+        detail.append(f"{phase.malformed} malformed responses ({phase.note})")
+    if phase.timed_out:
+        detail.append("the phase timed out waiting for answers")
+    return Row(
+        run=run,
+        connections=phase.connections,
+        requests=len(lat),
+        rps=len(lat) / window,
+        p50=ms[0],
+        p90=ms[1],
+        p99=ms[2],
+        max=1000 * (lat[-1] if lat else float("nan")),
+        errors=phase.errors,
+        server_cpu=cpu[0],
+        client_cpu=cpu[1],
+        other_cpu=cpu[2],
+        detail="; ".join(detail),
+    )
+
+
+HEADER = (
+    f"{'workers':>7} {'run':>4} {'conns':>5} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p90 ms':>7} "
+    f"{'p99 ms':>7} {'max ms':>7} {'errors':>6} {'srv CPU':>7} {'cli CPU':>7} {'other':>6} {'srv us/req':>10}"
+)
+
+
+def _fmt_cpu(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f}%"
+
+
+def format_row(workers: int, row: Row, run_label: str | None = None) -> str:
+    return (
+        f"{workers:>7} {run_label or str(row.run):>4} {row.connections:>5} {row.requests:>8} "
+        f"{row.rps:>7.0f} {row.p50:>7.2f} {row.p90:>7.2f} {row.p99:>7.2f} {row.max:>7.2f} "
+        f"{row.errors:>6} {_fmt_cpu(row.server_cpu):>7} {_fmt_cpu(row.client_cpu):>7} "
+        f"{_fmt_cpu(row.other_cpu):>6} {_fmt_num(row.server_us_per_request):>10}"
+    )
+
+
+def _fmt_num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}"
+
+
+def median_row(rows: list[Row]) -> Row:
+    med = statistics.median
+
+    def med_or_none(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return med(known) if known else None
+
+    return Row(
+        run=0,
+        connections=rows[0].connections,
+        requests=round(med(r.requests for r in rows)),
+        rps=med(r.rps for r in rows),
+        p50=med(r.p50 for r in rows),
+        p90=med(r.p90 for r in rows),
+        p99=med(r.p99 for r in rows),
+        max=med(r.max for r in rows),
+        errors=sum(r.errors for r in rows),  # errors are summed, never "medianed" away
+        server_cpu=med_or_none([r.server_cpu for r in rows]),
+        client_cpu=med(r.client_cpu for r in rows),
+        other_cpu=med_or_none([r.other_cpu for r in rows]),
+    )
+
+
+# --------------------------------------------------------------------------- main
+
+
+def bench_workers(
+    args: argparse.Namespace, workers: int, api_url: str, workdir: Path
+) -> tuple[list[Row], int | None]:
+    database_url = args.database_url or f"sqlite:///{workdir / f'bench-{workers}w.db'}"
+    rows: list[Row] = []
+    loop, _ = new_event_loop()
+    try:
+        with infochat_serve(workers, database_url, api_url, workdir) as server:
+            # First requests: Bolt's auth.test, imports and caches in every worker.
+            loop.run_until_complete(run_phase(server.port, max(4, 4 * workers), 1.0, 0.0, 1))
+            for run in range(1, args.runs + 1):
+                for conns in args.connections:
+                    cpu0, t0 = CpuSample.take(server.proc.pid), perf()
+                    # CPU is sampled over warm-up + measurement; both run at the same load.
+                    phase = loop.run_until_complete(
+                        run_phase(server.port, conns, args.warmup, args.duration, args.max_requests)
+                    )
+                    cpu = CpuSample.take(server.proc.pid).since(cpu0, perf() - t0)
+                    row = summarise(run, phase, cpu)
+                    rows.append(row)
+                    print(format_row(workers, row), flush=True)
+                    if row.detail:
+                        print(f"{'':>13}errors: {row.detail}", flush=True)
+                    if server.proc.poll() is not None:
+                        raise RuntimeError(f"infochat serve died:\n{server.log_tail()}")
+    finally:
+        loop.close()
+    return rows, server.exit_code
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=1, help="INFOCHAT_WORKERS for the server (default 1)")
+    parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per phase (default 5)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per phase (default 1)")
+    parser.add_argument(
+        "--max-requests", type=int, default=200_000, help="measured requests per phase, at most"
+    )
+    parser.add_argument("--database-url", help="INFOCHAT_DATABASE_URL (default: a temporary SQLite file)")
+    parser.add_argument(
+        "--connections",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[1, 16, 64],
+        help="comma-separated connection counts, one phase each (default 1,16,64)",
+    )
+    parser.add_argument("--runs", type=int, default=1, help="repeat all phases R times and show medians")
+    parser.add_argument("--compare", action="store_true", help="run with INFOCHAT_WORKERS=1 and then 2")
+    return parser.parse_args(argv)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # so the `finally` blocks stop the server
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    worker_counts = [1, 2] if args.compare else [args.workers]
+    _, loop_name = new_event_loop()
+    print(
+        f"infochat ack bench: signed `/infochat help`, keep-alive HTTP/1.1 on 127.0.0.1\n"
+        f"machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), "
+        f"Python {platform.python_version()}, {platform.system()} {platform.machine()}\n"
+        f"client: this process, one {loop_name} event loop; server: `infochat serve` subprocess, "
+        f"workers {', '.join(map(str, worker_counts))}\n"
+        f"phases: {args.warmup:g} s warm-up + {args.duration:g} s measured "
+        f"(max {args.max_requests} requests), runs {args.runs}\n"
+        f"CPU columns, in % of one core: the server (all workers), this client process, and every other\n"
+        f"process on the machine meanwhile (if that is high, the machine was shared); srv us/req is\n"
+        f"the server's CPU time per request.\n",
+        flush=True,
+    )
+    failed = False
+    summary: list[tuple[int, Row]] = []
+    standin = SlackStandIn(bot_token=BOT_TOKEN)
+    with tempfile.TemporaryDirectory(prefix="infochat-bench-") as tmp, standin as slack:
+        for workers in worker_counts:
+            print(HEADER, flush=True)
+            rows, exit_code = bench_workers(args, workers, slack.url, Path(tmp))
+            print(f"server (workers={workers}) stopped with SIGTERM: exit code {exit_code}\n", flush=True)
+            failed |= exit_code != 0 or any(r.errors for r in rows)
+            for conns in args.connections:
+                summary.append((workers, median_row([r for r in rows if r.connections == conns])))
+    title = f"median of {args.runs} runs" if args.runs > 1 else "summary"
+    print(f"{title} (errors summed over runs):")
+    print(HEADER)
+    for workers, row in summary:
+        print(format_row(workers, row, run_label="med" if args.runs > 1 else "1"))
+    for workers, row in summary:
+        if row.connections == TARGET_CONNS:
+            met = row.rps >= TARGET_RPS and row.p99 <= TARGET_P99_MS and row.errors == 0
+            print(
+                f"target at {TARGET_CONNS} connections (>= {TARGET_RPS:.0f} req/s, "
+                f"p99 <= {TARGET_P99_MS:.0f} ms, no errors), workers={workers}: {'met' if met else 'NOT met'}"
+            )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

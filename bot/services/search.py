@@ -1,0 +1,800 @@
+"""Expert search for `/infochat find <topic>`: who can talk about it, best first.
+
+Plain data in, plain data out; nothing here knows a Slack payload.
+
+An *expert* is an available person (`profiles.available_clause`) who takes
+chats (`chats_per_month > 0`) and speaks about (TopicKind.SPEAK) a matching
+topic, or whose "ask me about" line matches the query. Matches, best first:
+
+* exact: the topic the query names by key or alias (`topics.find_topic`);
+* fuzzy: topics whose every query word is in the topic's words, allowing a
+  typo or two in longer words ("kubernets", "learning machine", "machne
+  lerning"), or whose spelling without spaces is almost the query's
+  ("machinelearning", "postgre sql");
+* ask: the same word rule applied to the free "ask me about" line.
+
+Ranking: other functions before the searcher's own (which is hidden unless
+asked for), then exact > fuzzy > ask, then more spare capacity this month,
+then fewer chats in the last 90 days, so one popular expert is not flooded.
+Capacity counts chats in the current *UTC* calendar month in which the
+person was the expert or a peer.
+
+Speed (p95 under 50 ms with 10,000 experts; see docs/performance.md): the
+topic catalogue and the word index of "ask me about" lines are cached per
+process and per database, refreshed when a cheap stamp query says they
+changed; fuzzy matching runs in memory with rapidfuzz, and SQL only fetches
+the experts of the matched topics, one grouped query counts their chats, and
+one more loads the details of the page-worthy few.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any, Literal
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+from sqlalchemy import and_, bindparam, case, false, func, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from bot.models import (
+    Chat,
+    ChatParticipant,
+    ChatRole,
+    Person,
+    PersonTopic,
+    Search,
+    Topic,
+    TopicAlias,
+    TopicKind,
+)
+from bot.services.profiles import available_clause
+from bot.services.topics import BUILTIN_ALIASES, find_topic, topic_key
+
+MAX_QUERY_LENGTH = 100
+# Ranked hits kept (ten pages of five). Nobody pages further; keeping the list
+# short bounds the detail query however popular a topic is. `total` has the rest.
+MAX_HITS = 50
+# Fuzzy topics searched for experts: a broad word ("data") can match hundreds.
+MAX_FUZZY_TOPICS = 200
+# People matched through "ask me about" considered at most.
+MAX_ASK_PEOPLE = 2000
+MAX_SUGGESTIONS = 5
+RECENT = timedelta(days=90)
+# A whole-query spelling (spaces removed) this similar is a match: "machinelearning".
+PHRASE_CUTOFF = 90
+# Nearby topics offered when nothing matched (rapidfuzz WRatio, 0–100).
+SUGGESTION_CUTOFF = 60
+
+Match = Literal["exact", "fuzzy", "ask"]
+_TIER: dict[str, int] = {"exact": 0, "fuzzy": 1, "ask": 2}
+
+# Words that say nothing about a topic; dropped from the query's words when
+# others remain, so "sales and marketing" does not need "and" in an ask line.
+STOP_WORDS = frozenset(
+    {"a", "an", "and", "or", "the", "of", "for", "in", "on", "to", "with", "at", "by", "about", "from"}
+    | {"into", "my", "your", "how", "what"}
+)
+
+
+# canonical key -> the keys of its built-in aliases ("kubernete" -> ["k8s"]).
+_BUILTIN_ALIAS_KEYS: dict[str, list[str]] = {}
+for _alias, _name in BUILTIN_ALIASES.items():
+    _BUILTIN_ALIAS_KEYS.setdefault(topic_key(_name), []).append(topic_key(_alias))
+
+
+class QueryError(ValueError):
+    """The query is empty or too long; `reason` is "empty" or "too_long"."""
+
+    def __init__(self, reason: Literal["empty", "too_long"], message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ExpertHit:
+    person_id: int
+    slack_user_id: str
+    name: str
+    function: str | None
+    title: str
+    tz: str | None
+    matching_topics: list[str]
+    match: Match
+    same_function: bool
+    spare: int  # chats left this month
+    recent_chats: int  # chats in the last 90 days, any role
+    ask_me_about: str = ""  # shown when the match came from it
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    topic: str | None  # the topic the query names exactly (key or alias)
+    hits: list[ExpertHit]  # ranked, at most MAX_HITS
+    hidden_paused: int = 0
+    hidden_departed: int = 0
+    hidden_at_capacity: int = 0
+    # Matching people of the searcher's function left out (include_own_function=False).
+    own_function_count: int = 0
+    # Nearby topics with available experts, offered when there are no hits.
+    suggestions: list[str] = field(default_factory=list)
+    total: int = 0  # all hits before the MAX_HITS cut
+
+    @property
+    def hidden(self) -> int:
+        return self.hidden_paused + self.hidden_departed + self.hidden_at_capacity
+
+
+# -- query ------------------------------------------------------------------------
+
+
+def normalise_query(query: str) -> str:
+    """The query single-spaced; QueryError when it is empty or over MAX_QUERY_LENGTH."""
+    text = " ".join(query.split())
+    if not topic_key(text):
+        raise QueryError("empty", "Tell me what to look for, e.g. `/infochat find kubernetes`.")
+    if len(text) > MAX_QUERY_LENGTH:
+        raise QueryError(
+            "too_long",
+            f"That's {len(text)} characters; a topic is a few words (at most {MAX_QUERY_LENGTH}).",
+        )
+    return text
+
+
+def _content_words(key: str) -> list[str]:
+    words = key.split()
+    kept = [w for w in words if w not in STOP_WORDS]
+    return kept or words
+
+
+def _allowed_edits(length: int) -> int:
+    # Short words are too alike to guess typos in ("sale"/"scale", "java"/"lava");
+    # longer ones tolerate one edit, very long ones two (a transposition is one).
+    if length <= 4:
+        return 0
+    if length <= 7:
+        return 1
+    return 2
+
+
+class _WordIndex:
+    """word -> ids of the things (topics, people) whose text has that word."""
+
+    def __init__(self) -> None:
+        self.postings: dict[str, set[int]] = {}
+        self._vocab: list[str] | None = None
+
+    def add(self, item: int, words: Iterable[str]) -> None:
+        for word in words:
+            self.postings.setdefault(word, set()).add(item)
+        self._vocab = None
+
+    def remove(self, item: int, words: Iterable[str]) -> None:
+        for word in words:
+            ids = self.postings.get(word)
+            if ids is not None:
+                ids.discard(item)
+                if not ids:
+                    del self.postings[word]
+        self._vocab = None
+
+    def similar(self, word: str) -> list[str]:
+        """Indexed words equal to `word` or within its allowed typos."""
+        limit = _allowed_edits(len(word))
+        if limit == 0:
+            return [word] if word in self.postings else []
+        if self._vocab is None:
+            self._vocab = list(self.postings)
+        found = process.extract(word, self._vocab, scorer=OSA.distance, score_cutoff=limit, limit=None)
+        return [w for w, dist, _ in found if dist <= _allowed_edits(min(len(word), len(w)))]
+
+    def all_of(self, words: Sequence[str], cap: int | None = None) -> set[int]:
+        """Ids having every word (each up to its typos); the rarest word goes first."""
+        sets = []
+        for word in words:
+            ids: set[int] = set()
+            for similar in self.similar(word):
+                ids |= self.postings[similar]
+            if not ids:
+                return set()
+            sets.append(ids)
+        sets.sort(key=len)
+        result = set(sets[0])
+        for ids in sets[1:]:
+            result &= ids
+        if cap is not None and len(result) > cap:
+            result = set(sorted(result)[:cap])
+        return result
+
+    def any_of(self, words: Sequence[str]) -> set[int]:
+        ids: set[int] = set()
+        for word in words:
+            for similar in self.similar(word):
+                ids |= self.postings[similar]
+        return ids
+
+
+# -- per-process caches ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Catalogue:
+    """The topic catalogue as fuzzy matching needs it; replaced whole when topics change."""
+
+    stamp: tuple[Any, ...]
+    names: dict[int, str]
+    keys: dict[int, str]
+    compact: dict[int, str]  # key without spaces
+    words: _WordIndex
+
+
+_ASCII_WORD = re.compile(r"[a-z0-9+#]+")
+
+
+@lru_cache(maxsize=65536)
+def _fold(word: str) -> str:
+    return topic_key(word)
+
+
+def ask_words(text: str) -> frozenset[str]:
+    """The words of an "ask me about" line, normalised exactly as topic keys are.
+
+    `topic_key` walks every character in Python (~30 µs a line); ASCII lines, the
+    usual case, take a regex path with the same result, so indexing 10,000 lines
+    stays well under a second.
+    """
+    if text.isascii():
+        lowered = text.lower().replace("'", "").replace("`", "")
+        words = {_fold(w) for w in _ASCII_WORD.findall(lowered)}
+    else:
+        words = set(topic_key(text).split())
+    return frozenset(w for w in words if w and w not in STOP_WORDS)
+
+
+class _AskIndex:
+    """Word index of everyone's "ask me about" line, updated incrementally.
+
+    Reloading 10,000 lines after every profile save would cost a search tens of
+    milliseconds, so only rows whose `updated_at` is at or after the last seen
+    maximum (minus a margin for transactions that committed late) are re-read.
+    A stale entry can only add a candidate, never show one: the SQL step checks
+    every candidate's row, and a re-read replaces the entry.
+    """
+
+    MARGIN = timedelta(seconds=60)
+    # Even when the stamp is unchanged, re-read the margin window this often: a
+    # save whose transaction committed after a newer one would otherwise wait
+    # for the next change to be seen.
+    RECHECK_SECONDS = 30.0
+
+    def __init__(self) -> None:
+        self.index = _WordIndex()
+        self.texts: dict[int, str] = {}
+        self.stamp: tuple[Any, ...] | None = None
+        self.max_updated: datetime | None = None
+        self.checked_at = 0.0
+
+    def refresh(self, session: Session, count: int, max_updated: datetime | None) -> None:
+        stamp = (count, max_updated)
+        stale = time.monotonic() - self.checked_at > self.RECHECK_SECONDS
+        if stamp == self.stamp and not stale:
+            return
+        full = (
+            self.stamp is None
+            or self.max_updated is None
+            or max_updated is None
+            or count < self.stamp[0]
+            or max_updated < self.max_updated
+        )
+        stmt = select(Person.id, Person.ask_me_about)
+        if full:
+            self.index = _WordIndex()
+            self.texts = {}
+            stmt = stmt.where(Person.ask_me_about != "")
+        else:
+            assert self.max_updated is not None
+            stmt = stmt.where(Person.updated_at >= self.max_updated - self.MARGIN)
+        for person_id, text in session.execute(stmt):
+            text = text or ""
+            old = self.texts.get(person_id)
+            if old == text:
+                continue
+            if old is not None:
+                self.index.remove(person_id, ask_words(old))
+            if text:
+                self.texts[person_id] = text
+                self.index.add(person_id, ask_words(text))
+            else:
+                self.texts.pop(person_id, None)
+        self.stamp = stamp
+        self.max_updated = max_updated
+        self.checked_at = time.monotonic()
+
+
+class _Cache:
+    def __init__(self) -> None:
+        # Searches run on several threads; the lock covers refresh and matching
+        # (both in memory and short) so no one reads a half-updated index.
+        self.lock = threading.Lock()
+        self.catalogue: _Catalogue | None = None
+        self.ask = _AskIndex()
+
+
+_caches: dict[str, _Cache] = {}
+_caches_lock = threading.Lock()
+
+
+def _cache_for(session: Session) -> _Cache:
+    # One cache per database: tests and the benchmark use several in one process.
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    with _caches_lock:
+        return _caches.setdefault(url, _Cache())
+
+
+def clear_caches() -> None:
+    """Forget every cached catalogue and index (tests, benchmarks)."""
+    with _caches_lock:
+        _caches.clear()
+
+
+def _stamps(session: Session) -> Any:
+    """One round trip telling whether topics or people changed since the caches were filled.
+
+    Topics are only created or deleted (merged), never renamed, and ids and
+    `created_at` grow, so count + max id + newest creation pins the catalogue
+    even where SQLite reuses a deleted row's id.
+    """
+    return session.connection().execute(_STAMPS).one()
+
+
+# Statements every search runs, built once: constructing them costs about as
+# much as running them. (Core on the tables: no ORM row objects to build.)
+_STAMPS = select(
+    select(func.count()).select_from(Topic.__table__).scalar_subquery(),
+    select(func.max(Topic.__table__.c.id)).scalar_subquery(),
+    select(func.max(Topic.__table__.c.created_at)).scalar_subquery(),
+    select(func.count()).select_from(Person.__table__).scalar_subquery(),
+    select(func.max(Person.__table__.c.updated_at)).scalar_subquery(),
+)
+_SEARCHER = select(Person.__table__.c.id, Person.__table__.c.function).where(
+    Person.__table__.c.slack_user_id == bindparam("slack_user_id")
+)
+_ALIAS_KEYS = select(TopicAlias.__table__.c.key).where(
+    TopicAlias.__table__.c.topic_id == bindparam("topic_id")
+)
+
+
+def _load_catalogue(session: Session, stamp: tuple[Any, ...]) -> _Catalogue:
+    names: dict[int, str] = {}
+    keys: dict[int, str] = {}
+    compact: dict[int, str] = {}
+    words = _WordIndex()
+    for topic_id, name, key in session.execute(select(Topic.id, Topic.name, Topic.key)):
+        names[topic_id] = name
+        keys[topic_id] = key
+        compact[topic_id] = key.replace(" ", "")
+        words.add(topic_id, key.split())
+    return _Catalogue(stamp, names, keys, compact, words)
+
+
+def _refresh(session: Session, cache: _Cache) -> _Catalogue:
+    topics, max_id, newest, people, max_updated = _stamps(session)
+    stamp = (topics, max_id, newest)
+    if cache.catalogue is None or cache.catalogue.stamp != stamp:
+        cache.catalogue = _load_catalogue(session, stamp)
+    cache.ask.refresh(session, people, max_updated)
+    return cache.catalogue
+
+
+# -- matching ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Matches:
+    exact_id: int | None
+    fuzzy: dict[int, float]  # topic id -> similarity, for ordering a person's topics
+    ask_people: set[int]
+
+
+def _match(cache: _Cache, catalogue: _Catalogue, keys: list[str], exact_id: int | None) -> _Matches:
+    fuzzy: set[int] = set()
+    ask_people: set[int] = set()
+    for key in keys:
+        words = _content_words(key)
+        fuzzy |= catalogue.words.all_of(words)
+        spaced = key.replace(" ", "")
+        for _, _, topic_id in process.extract(
+            spaced, catalogue.compact, scorer=fuzz.ratio, score_cutoff=PHRASE_CUTOFF, limit=None
+        ):
+            fuzzy.add(topic_id)
+        ask_people |= cache.ask.index.all_of(words, cap=MAX_ASK_PEOPLE)
+    if exact_id is not None:
+        fuzzy.discard(exact_id)
+    scored: dict[int, float] = {}
+    if fuzzy:
+        # Closest spellings first; only the best MAX_FUZZY_TOPICS are searched.
+        choices = {topic_id: catalogue.keys[topic_id] for topic_id in fuzzy}
+        for _, score, topic_id in process.extract(
+            keys[0], choices, scorer=fuzz.token_sort_ratio, limit=MAX_FUZZY_TOPICS
+        ):
+            scored[topic_id] = score
+    return _Matches(exact_id, scored, ask_people)
+
+
+# -- the search ------------------------------------------------------------------------
+
+
+_people = Person.__table__
+_links = PersonTopic.__table__
+_chats = Chat.__table__
+_participants = ChatParticipant.__table__
+
+
+def _listed() -> Any:
+    """Who may appear in results or in the hidden counts.
+
+    `available_clause` without its pause and leave conditions: paused and
+    departed experts are fetched so they can be counted as hidden. The
+    deactivated, bots, guests and those who never joined are not experts at all.
+    The searcher and the `excluded` ids are left out entirely.
+    """
+    p = _people.c
+    return and_(
+        p.is_deleted == false(),
+        p.is_bot == false(),
+        p.is_restricted == false(),
+        p.is_ultra_restricted == false(),
+        p.joined_at.is_not(None),
+        p.chats_per_month > 0,
+        p.slack_user_id.not_in(bindparam("excluded", expanding=True)),
+    )
+
+
+def month_start(now: datetime) -> datetime:
+    """Midnight UTC on the first of `now`'s month: capacity resets then, for everyone."""
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _next_month(start: datetime) -> datetime:
+    if start.month == 12:
+        return start.replace(year=start.year + 1, month=1)
+    return start.replace(month=start.month + 1)
+
+
+# Why a matching person is not listed; SHOWN sorts first.
+SHOWN, DEPARTED, PAUSED, AT_CAPACITY, OWN_FUNCTION = range(5)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    person_id: int
+    function: str | None
+    tier: int
+    same_function: bool
+    spare: int  # chats left this UTC month
+    recent: int  # chats in any role in the last 90 days
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    top: list[_Candidate]  # the best MAX_HITS shown ones
+    counts: dict[int, int]  # SHOWN/DEPARTED/… -> how many
+
+
+@lru_cache(maxsize=32)
+def _rank_statement(has_exact: bool, has_topics: bool, has_ask: bool, hide_own: bool) -> Any:
+    """The ranking statement for one shape of search, built once.
+
+    Building this statement costs more than running it for a small topic
+    (~3 ms of SQLAlchemy construction), so each of its few shapes is built once
+    and run with bound parameters: exact_id, topic_ids, ask_ids, excluded,
+    my_function and the instants now, month_first, month_next, since, window_start.
+
+    A popular topic can have thousands of experts. Fetching them all to rank in
+    Python cost more than the query itself, so the database does it: the
+    matched people are a CTE, their chats are counted through
+    chat_participants' person index, each is given a status (shown, departed,
+    paused, at capacity, own function), window sums count every status, and
+    only the first MAX_HITS rows come back.
+    """
+    t, p, cp, c = _links.c, _people.c, _participants.c, _chats.c
+    parts: list[Any] = []
+    if has_topics:
+        tier = (
+            case((t.topic_id == bindparam("exact_id"), _TIER["exact"]), else_=_TIER["fuzzy"])
+            if has_exact
+            else literal(_TIER["fuzzy"])
+        )
+        parts.append(
+            select(t.person_id.label("person_id"), tier.label("tier")).where(
+                t.kind == TopicKind.SPEAK, t.topic_id.in_(bindparam("topic_ids", expanding=True))
+            )
+        )
+    if has_ask:
+        parts.append(
+            select(p.id.label("person_id"), literal(_TIER["ask"]).label("tier")).where(
+                p.id.in_(bindparam("ask_ids", expanding=True))
+            )
+        )
+    matched = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("matched")
+    cand = (
+        select(matched.c.person_id, func.min(matched.c.tier).label("tier"))
+        .group_by(matched.c.person_id)
+        .cte("cand")
+    )
+    this_month = and_(
+        c.created_at >= bindparam("month_first"),
+        c.created_at < bindparam("month_next"),
+        cp.role.in_([ChatRole.EXPERT, ChatRole.PEER]),
+    )
+    usage = (
+        select(
+            cp.person_id,
+            func.sum(case((this_month, 1), else_=0)).label("used"),
+            func.sum(case((c.created_at >= bindparam("since"), 1), else_=0)).label("recent"),
+        )
+        .join(_chats, c.id == cp.chat_id)
+        # IN (not a join) so that SQLite seeks chat_participants' person index
+        # per candidate instead of scanning every participant.
+        .where(cp.person_id.in_(select(cand.c.person_id)), c.created_at >= bindparam("window_start"))
+        .group_by(cp.person_id)
+        .subquery("usage")
+    )
+    spare = p.chats_per_month - func.coalesce(usage.c.used, 0)
+    same = case((p.function == bindparam("my_function"), 1), else_=0)
+    whens: list[Any] = [
+        (p.left_at.is_not(None), DEPARTED),
+        (p.paused_until > bindparam("now"), PAUSED),
+        (spare <= 0, AT_CAPACITY),
+    ]
+    if hide_own:
+        whens.append((p.function == bindparam("my_function"), OWN_FUNCTION))
+    rows = (
+        select(
+            p.id.label("id"),
+            p.function.label("function"),
+            cand.c.tier.label("tier"),
+            same.label("same"),
+            spare.label("spare"),
+            func.coalesce(usage.c.recent, 0).label("recent"),
+            case(*whens, else_=SHOWN).label("status"),
+        )
+        .select_from(cand.join(_people, p.id == cand.c.person_id))
+        .outerjoin(usage, usage.c.person_id == p.id)
+        .where(_listed())
+        .subquery("rows")
+    )
+    r = rows.c
+    per_status = [func.sum(case((r.status == code, 1), else_=0)).over() for code in range(5)]
+    return (
+        select(r.id, r.function, r.tier, r.same, r.spare, r.recent, r.status, *per_status)
+        .order_by(r.status, r.same, r.tier, r.spare.desc(), r.recent, r.id)
+        .limit(MAX_HITS)
+    )
+
+
+def _rank(
+    session: Session,
+    matches: _Matches,
+    excluded: Collection[str],
+    now: datetime,
+    my_function: str | None,
+    include_own_function: bool,
+) -> _Ranked:
+    """Everyone matching, classified, counted and ranked in one statement; the best MAX_HITS."""
+    topic_ids = list(matches.fuzzy)
+    if matches.exact_id is not None:
+        topic_ids.append(matches.exact_id)
+    if not topic_ids and not matches.ask_people:
+        return _Ranked([], {})
+    stmt = _rank_statement(
+        matches.exact_id is not None,
+        bool(topic_ids),
+        bool(matches.ask_people),
+        my_function is not None and not include_own_function,
+    )
+    first = month_start(now)
+    params: dict[str, Any] = {
+        "exact_id": matches.exact_id,
+        "topic_ids": topic_ids,
+        "ask_ids": sorted(matches.ask_people),
+        "excluded": sorted(excluded),
+        # NULL never equals a function: without one, nobody is "same function".
+        "my_function": my_function,
+        "now": now,
+        "month_first": first,
+        "month_next": _next_month(first),
+        "since": now - RECENT,
+        "window_start": min(now - RECENT, first),
+    }
+    top: list[_Candidate] = []
+    counts: dict[int, int] = {}
+    for row in session.connection().execute(stmt, params):
+        counts = {code: int(row[7 + code] or 0) for code in range(5)}
+        if row.status == SHOWN:
+            top.append(
+                _Candidate(row.id, row.function, row.tier, bool(row.same), int(row.spare), int(row.recent))
+            )
+    return _Ranked(top, counts)
+
+
+def _suggestions(
+    session: Session,
+    catalogue: _Catalogue,
+    keys: list[str],
+    skip: Collection[int],
+    now: datetime,
+    excluded: Collection[str],
+) -> list[str]:
+    """Nearby topics (sharing a word, or similar as a whole) that have an available expert."""
+    scores: dict[int, float] = {}
+    for key in keys:
+        for topic_id in catalogue.words.any_of(_content_words(key)):
+            score = fuzz.token_set_ratio(key, catalogue.keys[topic_id])
+            scores[topic_id] = max(scores.get(topic_id, 0), score)
+        for _, score, topic_id in process.extract(
+            key, catalogue.keys, scorer=fuzz.WRatio, score_cutoff=SUGGESTION_CUTOFF, limit=30
+        ):
+            scores[topic_id] = max(scores.get(topic_id, 0), score)
+    for topic_id in skip:
+        scores.pop(topic_id, None)
+    if not scores:
+        return []
+    ranked = sorted(scores, key=lambda t: (-scores[t], catalogue.names[t].casefold()))[:50]
+    clause = and_(available_clause(now), Person.chats_per_month > 0)
+    if excluded:
+        clause = and_(clause, Person.slack_user_id.not_in(list(excluded)))
+    stmt = (
+        select(PersonTopic.topic_id)
+        .join(Person, Person.id == PersonTopic.person_id)
+        .where(PersonTopic.kind == TopicKind.SPEAK, PersonTopic.topic_id.in_(ranked), clause)
+        .distinct()
+    )
+    offered = set(session.scalars(stmt))
+    return [catalogue.names[t] for t in ranked if t in offered][:MAX_SUGGESTIONS]
+
+
+_DETAILS = select(
+    _people.c.id,
+    _people.c.slack_user_id,
+    _people.c.real_name,
+    _people.c.name,
+    _people.c.title,
+    _people.c.tz,
+    _people.c.ask_me_about,
+).where(_people.c.id.in_(bindparam("ids", expanding=True)))
+_MATCHED_LINKS = select(_links.c.person_id, _links.c.topic_id).where(
+    _links.c.kind == TopicKind.SPEAK,
+    _links.c.person_id.in_(bindparam("ids", expanding=True)),
+    _links.c.topic_id.in_(bindparam("topic_ids", expanding=True)),
+)
+
+
+def _hits(
+    session: Session,
+    top: list[_Candidate],
+    matches: _Matches,
+    names: dict[int, str],
+) -> list[ExpertHit]:
+    """The page-worthy few, with the details and matching topics shown for each."""
+    if not top:
+        return []
+    ids = [cand.person_id for cand in top]
+    connection = session.connection()
+    details = {row.id: row for row in connection.execute(_DETAILS, {"ids": ids})}
+    topic_ids = [*matches.fuzzy, *([matches.exact_id] if matches.exact_id is not None else [])]
+    topics_of: dict[int, list[int]] = {}
+    if topic_ids:
+        for person_id, topic_id in connection.execute(_MATCHED_LINKS, {"ids": ids, "topic_ids": topic_ids}):
+            topics_of.setdefault(person_id, []).append(topic_id)
+
+    def topic_order(topic_id: int) -> tuple[int, float, str]:
+        # The exact topic first, then the closest spellings.
+        if topic_id == matches.exact_id:
+            return (0, 0.0, "")
+        return (1, -matches.fuzzy.get(topic_id, 0.0), names.get(topic_id, "").casefold())
+
+    hits: list[ExpertHit] = []
+    for cand in top:
+        row = details.get(cand.person_id)
+        if row is None:  # erased between the two queries
+            continue
+        match: Match = (
+            "exact" if cand.tier == _TIER["exact"] else "fuzzy" if cand.tier == _TIER["fuzzy"] else "ask"
+        )
+        topic_list = sorted(topics_of.get(cand.person_id, []), key=topic_order)
+        hits.append(
+            ExpertHit(
+                person_id=cand.person_id,
+                slack_user_id=row.slack_user_id,
+                name=row.real_name or row.name or row.slack_user_id,
+                function=cand.function,
+                title=row.title or "",
+                tz=row.tz,
+                matching_topics=[names[topic_id] for topic_id in topic_list if topic_id in names],
+                match=match,
+                same_function=cand.same_function,
+                spare=cand.spare,
+                recent_chats=cand.recent,
+                ask_me_about=(row.ask_me_about or "") if match == "ask" else "",
+            )
+        )
+    return hits
+
+
+def find_experts(
+    session: Session,
+    query: str,
+    searcher_slack_id: str,
+    now: datetime,
+    *,
+    include_own_function: bool = False,
+    exclude_slack_ids: Iterable[str] = (),
+    record: bool = True,
+) -> SearchResult:
+    """Experts on `query` for `searcher_slack_id`, ranked (see the module docstring).
+
+    Never lists the searcher or `exclude_slack_ids` (the decline flow's "two
+    other experts"); paused, departed and at-capacity experts are counted, not
+    listed. With `record`, stores a `Search` row (what HR's "wanted, nobody
+    offers" report reads); paging re-runs pass record=False. Raises QueryError
+    for an empty or over-long query, before touching the database.
+    """
+    text = normalise_query(query)
+    searcher = session.connection().execute(_SEARCHER, {"slack_user_id": searcher_slack_id}).first()
+    my_function = searcher.function if searcher is not None else None
+    excluded = {searcher_slack_id, *exclude_slack_ids}
+
+    exact = find_topic(session, text)
+    keys = [topic_key(text)]
+    if exact is not None:
+        # Every spelling of the exact topic counts: "k8s" also finds "Kubernetes
+        # at scale", and "kubernetes" an ask line saying "k8s".
+        spellings = [exact.key, *_BUILTIN_ALIAS_KEYS.get(exact.key, [])]
+        spellings += session.connection().execute(_ALIAS_KEYS, {"topic_id": exact.id}).scalars()
+        keys += [k for k in dict.fromkeys(spellings) if k not in keys]
+    cache = _cache_for(session)
+    with cache.lock:
+        catalogue = _refresh(session, cache)
+        matches = _match(cache, catalogue, keys, exact.id if exact is not None else None)
+    names = dict(catalogue.names)
+    if exact is not None:
+        names[exact.id] = exact.name  # created after the catalogue was read
+
+    ranked = _rank(session, matches, excluded, now, my_function, include_own_function)
+    hits = _hits(session, ranked.top, matches, names)
+    total = ranked.counts.get(SHOWN, 0)
+    suggestions: list[str] = []
+    if not hits:
+        skip = [*matches.fuzzy, *([matches.exact_id] if matches.exact_id is not None else [])]
+        suggestions = _suggestions(session, catalogue, keys, skip, now, excluded)
+
+    if record:
+        session.add(
+            Search(
+                person_id=searcher.id if searcher is not None else None,
+                query=text[:MAX_QUERY_LENGTH],
+                topic_id=exact.id if exact is not None else None,
+                results=total,
+                created_at=now,
+            )
+        )
+        session.flush()
+    return SearchResult(
+        query=text,
+        topic=exact.name if exact is not None else None,
+        hits=hits,
+        hidden_paused=ranked.counts.get(PAUSED, 0),
+        hidden_departed=ranked.counts.get(DEPARTED, 0),
+        hidden_at_capacity=ranked.counts.get(AT_CAPACITY, 0),
+        own_function_count=ranked.counts.get(OWN_FUNCTION, 0),
+        suggestions=suggestions,
+        total=total,
+    )
