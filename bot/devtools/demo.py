@@ -8,11 +8,13 @@ function in JOURNEYS; later capabilities add theirs.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -140,6 +142,8 @@ def journey_profiles(demo: Demo) -> None:
     print(
         "   ephemeral to " + pauser.name + ": " + demo.slack.command(pauser.user_id, "resume").json()["text"]
     )
+    demo.standin.wait_for(lambda: "Paused until" not in str(demo.standin.home_view(pauser.user_id)))
+    demo._seen = len(demo.standin.transcript()) - 1  # show only the latest App Home
 
 
 def catalogue(session: Session) -> list[tuple[str, int]]:
@@ -160,10 +164,66 @@ def _modal_for(demo: Demo, user_id: str) -> dict[str, object] | None:
     return None
 
 
+def _print_message(demo: Demo, who: str, message: dict[str, Any]) -> None:
+    names = {p.user_id: p.name for p in demo.people}
+    rendered = render_blocks(message.get("blocks") or [], names) or str(message.get("text", ""))
+    print(f"   {who}:\n     " + rendered.replace("\n", "\n     "))
+
+
+def journey_find_and_ask(demo: Demo) -> None:
+    learner = next(p for p in demo.people if "Negotiation" in p.learns and p.function != "Sales")
+    demo.say(f"{learner.name} ({learner.function}) wants to learn negotiation: `/infochat find negotiation`")
+    found = demo.slack.command(learner.user_id, "find negotiation").json()
+    _print_message(demo, f"ephemeral to {learner.name}", found)
+    ask = next(
+        element
+        for block in found["blocks"]
+        for element in ([block.get("accessory")] if block.get("accessory") else [])
+        if element.get("action_id") == "ask_for_chat"
+    )
+    expert_id = json.loads(ask["value"])["expert"]
+    expert = next(p for p in demo.people if p.user_id == expert_id)
+    demo.say(f"{learner.name} clicks `Ask for a chat` next to {expert.name}")
+    before = len(demo.standin.calls_to("views.open"))
+    demo.slack.block_action(learner.user_id, "ask_for_chat", value=ask["value"])
+    demo.standin.wait_for(lambda: len(demo.standin.calls_to("views.open")) > before)
+    modal = last_view_opened(demo.standin)
+    print("   modal: " + render_blocks(modal["blocks"]).replace("\n", "\n     "))
+    demo.say(
+        f"{learner.name} writes a short intro and what they want to learn, keeps the questions, and sends it"
+    )
+    answers = {
+        "introduce": f"Hi! I'm {learner.name}, {learner.title} in {learner.function}.",
+        "want to learn": "How you prepare for a tough negotiation, and what you'd tell a beginner.",
+    }
+    demo.slack.submit(learner.user_id, modal, answers)
+    demo.standin.wait_for(
+        lambda: any("request_accept" in str(m) for m in demo.standin.messages_in(expert.user_id))
+    )
+    request_dm = next(m for m in demo.standin.messages_in(expert.user_id) if "request_accept" in str(m))
+    _print_message(demo, f"DM to {expert.name}", request_dm)
+    demo.say(f"{expert.name} clicks `Accept`")
+    demo.slack.block_action(expert.user_id, "request_accept", message=request_dm)
+    demo.standin.wait_for(
+        lambda: any(
+            "Meet your infochat partner" in str(c.params) for c in demo.standin.calls_to("chat.postMessage")
+        )
+    )
+    intro = next(
+        c for c in demo.standin.calls_to("chat.postMessage") if "Meet your infochat partner" in str(c.params)
+    )
+    _print_message(demo, f"group DM {learner.name}, {expert.name}", intro.params)
+    demo.standin.wait_for(lambda: "You accepted" in str(demo.standin.messages_in(expert.user_id)[-1]))
+    outcome = demo.standin.messages_in(expert.user_id)[-1]["blocks"][-1]
+    print(f"   {expert.name}'s request DM now ends: {render_blocks([outcome])}")
+    demo._seen = len(demo.standin.transcript())
+
+
 JOURNEYS: list[tuple[str, Journey]] = [
     ("Getting started", journey_help),
     ("App Home", journey_app_home),
     ("Profiles", journey_profiles),
+    ("Find someone and ask for a chat", journey_find_and_ask),
 ]
 
 
