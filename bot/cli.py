@@ -71,6 +71,29 @@ def _health(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if healthy else 1
 
 
+def _pair(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import rounds
+    from bot.context import make_context
+    from bot.models import utcnow
+    from bot.services import pairing
+
+    ctx = make_context(settings, require_slack=not args.dry_run)
+    try:
+        report = rounds.run_round(ctx, utcnow(), seed=args.seed, dry_run=args.dry_run)
+        for line in rounds.describe(report, opens_per_minute=ctx.slack.opens_per_minute):
+            print(line)
+        if not args.dry_run:
+            with ctx.db.session() as session:
+                progress = pairing.delivery_progress(session, report.week)
+            print(
+                f"delivery: {progress['sent']} sent, {progress['pending']} waiting "
+                f"(held until local working hours, or paced), {progress['failed']} failed"
+            )
+    finally:
+        ctx.db.dispose()
+    return 0
+
+
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from bot.devtools.demo import run_demo
 
@@ -104,6 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--url", help="URL to check (default http://127.0.0.1:INFOCHAT_PORT/healthz)")
     health.add_argument("--timeout", type=float, default=3.0)
     health.set_defaults(handler=_health)
+
+    pair = sub.add_parser("pair", help="run this week's pairing round now (a second run sends nothing new)")
+    pair.add_argument(
+        "--dry-run", action="store_true", help="print pairs, scores, reasons and the unmatched; send nothing"
+    )
+    pair.add_argument(
+        "--seed", type=int, help="seed for a reproducible round (default: random, stored with the round)"
+    )
+    pair.set_defaults(handler=_pair)
 
     from bot import cli_directory, cli_topics
 

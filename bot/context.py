@@ -14,3 +14,12 @@ class AppContext:
     settings: Settings
     db: Database
     slack: SlackGateway
+
+
+def make_context(settings: Settings, *, require_slack: bool = True) -> AppContext:
+    """The context for CLI commands and jobs outside the web app."""
+    from bot.slack_api import build_web_client
+
+    token = settings.bot_token() if require_slack else ""
+    client = build_web_client(token, settings.slack_api_url)
+    return AppContext(settings=settings, db=Database(settings.database_url), slack=SlackGateway(client))

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -96,6 +97,8 @@ class Person(Base):
     preferred_format: Mapped[str] = mapped_column(String(16), default="any")
     weekly_pairing: Mapped[bool] = mapped_column(Boolean, default=False)
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Partners who said "no reply" in a row (Donut's ghost rule: 3 pauses them).
+    no_show_streak: Mapped[int] = mapped_column(SmallInteger, default=0)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     topics: Mapped[list[PersonTopic]] = relationship(
@@ -255,6 +258,13 @@ class Chat(Base):
     channel_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Weekly pairings: the round it came from; "Can't make it" cancels without penalty.
+    round_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pairing_rounds.id", ondelete="CASCADE"), index=True
+    )
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    score: Mapped[float | None] = mapped_column(Float)
+    reasons: Mapped[list[str] | None] = mapped_column(JSON)
 
     participants: Mapped[list[ChatParticipant]] = relationship(
         back_populates="chat", cascade="all, delete-orphan", lazy="selectin"
@@ -268,6 +278,13 @@ class ChatRole(enum.StrEnum):
     PEER = "peer"  # weekly pairings: both teach and learn
 
 
+class Outcome(enum.StrEnum):
+    MET = "met"
+    NOT_YET = "not_yet"
+    COULDNT = "couldnt"  # we couldn't meet (with a reason)
+    NO_ANSWER = "no_answer"  # asked three times, never answered
+
+
 class ChatParticipant(Base):
     __tablename__ = "chat_participants"
     __table_args__ = (Index("ix_chat_participants_person", "person_id", "chat_id"),)
@@ -275,6 +292,12 @@ class ChatParticipant(Base):
     chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[ChatRole] = mapped_column(_str_enum(ChatRole))
+    # Follow-up state, per participant (see services.followups).
+    outcome: Mapped[Outcome | None] = mapped_column(_str_enum(Outcome))
+    outcome_reason: Mapped[str | None] = mapped_column(String(32))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    checkins_sent: Mapped[int] = mapped_column(SmallInteger, default=0)
+    next_checkin_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
     chat: Mapped[Chat] = relationship(back_populates="participants")
     person: Mapped[Person] = relationship(lazy="joined")
@@ -329,3 +352,92 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # What the message is about, so a permanent failure can be acted on (tell the partner).
     subject: Mapped[str | None] = mapped_column(String(64))
+
+
+class PairingRound(Base):
+    """One weekly round, keyed by ISO week: a second run, replica or restart finds it and adds nothing."""
+
+    __tablename__ = "pairing_rounds"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    week: Mapped[str] = mapped_column(String(10), unique=True)  # "%G-W%V", e.g. 2026-W48
+    seed: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    participants: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict[str, object] | None] = mapped_column(JSON)
+
+
+class RoundUnmatched(Base):
+    """Someone eligible whom a round could not pair, and why; they get priority next week."""
+
+    __tablename__ = "round_unmatched"
+
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("pairing_rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(255))
+
+
+class PairingBlock(Base):
+    """`person` asked never to be paired with `blocked` again (private; never shown to `blocked`)."""
+
+    __tablename__ = "pairing_blocks"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    blocked_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Share(enum.StrEnum):
+    ME = "me"  # only the author
+    EXPERT = "expert"  # the author and the people they met
+    EVERYONE = "everyone"  # anyone reading /infochat learnings on the topic
+
+
+class Takeaway(Base):
+    """What someone learned in a chat. Private unless its author shares it."""
+
+    __tablename__ = "takeaways"
+    __table_args__ = (Index("uq_takeaways_chat_author", "chat_id", "author_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(String(3000), default="")
+    usefulness: Mapped[int | None] = mapped_column(SmallInteger)
+    topics: Mapped[list[str] | None] = mapped_column(JSON)
+    share: Mapped[Share] = mapped_column(_str_enum(Share), default=Share.ME)
+    show_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+    author: Mapped[Person] = relationship(lazy="joined")
+
+
+class Thanks(Base):
+    """A thank-you note, forwarded to the person thanked."""
+
+    __tablename__ = "thanks"
+    __table_args__ = (Index("uq_thanks_chat_from_to", "chat_id", "from_id", "to_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    from_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    to_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    sender: Mapped[Person] = relationship(foreign_keys=[from_id], lazy="joined")
+
+
+class Referral(Base):
+    """"Who else should I talk to?": someone suggested in a follow-up."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (Index("uq_referrals_chat_by_to", "chat_id", "by_id", "referred_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    by_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    referred_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -94,6 +94,13 @@ def _sync_directory(ctx: AppContext) -> str:
     )
 
 
+def _pairing_round(ctx: AppContext) -> str:
+    from bot import rounds
+
+    report = rounds.run_round(ctx, utcnow())
+    return f"{report.week}: {report.pairs} pairs, {report.trios} trios, {len(report.unmatched)} unmatched"
+
+
 def _drain_outbox(ctx: AppContext) -> str:
     return str(outbox.deliver(ctx))
 
@@ -131,8 +138,17 @@ def jobs(ctx: AppContext) -> list[Job]:
     def local_day(now: datetime) -> str:
         return now.astimezone(zone).date().isoformat()
 
+    def iso_week(now: datetime) -> str:
+        return now.astimezone(zone).strftime("%G-W%V")
+
     return [
         Job("directory-sync", CronTrigger(hour=3, minute=17, timezone=zone), local_day, _sync_directory),
+        Job(
+            "pairing-round",
+            CronTrigger.from_crontab(ctx.settings.pairing_schedule, timezone=zone),
+            iso_week,
+            _pairing_round,
+        ),
         Job("outbox", IntervalTrigger(seconds=30), None, _drain_outbox),
         Job("request-reminders", IntervalTrigger(minutes=15), None, _request_reminders),
     ]

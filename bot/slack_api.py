@@ -87,6 +87,7 @@ class SlackGateway:
 
     def __init__(self, client: WebClient, *, opens_per_minute: float = 50) -> None:
         self.client = client
+        self.opens_per_minute = opens_per_minute
         self.open_limiter = TokenBucket(rate_per_second=opens_per_minute / 60, burst=opens_per_minute)
 
     def call(self, method: str, **params: Any) -> SlackResponse:

@@ -86,6 +86,7 @@ class _Fault:
     error: str | None
     retry_after: int | None
     remaining: int
+    skip: int = 0  # let this many matching calls through first
 
 
 # --------------------------------------------------------------------------- rendering
@@ -639,6 +640,7 @@ class SlackStandIn:
         self._calls: list[RecordedCall] = []
         self._responses: list[RecordedResponse] = []
         self._faults: list[_Fault] = []
+        self._latency: dict[str, float] = {}
         self._transcript: list[str] = []
         self._socket_sent: dict[str, dict[str, Any]] = {}
         self._socket_acks: dict[str, dict[str, Any]] = {}
@@ -778,6 +780,10 @@ class SlackStandIn:
 
     # ------------------------------------------------------------------ test controls
 
+    def slow(self, method: str, seconds: float) -> None:
+        """Answer every call to `method` only after `seconds` (0 makes it fast again)."""
+        self._latency[method] = seconds
+
     def fail(
         self,
         method: str,
@@ -786,8 +792,12 @@ class SlackStandIn:
         error: str | None = None,
         retry_after: int | None = None,
         times: int = 1,
+        after: int = 0,
     ) -> None:
-        """Queue an injected fault for ``method`` ("*" = any); one fault per matching call, in order."""
+        """Queue an injected fault for ``method`` ("*" = any); one fault per matching call, in order.
+
+        ``after`` lets that many matching calls succeed first ("a 429 on the third call": after=2).
+        """
         if status == 200 and not error:
             raise ValueError(
                 "a 200 fault needs an error, e.g. fail('chat.postMessage', error='user_disabled')"
@@ -795,7 +805,7 @@ class SlackStandIn:
         if status == 429 and retry_after is None:
             retry_after = 1  # Slack always says how long to back off
         with self._lock:
-            self._faults.append(_Fault(method, status, error, retry_after, times))
+            self._faults.append(_Fault(method, status, error, retry_after, times, after))
 
     def new_response_url(self, *, user_id: str | None = None, channel_id: str | None = None) -> str:
         """A response_url under this server; ``user_id`` / ``channel_id`` label it in the transcript."""
@@ -1173,6 +1183,9 @@ class SlackStandIn:
     def _take_fault(self, method: str) -> _Fault | None:
         for fault in self._faults:
             if fault.method in (method, "*"):
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    return None
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     self._faults.remove(fault)
@@ -1183,6 +1196,10 @@ class SlackStandIn:
         status, headers = 200, {}
         token: str | None = None
         params: dict[str, Any] = {}
+        # A slow Slack (set with `slow()`), outside the lock so other calls go on.
+        pause = self._latency.get(method, 0.0)
+        if pause:
+            time.sleep(pause)
         with self._lock:
             try:
                 params = self._parse_params(req, query, body)

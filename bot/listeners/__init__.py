@@ -58,9 +58,9 @@ def just_ack(ack: Callable[..., None]) -> None:
 
 
 def register_all(app: App, ctx: AppContext) -> ListenerRegistry:
-    from bot.listeners import actions, commands, events, find, options, requests, views
+    from bot.listeners import actions, commands, events, find, followups, options, pairing, requests, views
 
     registry = ListenerRegistry(app)
-    for module in (commands, actions, views, options, events, find, requests):
+    for module in (commands, actions, views, options, events, find, requests, pairing, followups):
         module.register(registry, ctx)
     return registry

@@ -1,0 +1,888 @@
+"""Weekly matching: who meets whom this week, as a pure function over plain data.
+
+`match(MatchInput) -> Matching` knows nothing of the database or Slack; the
+round (`services.pairing`) builds the input and stores the seed with the round,
+so a round can be replayed exactly.
+
+Hard constraints (a pair that breaks one is never formed, trios included):
+different functions (unless `allow_same_function`), not met inside the
+cooldown (`recent_pairs`: only chats that happened, as the caller builds it),
+not blocked by either person, and never a person with themselves.
+
+Score of an allowed pair (integers, so totals are exact and ties are real ties):
+
+    1                      base: every allowed pair is worth something
+  + 10 / 14 per direction  the first / second topic A speaks about that B wants to learn
+                           (a 30-minute chat covers one topic well, two at most: more adds 0)
+  + 10                     mutual: both can teach the other something
+  +  5                     never met before (`past_pairs` holds those who met, outside the cooldown)
+  +  0…4                   shared working hours: 1 point per full 2 h of overlap of two 8 h days
+  + 20 per member          who was left out last week (`Candidate.priority`)
+
+The priority bonus is per person, so it does not change who pairs with whom
+among those matched; it only decides who is left over when someone must be.
+
+Objective, lexicographic: first match as many people as possible (nobody is
+left out when a matching that includes them exists on the graph searched),
+then maximise the total score. A small positive base alone does not guarantee
+maximum cardinality (two pairs of 1 can lose to one pair of 45), so the
+cardinality is enforced separately by augmenting paths; this may cost a little
+score for the sake of one more person meeting someone, which is the intended
+trade-off ("nobody is dropped").
+
+Algorithm (targets and measurements: docs/performance.md, "Weekly matching"):
+
+1. Candidates. Up to DENSE_MAX people, every allowed pair is scored (dense
+   numpy). Above that, people are split into random blocks of about BLOCK (by
+   the seed) and every pair inside a block that shares a topic is scored with
+   one sparse product (speaks × learns); pairs that share a *rare* topic are
+   added across blocks (so the one person who speaks a niche topic is still
+   found), and a few random partners for people with few candidates. Each
+   person keeps their TOP_K best.
+2. Assignment. The maximum-weight perfect assignment on the bipartite double
+   cover (person -> partner, with "nobody" allowed at weight 0) is the
+   fractional-matching LP optimum; scipy's sparse LAPJV solves it. Its
+   permutation splits into 2-cycles (pairs), even cycles (take the heavier
+   alternate half) and odd cycles (drop the one person whose absence costs
+   least).
+3. Cardinality. People left over are paired among themselves when allowed,
+   then Edmonds' augmenting paths (blossoms) are searched from each one
+   (dense mode: on all allowed pairs, so the matching is of maximum
+   cardinality; sparse mode: on the candidates plus every allowed pair of the
+   people left over).
+4. Trios. Each remaining person with at least one allowed partner joins the
+   pair that gains most, if the trio keeps every constraint pairwise;
+   otherwise they are reported in `unmatched` with a reason (and the round
+   gives them priority next week).
+
+Determinism: people are sorted by id and then shuffled by `seed`; all ties
+(solver order, candidate cut-offs, who is left over) follow that order, so the
+same input and seed give the same groups, and another seed may break ties
+differently.
+
+Reasons are short sentences for the intro message. Topics are named through
+`topic_names` (`"topic:<id>"` when missing); people through `person_names`
+when given ("Ana can tell Cy about Python"), otherwise phrased without names
+("Python: one of you speaks about it, the other wants to learn it").
+
+`upper_bound(inp)` is a certified upper bound on the total *pair* score of any
+matching (an LP dual over exact top-K lists, see its docstring); the bench
+reports our score as a fraction of it at sizes where exact blossom is too slow.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
+# -- score weights (see the module docstring) ------------------------------------------------
+
+BASE = 1
+TEACH_FIRST = 10
+TEACH_SECOND = 4
+MUTUAL = 10
+NEVER_MET = 5
+HOURS_PER_POINT = 2.0
+WORKDAY_HOURS = 8.0
+PRIORITY = 20
+# Points for 0, 1, 2+ topics taught in one direction.
+_TEACH = np.array([0, TEACH_FIRST, TEACH_FIRST + TEACH_SECOND], dtype=np.int32)
+
+# -- search sizes ------------------------------------------------------------------------------
+
+# Up to this many people every allowed pair is scored (n² int32 arrays: 25 MB at 2,500).
+DENSE_MAX = 2500
+# Sparse mode: people per random block. Bigger blocks find better partners and
+# cost ~ n × BLOCK pair scores; see docs/performance.md for the trade.
+BLOCK = 3000
+# Candidates kept per person. The assignment graph has ≤ n × TOP_K edges.
+TOP_K = 12
+# Pairs sharing a rare topic, scored across blocks: at most this many per person.
+RARE_PAIRS_PER_PERSON = 20
+
+# -- unmatched reasons (shown after "I couldn't pair you this week: ") -------------------------
+
+NOBODY_ELSE = "no one else is taking part this week"
+NO_OTHER_FUNCTION = "no one from another function is available"
+ALL_MET_RECENTLY = "everyone available from another function has met you recently"
+NO_ALLOWED_PARTNER = "no one available could be paired with you this week"
+ODD_ONE_OUT = "you were the odd one out, and no group of three fitted everyone's constraints"
+ALL_PARTNERS_TAKEN = "everyone you could meet was already paired with someone else"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int  # person id
+    function: str
+    speaks: frozenset[int]  # topic ids they can speak about
+    learns: frozenset[int]  # topic ids they want to learn
+    work_start_utc: float  # their 09:00 local as hours UTC (0–24, may be fractional)
+    priority: bool = False  # left out last week -> gets priority now
+
+
+@dataclass(frozen=True)
+class MatchInput:
+    candidates: list[Candidate]
+    recent_pairs: frozenset[frozenset[int]] = frozenset()  # met inside the cooldown: FORBIDDEN
+    past_pairs: frozenset[frozenset[int]] = frozenset()  # ever met (outside cooldown): allowed, scores lower
+    blocked_pairs: frozenset[frozenset[int]] = frozenset()  # FORBIDDEN
+    allow_same_function: bool = False
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Group:
+    members: tuple[int, ...]  # 2, or 3 for a trio; sorted
+    score: float  # sum of the pair scores inside the group (3 pairs for a trio)
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Matching:
+    groups: tuple[Group, ...]
+    unmatched: dict[int, str]  # person id -> reason
+    total_score: float
+
+
+# -- the score of one pair (the reference the vectorised code reproduces) ---------------------
+
+
+def hours_points(start_a: float, start_b: float) -> int:
+    """1 point per full HOURS_PER_POINT of overlap of two WORKDAY_HOURS days starting at these UTC hours."""
+    return int(_overlap_hours(start_a, start_b) // HOURS_PER_POINT)
+
+
+def _overlap_hours(start_a: float, start_b: float) -> float:
+    distance = abs(start_a % 24.0 - start_b % 24.0)
+    distance = min(distance, 24.0 - distance)
+    return max(0.0, WORKDAY_HOURS - distance)
+
+
+def _forbidden(a: Candidate, b: Candidate, inp: MatchInput) -> bool:
+    if a.id == b.id or (a.function == b.function and not inp.allow_same_function):
+        return True
+    key = frozenset((a.id, b.id))
+    return key in inp.recent_pairs or key in inp.blocked_pairs
+
+
+def pair_score(
+    a: Candidate,
+    b: Candidate,
+    inp: MatchInput,
+    *,
+    topic_names: Mapping[int, str] | None = None,
+    person_names: Mapping[int, str] | None = None,
+) -> tuple[float, tuple[str, ...]] | None:
+    """The score of meeting and why, or None when the pair breaks a hard constraint."""
+    if _forbidden(a, b, inp):
+        return None
+    a_to_b = a.speaks & b.learns
+    b_to_a = b.speaks & a.learns
+    score = BASE + int(_TEACH[min(len(a_to_b), 2)]) + int(_TEACH[min(len(b_to_a), 2)])
+    reasons: list[str] = []
+    for teacher, learner, topics in ((a, b, a_to_b), (b, a, b_to_a)):
+        if topics:
+            reasons.append(_teach_reason(teacher.id, learner.id, topics, topic_names, person_names))
+    if a_to_b and b_to_a:
+        score += MUTUAL
+        reasons.append("you can teach each other")
+    if frozenset((a.id, b.id)) not in inp.past_pairs:
+        score += NEVER_MET
+        reasons.append("you have not met before")
+    points = hours_points(a.work_start_utc, b.work_start_utc)
+    score += points
+    if points:
+        reasons.append(f"{_overlap_hours(a.work_start_utc, b.work_start_utc):g} h of shared working hours")
+    for person in (a, b):
+        if person.priority:
+            score += PRIORITY
+            who = person_names[person.id] if person_names and person.id in person_names else "one of you"
+            reasons.append(f"{who} could not be paired last week")
+    return float(score), tuple(reasons)
+
+
+def _teach_reason(
+    teacher: int,
+    learner: int,
+    topics: Iterable[int],
+    topic_names: Mapping[int, str] | None,
+    person_names: Mapping[int, str] | None,
+) -> str:
+    names = sorted((topic_names or {}).get(t, f"topic:{t}") for t in topics)
+    shown = " and ".join(names[:2]) + (f" (+{len(names) - 2} more)" if len(names) > 2 else "")
+    if person_names and teacher in person_names and learner in person_names:
+        return f"{person_names[teacher]} can tell {person_names[learner]} about {shown}"
+    return f"{shown}: one of you speaks about it, the other wants to learn it"
+
+
+# -- the organisation as arrays -----------------------------------------------------------------
+
+
+class _Org:
+    """The input in the seed's order (index = position after the shuffle) as numpy/scipy arrays."""
+
+    def __init__(self, inp: MatchInput) -> None:
+        people = sorted(inp.candidates, key=lambda c: c.id)
+        if any(x.id == y.id for x, y in itertools.pairwise(people)):
+            raise ValueError("duplicate candidate ids")
+        self.inp = inp
+        n = self.n = len(people)
+        rng = np.random.default_rng(inp.seed)
+        self.rng = rng
+        order = rng.permutation(n)
+        self.people = [people[k] for k in order]
+        self.index = {c.id: i for i, c in enumerate(self.people)}
+        _, self.func = np.unique([c.function for c in self.people], return_inverse=True)
+        self.func = self.func.astype(np.int32)
+        self.allow_same = inp.allow_same_function
+        self.prio_points = np.array([PRIORITY if c.priority else 0 for c in self.people], dtype=np.int32)
+        starts = np.array([c.work_start_utc for c in self.people], dtype=np.float64)
+        # Few distinct start times in practice (one per office/zone): score hours by table lookup.
+        uniq, self.start_code = np.unique(starts, return_inverse=True)
+        self.hours_table = np.array(
+            [[hours_points(x, y) for y in uniq] for x in uniq], dtype=np.int32
+        ).reshape(len(uniq), len(uniq))
+        self.start_code = self.start_code.astype(np.int32)
+        topics = sorted({t for c in self.people for t in (*c.speaks, *c.learns)})
+        self._topic_col = {t: k for k, t in enumerate(topics)}
+        self.speaks = self._topic_matrix([c.speaks for c in self.people])
+        self.learns = self._topic_matrix([c.learns for c in self.people])
+        self.forbidden = self._pair_matrix(inp.recent_pairs | inp.blocked_pairs)
+        self.recent_only = self._pair_matrix(inp.recent_pairs - inp.blocked_pairs)
+        self.past = self._pair_matrix(inp.past_pairs)
+
+    def _topic_matrix(self, sets: list[frozenset[int]]) -> sp.csr_matrix:
+        indptr = np.zeros(self.n + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum([len(s) for s in sets])
+        cols = np.fromiter(
+            (self._topic_col[t] for s in sets for t in sorted(s)), dtype=np.int32, count=int(indptr[-1])
+        )
+        data = np.ones(len(cols), dtype=np.int32)
+        return sp.csr_matrix((data, cols, indptr), shape=(self.n, max(1, len(self._topic_col))))
+
+    def _pair_matrix(self, pairs: Iterable[frozenset[int]]) -> sp.csr_matrix:
+        """Symmetric 0/1 matrix of the given pairs among present people (others are ignored)."""
+        rows: list[int] = []
+        cols: list[int] = []
+        for pair in pairs:
+            if len(pair) != 2:
+                continue
+            x, y = pair
+            i, j = self.index.get(x), self.index.get(y)
+            if i is not None and j is not None:
+                rows += (i, j)
+                cols += (j, i)
+        m = sp.csr_matrix(
+            (np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=(self.n, self.n), dtype=np.int32
+        )
+        m.data[:] = 1  # a pair listed twice is still one pair
+        return m
+
+    # Scores for given index pairs (i, j); -1 where forbidden. Used for small batches.
+    def pair_scores(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        i = np.asarray(i, dtype=np.int64)
+        j = np.asarray(j, dtype=np.int64)
+        if len(i) == 0:
+            return np.zeros(0, dtype=np.int32)
+        c_ij = np.asarray(self.speaks[i].multiply(self.learns[j]).sum(axis=1)).ravel()
+        c_ji = np.asarray(self.learns[i].multiply(self.speaks[j]).sum(axis=1)).ravel()
+        score = self._combine(i, j, c_ij, c_ji)
+        met = _lookup(self.past, i, j)
+        score -= NEVER_MET * met
+        score[~self.allowed(i, j)] = -1
+        return score
+
+    def _combine(self, i: np.ndarray, j: np.ndarray, c_ij: np.ndarray, c_ji: np.ndarray) -> np.ndarray:
+        """Score assuming never met, from the two teach counts."""
+        score = _TEACH[np.minimum(c_ij, 2)] + _TEACH[np.minimum(c_ji, 2)]
+        score += MUTUAL * ((c_ij > 0) & (c_ji > 0))
+        score += BASE + NEVER_MET + self.prio_points[i] + self.prio_points[j]
+        score += self.hours_table[self.start_code[i], self.start_code[j]]
+        return score.astype(np.int32)
+
+    def allowed(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        ok = i != j
+        if not self.allow_same:
+            ok &= self.func[i] != self.func[j]
+        ok &= _lookup(self.forbidden, i, j) == 0
+        return ok
+
+    def row_scores(self, i: int) -> np.ndarray:
+        """Person i's score with everyone (-1 where forbidden), vectorised over n."""
+        everyone = np.arange(self.n)
+        c_ij = np.asarray(self.learns[:, self.speaks[i].indices].sum(axis=1)).ravel()
+        c_ji = np.asarray(self.speaks[:, self.learns[i].indices].sum(axis=1)).ravel()
+        score = self._combine(np.full(self.n, i), everyone, c_ij, c_ji)
+        score -= NEVER_MET * self.past[i].toarray().ravel()
+        bad = self.forbidden[i].toarray().ravel() > 0
+        if not self.allow_same:
+            bad |= self.func == self.func[i]
+        bad[i] = True
+        score[bad] = -1
+        return score
+
+    # -- candidate pairs -----------------------------------------------------------------------
+
+    def dense_scores(self) -> np.ndarray:
+        """All pair scores as an n × n int32 array, -1 where forbidden (dense mode)."""
+        c = (self.speaks @ self.learns.T).toarray()
+        ct = c.T
+        score = _TEACH[np.minimum(c, 2)] + _TEACH[np.minimum(ct, 2)]
+        score += MUTUAL * ((c > 0) & (ct > 0))
+        score += BASE + NEVER_MET + self.prio_points[:, None] + self.prio_points[None, :]
+        score += self.hours_table[self.start_code[:, None], self.start_code[None, :]]
+        score -= NEVER_MET * self.past.toarray()
+        bad = self.forbidden.toarray() > 0
+        if not self.allow_same:
+            bad |= self.func[:, None] == self.func[None, :]
+        np.fill_diagonal(bad, True)
+        score[bad] = -1
+        return score.astype(np.int32)
+
+    def rect_scores(
+        self, rlo: int, rhi: int, clo: int, chi: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Allowed pairs (i in rows, j in cols) that share a topic in either direction, with scores.
+
+        Returned sorted by row, then column. Pairs sharing no topic are left out
+        (they score at most `no_topic_max`)."""
+        c = (self.speaks[rlo:rhi] @ self.learns[clo:chi].T).tocsr()
+        d = (self.learns[rlo:rhi] @ self.speaks[clo:chi].T).tocsr()
+        c.data = np.minimum(c.data, 2)
+        d.data = np.minimum(d.data, 2)
+        mutual = c.multiply(d).tocsr()
+        mutual.data[:] = MUTUAL
+        c.data = _TEACH[c.data]
+        d.data = _TEACH[d.data]
+        w = (c + d + mutual).tocsr()
+        # Met before: minus NEVER_MET; forbidden: pushed below zero. Pairs that only appear
+        # through these matrices (no shared topic) come out ≤ 0 and are dropped below.
+        w = w - NEVER_MET * self.past[rlo:rhi, clo:chi] - 10_000 * self.forbidden[rlo:rhi, clo:chi]
+        w = w.tocsr()
+        rows = np.repeat(np.arange(rlo, rhi, dtype=np.int64), np.diff(w.indptr))
+        cols = w.indices.astype(np.int64) + clo
+        data = w.data.astype(np.int32)
+        keep = data > 0
+        keep &= rows != cols
+        if not self.allow_same:
+            keep &= self.func[rows] != self.func[cols]
+        rows, cols, data = rows[keep], cols[keep], data[keep]
+        data += BASE + NEVER_MET + self.prio_points[rows] + self.prio_points[cols]
+        data += self.hours_table[self.start_code[rows], self.start_code[cols]]
+        return rows, cols, data
+
+    def no_topic_max(self) -> np.ndarray:
+        """Per person: the most a pair with no shared topic can score (an upper bound)."""
+        return (
+            BASE
+            + NEVER_MET
+            + self.prio_points
+            + int(self.prio_points.max(initial=0))
+            + self.hours_table[self.start_code].max(axis=1)
+        ).astype(np.int32)
+
+
+def _lookup(matrix: sp.csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """matrix[i, j] for index arrays, as int32 (0 where absent)."""
+    if matrix.nnz == 0 or len(i) == 0:
+        return np.zeros(len(i), dtype=np.int32)
+    return np.asarray(matrix[i, j]).ravel().astype(np.int32)
+
+
+# -- top-K per row ------------------------------------------------------------------------------
+
+
+def _top_k(rows: np.ndarray, data: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Mask keeping each row's k highest scores; ties at the cut-off start at a random offset.
+
+    `rows` must be sorted (entries grouped by row). O(entries), no sort: scores are small ints."""
+    if len(rows) == 0:
+        return np.zeros(0, dtype=bool)
+    urows, counts = np.unique(rows, return_counts=True)
+    local = np.repeat(np.arange(len(urows)), counts)
+    top = int(data.max()) + 1
+    hist = np.bincount(local * top + data, minlength=len(urows) * top).reshape(len(urows), top)
+    # at_least[r, s] = entries of row r scoring >= s (one extra zero column for s = top).
+    at_least = np.zeros((len(urows), top + 1), dtype=np.int64)
+    at_least[:, :top] = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]
+    full = at_least[:, 0] >= k
+    # Cut-off: the highest score with at least k entries at or above it; short rows keep all.
+    cut = np.where(full, top - 1 - np.argmax((at_least[:, :top] >= k)[:, ::-1], axis=1), 0)
+    need = np.where(full, k - at_least[np.arange(len(urows)), cut + 1], counts)
+    entry_cut = cut[local]
+    keep = data > entry_cut
+    tie = np.flatnonzero(data == entry_cut)
+    if len(tie):
+        tie_rows = local[tie]
+        tie_first = np.searchsorted(tie_rows, np.arange(len(urows)))
+        tie_count = np.bincount(tie_rows, minlength=len(urows))
+        rank = np.arange(len(tie)) - tie_first[tie_rows]
+        offset = (rng.random(len(urows)) * np.maximum(tie_count, 1)).astype(np.int64)
+        rank = (rank - offset[tie_rows]) % np.maximum(tie_count[tie_rows], 1)
+        keep[tie[rank < need[tie_rows]]] = True
+    return keep
+
+
+def _symmetric_edges(rows: np.ndarray, cols: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Undirected unique edges (i < j) from directed entries."""
+    i = np.minimum(rows, cols)
+    j = np.maximum(rows, cols)
+    key = i * (int(max(rows.max(initial=0), cols.max(initial=0))) + 1) + j
+    _, first = np.unique(key, return_index=True)
+    return i[first], j[first], data[first]
+
+
+# -- candidates -------------------------------------------------------------------------------
+
+
+def _candidates(org: _Org, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, sp.csr_matrix | None]:
+    """Candidate edges (i < j, score) and, in dense mode, the full allowed graph for augmentation."""
+    n = org.n
+    if n <= DENSE_MAX:
+        w = org.dense_scores()
+        rows, cols = np.nonzero(w >= 0)
+        data = w[rows, cols]
+        keep = _top_k(rows, data, k, org.rng)
+        i, j, s = _symmetric_edges(rows[keep], cols[keep], data[keep])
+        allowed = sp.csr_matrix(w >= 0)
+        return i, j, s, allowed
+    blocks = max(1, round(n / BLOCK))
+    bounds = np.linspace(0, n, blocks + 1).astype(np.int64)
+    block_of = np.repeat(np.arange(blocks), np.diff(bounds))
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for lo, hi in itertools.pairwise(bounds):
+        rows, cols, data = org.rect_scores(int(lo), int(hi), int(lo), int(hi))
+        keep = _top_k(rows, data, k, org.rng)
+        parts.append((rows[keep], cols[keep], data[keep]))
+    parts.append(_rare_pairs(org, block_of))
+    parts.append(_random_pairs(org, parts, k))
+    rows = np.concatenate([p[0] for p in parts] + [p[1] for p in parts])
+    cols = np.concatenate([p[1] for p in parts] + [p[0] for p in parts])
+    data = np.concatenate([p[2] for p in parts] * 2)
+    order = np.lexsort((cols, rows))
+    rows, cols, data = rows[order], cols[order], data[order]
+    dup = np.zeros(len(rows), dtype=bool)
+    dup[1:] = (rows[1:] == rows[:-1]) & (cols[1:] == cols[:-1])
+    rows, cols, data = rows[~dup], cols[~dup], data[~dup]
+    keep = _top_k(rows, data, k, org.rng)
+    i, j, s = _symmetric_edges(rows[keep], cols[keep], data[keep])
+    return i, j, s, None
+
+
+def _rare_pairs(org: _Org, block_of: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scored pairs across blocks that share a rare topic (few speakers × learners)."""
+    speakers = np.diff(org.speaks.tocsc().indptr)
+    learners = np.diff(org.learns.tocsc().indptr)
+    work = speakers.astype(np.int64) * learners
+    order = np.argsort(work, kind="stable")
+    within = np.cumsum(work[order]) <= RARE_PAIRS_PER_PERSON * org.n
+    rare = np.sort(order[within & (work[order] > 0)])
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32))
+    if len(rare) == 0:
+        return empty
+    c = (org.speaks[:, rare] @ org.learns[:, rare].T).tocoo()
+    i, j = c.row.astype(np.int64), c.col.astype(np.int64)
+    keep = (block_of[i] != block_of[j]) & org.allowed(i, j)
+    if not keep.any():
+        return empty
+    i, j, _ = _symmetric_edges(i[keep], j[keep], np.zeros(int(keep.sum()), np.int32))
+    return i, j, org.pair_scores(i, j)
+
+
+def _random_pairs(
+    org: _Org, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """k random allowed partners each for people with fewer than k candidates (no or rare topics)."""
+    have = np.zeros(org.n, dtype=np.int64)
+    for rows, cols, _ in parts:
+        np.add.at(have, rows, 1)
+        np.add.at(have, cols, 1)
+    short = np.flatnonzero(have < k)
+    if len(short) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32)
+    i = np.repeat(short, 2 * k)
+    j = org.rng.integers(0, org.n, len(i))
+    s = org.pair_scores(i, j)
+    ok = s > 0
+    return i[ok], j[ok], s[ok]
+
+
+# -- assignment -> pairs --------------------------------------------------------------------------
+
+
+def _assignment_pairs(
+    n: int, ei: np.ndarray, ej: np.ndarray, ew: np.ndarray, loop: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Max-weight assignment on the double cover: (partner per person or -1, sigma, value).
+
+    `loop` is each person's weight for "nobody" (0 by default). Every entry is
+    shifted by +1 so no weight is a zero (scipy drops explicit zeros); a
+    perfect assignment has n entries, so the shift changes no choice."""
+    loops = np.zeros(n) if loop is None else loop.astype(np.float64)
+    everyone = np.arange(n)
+    rows = np.concatenate([ei, ej, everyone])
+    cols = np.concatenate([ej, ei, everyone])
+    data = np.concatenate([ew, ew, loops]).astype(np.float64) + 1.0
+    cover = sp.csr_matrix((data, (rows, cols)), shape=(n, n))
+    r, c = min_weight_full_bipartite_matching(cover, maximize=True)
+    sigma = np.empty(n, dtype=np.int64)
+    sigma[r] = c
+    weight = np.asarray(cover[everyone, sigma]).ravel() - 1.0
+    value = float(weight.sum())
+    partner = np.full(n, -1, dtype=np.int64)
+    seen = np.zeros(n, dtype=bool)
+    sig = sigma.tolist()
+    wl = weight.tolist()
+    for start in range(n):
+        if seen[start]:
+            continue
+        cycle = [start]
+        seen[start] = True
+        v = sig[start]
+        while v != start:
+            cycle.append(v)
+            seen[v] = True
+            v = sig[v]
+        if len(cycle) == 1:
+            continue
+        edges = [wl[v] for v in cycle]  # edges[t] = weight of (cycle[t], cycle[t+1])
+        for a, b in _cycle_matching(cycle, edges):
+            partner[a], partner[b] = b, a
+    return partner, sigma, value
+
+
+def _cycle_matching(cycle: list[int], edges: list[float]) -> list[tuple[int, int]]:
+    """Best matching on a cycle: the heavier alternate half (even), or drop the cheapest person (odd)."""
+    k = len(cycle)
+    if k == 2:
+        return [(cycle[0], cycle[1])]
+    if k % 2 == 0:
+        even = sum(edges[0::2])
+        odd = sum(edges[1::2])
+        start = 0 if even >= odd else 1
+        return [(cycle[t], cycle[(t + 1) % k]) for t in range(start, k, 2)]
+    # Leaving out cycle[m] matches edges m+1, m+3, …, m+k-2. Prefix sums with stride 2 over
+    # the doubled list give each m in O(1).
+    doubled = edges + edges
+    stride = [0.0] * (2 * k + 2)
+    for x in range(2 * k):
+        stride[x + 2] = stride[x] + doubled[x]
+    best_m, best = 0, -math.inf
+    for m in range(k):
+        first, last = m + 1, m + k - 2
+        total = stride[last + 2] - stride[first]
+        if total > best:
+            best_m, best = m, total
+    return [(cycle[(best_m + 1 + 2 * s) % k], cycle[(best_m + 2 + 2 * s) % k]) for s in range((k - 1) // 2)]
+
+
+# -- maximum cardinality: Edmonds' augmenting paths ---------------------------------------------
+
+
+def _augment(partner: np.ndarray, roots: list[int], neighbours: sp.csr_matrix) -> None:
+    """Grow the matching along augmenting paths from each root (blossoms contracted), in place.
+
+    One search per root is enough: a vertex with no augmenting path now never
+    gets one later (Edmonds). Work is proportional to the part of the graph
+    each search reaches, not to n."""
+    indptr, indices = neighbours.indptr, neighbours.indices
+    match: list[int] = partner.tolist()  # -1 = exposed; a list: this loop is pure Python
+
+    for root in roots:
+        if match[root] != -1:
+            continue
+        parent: dict[int, int] = {}
+        base: dict[int, int] = {}
+        used = {root}
+        touched = [root]
+        queue = [root]
+
+        def base_of(v: int, base: dict[int, int] = base) -> int:
+            return base.get(v, v)
+
+        def lca(a: int, b: int, parent: dict[int, int] = parent) -> int:
+            on_path: set[int] = set()
+            while True:
+                a = base_of(a)
+                on_path.add(a)
+                if match[a] == -1:
+                    break
+                a = parent[match[a]]
+            while True:
+                b = base_of(b)
+                if b in on_path:
+                    return b
+                b = parent[match[b]]
+
+        def mark(v: int, b: int, child: int, blossom: set[int], parent: dict[int, int] = parent) -> None:
+            while base_of(v) != b:
+                mv = match[v]
+                blossom.add(base_of(v))
+                blossom.add(base_of(mv))
+                parent[v] = child
+                child = mv
+                v = parent[mv]
+
+        found = -1
+        head = 0
+        while head < len(queue) and found == -1:
+            v = queue[head]
+            head += 1
+            for to in indices[indptr[v] : indptr[v + 1]].tolist():
+                if base_of(v) == base_of(to) or match[v] == to:
+                    continue
+                if to == root or (match[to] != -1 and match[to] in parent):
+                    top = lca(v, to)
+                    blossom: set[int] = set()
+                    mark(v, top, to, blossom)
+                    mark(to, top, v, blossom)
+                    for x in list(touched):
+                        if base_of(x) in blossom:
+                            base[x] = top
+                            if x not in used:
+                                used.add(x)
+                                queue.append(x)
+                elif to not in parent:
+                    parent[to] = v
+                    touched.append(to)
+                    if match[to] == -1:
+                        found = to
+                        break
+                    nxt = match[to]
+                    used.add(nxt)
+                    touched.append(nxt)
+                    queue.append(nxt)
+        v = found
+        while v != -1:
+            pv = parent[v]
+            ppv = match[pv]
+            match[v], match[pv] = pv, v
+            v = ppv
+    partner[:] = match
+
+
+# -- the round --------------------------------------------------------------------------------------
+
+
+def match(
+    inp: MatchInput,
+    *,
+    topic_names: Mapping[int, str] | None = None,
+    person_names: Mapping[int, str] | None = None,
+) -> Matching:
+    """This week's groups: pairs (and trios for the odd ones), plus why anyone is left out."""
+    org = _Org(inp)
+    n = org.n
+    if n == 0:
+        return Matching(groups=(), unmatched={}, total_score=0.0)
+    ei, ej, ew, allowed = _candidates(org, TOP_K)
+    partner, _, _ = _assignment_pairs(n, ei, ej, ew)
+    exposed = np.flatnonzero(partner == -1)
+    if len(exposed) > 1:
+        _pair_leftovers(org, partner, exposed)
+        exposed = np.flatnonzero(partner == -1)
+    if len(exposed) > 0:
+        graph = allowed if allowed is not None else _augment_graph(org, ei, ej, exposed)
+        _augment(partner, exposed.tolist(), graph)
+        exposed = np.flatnonzero(partner == -1)
+    trios = _trios(org, partner, exposed)
+    return _result(org, partner, trios, topic_names, person_names)
+
+
+def _pair_leftovers(org: _Org, partner: np.ndarray, exposed: np.ndarray) -> None:
+    """Pair people left over by the assignment among themselves (best total), in place."""
+    for _ in range(3):  # each pass solves the leftovers' own assignment; odd cycles leave a few again
+        if len(exposed) < 2:
+            return
+        a, b = np.triu_indices(len(exposed), 1)
+        if len(a) > 4_000_000:  # thousands left over only if the graph is very sparse: keep it bounded
+            return
+        s = org.pair_scores(exposed[a], exposed[b])
+        ok = s > 0
+        if not ok.any():
+            return
+        sub, _, _ = _assignment_pairs(len(exposed), a[ok], b[ok], s[ok])
+        paired = sub >= 0
+        if not paired.any():
+            return
+        partner[exposed[paired]] = exposed[sub[paired]]
+        exposed = exposed[~paired]
+
+
+def _augment_graph(org: _Org, ei: np.ndarray, ej: np.ndarray, exposed: np.ndarray) -> sp.csr_matrix:
+    """Candidates plus every allowed pair of the people left over, as a symmetric 0/1 graph."""
+    rows = [ei, ej]
+    cols = [ej, ei]
+    for v in exposed.tolist():
+        others = np.flatnonzero(org.row_scores(v) >= 0)
+        rows += [np.full(len(others), v), others]
+        cols += [others, np.full(len(others), v)]
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    graph = sp.csr_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(org.n, org.n))
+    graph.sum_duplicates()
+    return graph
+
+
+def _trios(org: _Org, partner: np.ndarray, exposed: np.ndarray) -> dict[int, int]:
+    """Third member -> the pair's first member, for leftovers that fit a pair pairwise."""
+    joined: dict[int, int] = {}
+    if len(exposed) == 0:
+        return joined
+    firsts = np.flatnonzero((partner >= 0) & (np.arange(org.n) < partner))
+    seconds = partner[firsts]
+    taken = np.zeros(len(firsts), dtype=bool)
+    # Priority people first, then the seed's order.
+    for v in sorted(exposed.tolist(), key=lambda v: (org.prio_points[v] == 0, v)):
+        row = org.row_scores(v)
+        gain = row[firsts].astype(np.int64) + row[seconds]
+        fits = (row[firsts] >= 0) & (row[seconds] >= 0) & ~taken
+        if not fits.any():
+            continue
+        best = int(np.flatnonzero(fits)[np.argmax(gain[fits])])
+        taken[best] = True
+        joined[v] = int(firsts[best])
+    return joined
+
+
+def _unmatched_reason(org: _Org, v: int, left_over: int) -> str:
+    row = org.row_scores(v)
+    if (row >= 0).any():
+        return ODD_ONE_OUT if left_over == 1 else ALL_PARTNERS_TAKEN
+    others = np.ones(org.n, dtype=bool)
+    others[v] = False
+    if not org.allow_same:
+        others &= org.func != org.func[v]
+    if not others.any():
+        return NO_OTHER_FUNCTION if not org.allow_same else NOBODY_ELSE
+    recent = org.recent_only[v].toarray().ravel() > 0
+    # Name the cooldown only when it is the whole story; a block is never revealed.
+    return ALL_MET_RECENTLY if recent[others].all() else NO_ALLOWED_PARTNER
+
+
+def _result(
+    org: _Org,
+    partner: np.ndarray,
+    trios: dict[int, int],
+    topic_names: Mapping[int, str] | None,
+    person_names: Mapping[int, str] | None,
+) -> Matching:
+    people, inp = org.people, org.inp
+    thirds: dict[int, int] = {first: third for third, first in trios.items()}
+    groups: list[Group] = []
+    for a in range(org.n):
+        b = int(partner[a])
+        if b < a:
+            continue
+        members = [a, b] + ([thirds[a]] if a in thirds else [])
+        score = 0.0
+        reasons: list[str] = []
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                scored = pair_score(
+                    people[members[x]],
+                    people[members[y]],
+                    inp,
+                    topic_names=topic_names,
+                    person_names=person_names,
+                )
+                if scored is None:  # unreachable: every edge used was checked as allowed
+                    raise AssertionError("forbidden pair in a group")
+                score += scored[0]
+                reasons += scored[1]
+        if len(members) == 3:
+            reasons.append("three of you this week, so nobody is left out")
+        groups.append(
+            Group(
+                members=tuple(sorted(people[m].id for m in members)),
+                score=score,
+                reasons=tuple(dict.fromkeys(reasons)),
+            )
+        )
+    left = [v for v in np.flatnonzero(partner == -1).tolist() if v not in trios]
+    unmatched = {people[v].id: _unmatched_reason(org, v, len(left)) for v in left}
+    groups.sort(key=lambda g: g.members)
+    return Matching(
+        groups=tuple(groups),
+        unmatched=dict(sorted(unmatched.items())),
+        total_score=float(sum(g.score for g in groups)),
+    )
+
+
+# -- a certified upper bound --------------------------------------------------------------------
+
+
+def upper_bound(inp: MatchInput, *, k: int = 16, chunk: int = 1000) -> float:
+    """An upper bound on the total pair score of ANY matching of `inp` (trios not counted).
+
+    Each person's exact k best partners over *all* pairs are found (every pair
+    sharing a topic is scored, in row chunks; pairs sharing none score at most
+    `no_topic_max`). Let θ_i be person i's k-th best score (0 with fewer than k
+    allowed partners). Any pair (i, j) outside everyone's top-k lists scores at
+    most min(θ_i, θ_j). The assignment on the double cover of the top-k edges,
+    with weight θ_i on i's "nobody" entry, has value V; its LP dual (u, v)
+    gives y_i = (u_i + v_i) / 2 with y_i + y_j ≥ w_ij on listed edges and
+    y_i ≥ θ_i / 2 (so ≥ w_ij on unlisted ones): a feasible dual of the
+    fractional-matching LP over all pairs. Hence max matching ≤ Σ y = V / 2.
+
+    Costs one score per topic-sharing pair (n² / 2 at 50,000 people: minutes);
+    a bench tool, not part of the round."""
+    org = _Org(inp)
+    n = org.n
+    if n < 2:
+        return 0.0
+    floor = org.no_topic_max()
+    picked: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    theta = np.zeros(n, dtype=np.int64)
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        rows, cols, data = org.rect_scores(lo, hi, 0, n)
+        counts = np.bincount(rows - lo, minlength=hi - lo)
+        keep = _top_k(rows, data, k, org.rng)
+        rows, cols, data = rows[keep], cols[keep], data[keep]
+        kth = np.full(hi - lo, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(kth, rows - lo, data)
+        kth[counts < k] = 0
+        # A row whose k-th best topic pair does not beat every topic-free pair is scored in full.
+        for r in np.flatnonzero((counts < k) | (kth < floor[lo:hi])).tolist():
+            v = lo + r
+            full = org.row_scores(v)
+            ok = np.flatnonzero(full >= 0)
+            if len(ok) > k:
+                best = ok[np.argsort(-full[ok], kind="stable")[:k]]
+                kth[r] = int(full[best].min())
+            else:
+                best = ok
+                kth[r] = 0
+            mine = rows == v
+            rows, cols, data = rows[~mine], cols[~mine], data[~mine]
+            rows = np.concatenate([rows, np.full(len(best), v)])
+            cols = np.concatenate([cols, best])
+            data = np.concatenate([data, full[best]])
+        theta[lo:hi] = kth
+        picked.append((rows, cols, data))
+    rows = np.concatenate([p[0] for p in picked])
+    cols = np.concatenate([p[1] for p in picked])
+    data = np.concatenate([p[2] for p in picked])
+    i, j, s = _symmetric_edges(rows, cols, data)
+    _, _, value = _assignment_pairs(n, i, j, s, loop=theta)
+    return value / 2.0
+
+
+def scored_pairs(inp: MatchInput) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every allowed pair as (id_a, id_b, score) arrays with id_a < id_b: small inputs (tests, bench)."""
+    org = _Org(inp)
+    if org.n < 2:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    w = org.dense_scores()
+    i, j = np.nonzero(np.triu(w >= 0, 1))
+    ids = np.array([c.id for c in org.people], dtype=np.int64)
+    a, b = ids[i], ids[j]
+    return np.minimum(a, b), np.maximum(a, b), w[i, j].astype(np.int64)

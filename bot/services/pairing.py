@@ -1,0 +1,380 @@
+"""Weekly pairing rounds: who takes part, the round keyed by ISO week, its chats and intros.
+
+A round is idempotent by construction:
+- its row is keyed by ISO week (`%G-W%V`, so the week of 31 Dec 2026 is
+  2026-W53 and that of 1 Jan 2029 is 2029-W01): a second run, a second replica
+  or a restart finds it and creates nothing;
+- the round row, its chats and every intro are written in ONE transaction, so a
+  crash mid-planning leaves nothing behind, and a crash mid-delivery leaves
+  outbox rows that the next run (or the outbox job) delivers exactly once;
+- the matching itself is a pure function (services.matching) with a seed stored
+  on the round, so a round can be replayed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from bot.models import (
+    Chat,
+    ChatKind,
+    ChatParticipant,
+    ChatRole,
+    OutboxMessage,
+    OutboxStatus,
+    PairingBlock,
+    PairingRound,
+    Person,
+    PersonTopic,
+    RoundUnmatched,
+    Topic,
+    TopicKind,
+)
+from bot.services import matching, profiles
+from bot.services.requests import chats_this_month
+
+log = logging.getLogger(__name__)
+
+QUIET_START, QUIET_END = time(18, 0), time(8, 0)  # intros wait for 08:00 local outside 08:00–18:00
+
+
+def iso_week(now: datetime, zone: ZoneInfo) -> str:
+    return now.astimezone(zone).strftime("%G-W%V")
+
+
+def previous_week(week: str) -> str:
+    year, number = week.split("-W")
+    monday = datetime.strptime(f"{year}-W{number}-1", "%G-W%V-%u")
+    return (monday - timedelta(weeks=1)).strftime("%G-W%V")
+
+
+# -- who takes part ------------------------------------------------------------------------
+
+
+def eligible_people(session: Session, now: datetime) -> list[Person]:
+    """Weekly pairing on, available (active, joined, not paused, not left, not a guest or
+    bot), and under their monthly chat capacity."""
+    people = list(
+        session.scalars(
+            select(Person)
+            .where(
+                profiles.available_clause(now), Person.weekly_pairing.is_(True), Person.chats_per_month > 0
+            )
+            .order_by(Person.id)
+        )
+    )
+    used = chats_this_month(session, [p.id for p in people], now)
+    return [p for p in people if used.get(p.id, 0) < p.chats_per_month]
+
+
+def met_pairs(session: Session, person_ids: list[int], since: datetime | None) -> set[frozenset[int]]:
+    """Pairs who really met (a chat marked done) since `since` (all time when None)."""
+    if not person_ids:
+        return set()
+    query = (
+        select(ChatParticipant.chat_id, ChatParticipant.person_id)
+        .join(Chat, Chat.id == ChatParticipant.chat_id)
+        .where(Chat.done_at.is_not(None), Chat.cancelled_at.is_(None))
+    )
+    if since is not None:
+        query = query.where(Chat.done_at >= since)
+    members: dict[int, list[int]] = {}
+    wanted = set(person_ids)
+    for chat_id, person_id in session.execute(query):
+        members.setdefault(chat_id, []).append(person_id)
+    pairs: set[frozenset[int]] = set()
+    for people in members.values():
+        inside = [p for p in people if p in wanted]
+        pairs.update(frozenset((a, b)) for i, a in enumerate(inside) for b in inside[i + 1 :])
+    return pairs
+
+
+def blocked_pairs(session: Session) -> set[frozenset[int]]:
+    return {
+        frozenset((a, b)) for a, b in session.execute(select(PairingBlock.person_id, PairingBlock.blocked_id))
+    }
+
+
+def _work_start_utc(person: Person, default_tz: str, day: datetime) -> float:
+    zone = profiles.person_zone(person, default_tz)
+    local_nine = datetime.combine(day.astimezone(zone).date(), time(9, 0), zone).astimezone(UTC)
+    return local_nine.hour + local_nine.minute / 60
+
+
+def build_input(
+    session: Session,
+    people: list[Person],
+    now: datetime,
+    *,
+    cooldown_weeks: int,
+    default_tz: str,
+    week: str,
+    seed: int,
+) -> matching.MatchInput:
+    ids = [p.id for p in people]
+    topics: dict[int, tuple[set[int], set[int]]] = {pid: (set(), set()) for pid in ids}
+    for person_id, topic_id, kind in session.execute(
+        select(PersonTopic.person_id, PersonTopic.topic_id, PersonTopic.kind).where(
+            PersonTopic.person_id.in_(ids)
+        )
+    ):
+        topics[person_id][0 if kind == TopicKind.SPEAK else 1].add(topic_id)
+    left_out = set(
+        session.scalars(
+            select(RoundUnmatched.person_id)
+            .join(PairingRound, PairingRound.id == RoundUnmatched.round_id)
+            .where(PairingRound.week == previous_week(week))
+        )
+    )
+    candidates = [
+        matching.Candidate(
+            id=p.id,
+            function=p.function or "",
+            speaks=frozenset(topics[p.id][0]),
+            learns=frozenset(topics[p.id][1]),
+            work_start_utc=_work_start_utc(p, default_tz, now),
+            priority=p.id in left_out,
+        )
+        for p in people
+    ]
+    recent = met_pairs(session, ids, now - timedelta(weeks=cooldown_weeks)) if cooldown_weeks else set()
+    past = met_pairs(session, ids, None) - recent
+    return matching.MatchInput(
+        candidates=candidates,
+        recent_pairs=frozenset(recent),
+        past_pairs=frozenset(past),
+        blocked_pairs=frozenset(blocked_pairs(session)),
+        allow_same_function=False,
+        seed=seed,
+    )
+
+
+def topic_names(session: Session, people: list[Person]) -> dict[int, str]:
+    ids = [p.id for p in people]
+    rows = session.execute(
+        select(Topic.id, Topic.name)
+        .join(PersonTopic, PersonTopic.topic_id == Topic.id)
+        .where(PersonTopic.person_id.in_(ids))
+    )
+    return {int(topic_id): str(name) for topic_id, name in rows}
+
+
+# -- when intros go out -----------------------------------------------------------------------
+
+
+def not_before(now: datetime, zones: list[ZoneInfo]) -> datetime:
+    """Now, unless it is outside 08:00–18:00 for someone: then their next 08:00 (the latest of those)."""
+    earliest = now
+    for zone in zones:
+        local = now.astimezone(zone)
+        if QUIET_END <= local.time() < QUIET_START:
+            continue
+        day = local.date() if local.time() < QUIET_END else local.date() + timedelta(days=1)
+        earliest = max(earliest, datetime.combine(day, QUIET_END, zone).astimezone(UTC))
+    return earliest
+
+
+# -- the round ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PlannedGroup:
+    person_ids: tuple[int, ...]
+    names: list[str]
+    score: float
+    reasons: list[str]
+    deliver_at: datetime
+    topics: list[str] = field(default_factory=list)  # what they can teach each other
+    topic_id: int | None = None
+
+
+@dataclass
+class RoundReport:
+    week: str
+    seed: int = 0
+    created: bool = False
+    existed: bool = False
+    participants: int = 0
+    groups: list[PlannedGroup] = field(default_factory=list)
+    unmatched: list[tuple[str, str]] = field(default_factory=list)
+    top_topics: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def pairs(self) -> int:
+        return sum(1 for g in self.groups if len(g.person_ids) == 2)
+
+    @property
+    def trios(self) -> int:
+        return sum(1 for g in self.groups if len(g.person_ids) == 3)
+
+
+def plan(
+    session: Session, now: datetime, *, cooldown_weeks: int, default_tz: str, zone: ZoneInfo, seed: int | None
+) -> tuple[RoundReport, matching.Matching, list[Person], dict[int, str]]:
+    """Compute this week's groups without writing anything (also `--dry-run`)."""
+    week = iso_week(now, zone)
+    report = RoundReport(week=week, seed=seed if seed is not None else random.SystemRandom().randrange(2**31))
+    people = eligible_people(session, now)
+    report.participants = len(people)
+    names = topic_names(session, people)
+    inp = build_input(
+        session,
+        people,
+        now,
+        cooldown_weeks=cooldown_weeks,
+        default_tz=default_tz,
+        week=week,
+        seed=report.seed,
+    )
+    result = matching.match(inp, topic_names=names)
+    by_id = {p.id: p for p in people}
+    candidates = {c.id: c for c in inp.candidates}
+    shared: Counter[str] = Counter()
+    for group in result.groups:
+        members = [by_id[i] for i in group.members]
+        zones = [profiles.person_zone(p, default_tz) for p in members]
+        taught = [
+            topic_id
+            for a in group.members
+            for b in group.members
+            if a != b
+            for topic_id in sorted(candidates[a].speaks & candidates[b].learns)
+        ]
+        topics = list(dict.fromkeys(names[t] for t in taught if t in names))
+        shared.update(topics)
+        report.groups.append(
+            PlannedGroup(
+                person_ids=group.members,
+                names=[p.display_name for p in members],
+                score=group.score,
+                reasons=list(group.reasons),
+                deliver_at=not_before(now, zones),
+                topics=topics,
+                topic_id=taught[0] if taught else None,
+            )
+        )
+    report.unmatched = [(by_id[pid].display_name, reason) for pid, reason in sorted(result.unmatched.items())]
+    report.top_topics = shared.most_common(5)
+    return report, result, people, names
+
+
+class RoundInProgress(Exception):
+    """Another process is planning this week's round right now."""
+
+
+def create_round(
+    session: Session, now: datetime, *, cooldown_weeks: int, default_tz: str, zone: ZoneInfo, seed: int | None
+) -> tuple[RoundReport, PairingRound | None, list[tuple[Chat, PlannedGroup]], list[tuple[Person, str]]]:
+    """Plan and store this week's round in the caller's transaction; (report, None, …) if it exists."""
+    week = iso_week(now, zone)
+    existing = session.scalar(select(PairingRound).where(PairingRound.week == week))
+    if existing is not None:
+        return (
+            RoundReport(week=week, seed=existing.seed, existed=True, participants=existing.participants),
+            None,
+            [],
+            [],
+        )
+    # Insert the round row first: its unique week makes a concurrent planner wait
+    # here (PostgreSQL) or fail to take the write lock (SQLite) instead of both
+    # computing a round.
+    round_seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    pairing_round = PairingRound(week=week, seed=round_seed, created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(pairing_round)
+            session.flush()
+    except (IntegrityError, OperationalError) as exc:
+        raise RoundInProgress(week) from exc
+    report, result, people, _ = plan(
+        session, now, cooldown_weeks=cooldown_weeks, default_tz=default_tz, zone=zone, seed=round_seed
+    )
+    report.created = True
+    pairing_round.participants = report.participants
+    by_id = {p.id: p for p in people}
+    chats: list[tuple[Chat, PlannedGroup]] = []
+    for planned, group in zip(report.groups, result.groups, strict=True):
+        chat = Chat(
+            kind=ChatKind.PAIRING,
+            round_id=pairing_round.id,
+            topic_id=planned.topic_id,
+            created_at=now,
+            score=group.score,
+            reasons=list(group.reasons),
+        )
+        chat.participants = [ChatParticipant(person_id=pid, role=ChatRole.PEER) for pid in group.members]
+        session.add(chat)
+        chats.append((chat, planned))
+    unmatched: list[tuple[Person, str]] = []
+    for person_id, reason in sorted(result.unmatched.items()):
+        session.add(RoundUnmatched(round_id=pairing_round.id, person_id=person_id, reason=reason[:255]))
+        unmatched.append((by_id[person_id], reason))
+    pairing_round.summary = {
+        "participants": report.participants,
+        "pairs": report.pairs,
+        "trios": report.trios,
+        "unmatched": len(report.unmatched),
+        "total_score": round(result.total_score, 2),
+        "top_topics": report.top_topics,
+    }
+    session.flush()
+    return report, pairing_round, chats, unmatched
+
+
+def delivery_progress(session: Session, week: str) -> dict[str, int]:
+    """How many of a round's messages are sent, waiting or failed (admins see this)."""
+    rows = session.execute(
+        select(OutboxMessage.status, func.count())
+        .where(or_(OutboxMessage.dedupe_key.like(f"round:{week}:%")))
+        .group_by(OutboxMessage.status)
+    )
+    counts = {str(status): int(count) for status, count in rows}
+    return {s.value: counts.get(s.value, 0) for s in OutboxStatus}
+
+
+# -- after the intro ----------------------------------------------------------------------------
+
+
+class NotParticipant(Exception):
+    """Only the people in a chat may act on it; the message is for the one who clicked."""
+
+
+def _participant(chat: Chat, slack_user_id: str) -> Person:
+    for participant in chat.participants:
+        if participant.person.slack_user_id == slack_user_id:
+            return participant.person
+    raise NotParticipant("Only the people in this pairing can use these buttons.")
+
+
+def cancel(session: Session, chat: Chat, slack_user_id: str, now: datetime) -> bool:
+    """`Can't make it`: no penalty, and the pair does not count as met. True the first time."""
+    _participant(chat, slack_user_id)
+    if chat.cancelled_at is not None or chat.done_at is not None:
+        return False
+    result = session.execute(
+        update(Chat)
+        .where(Chat.id == chat.id, Chat.cancelled_at.is_(None), Chat.done_at.is_(None))
+        .values(cancelled_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(chat)
+    return result.rowcount == 1
+
+
+def block_partners(session: Session, chat: Chat, slack_user_id: str) -> None:
+    me = _participant(chat, slack_user_id)
+    for participant in chat.participants:
+        if (
+            participant.person_id != me.id
+            and session.get(PairingBlock, (me.id, participant.person_id)) is None
+        ):
+            session.add(PairingBlock(person_id=me.id, blocked_id=participant.person_id))
