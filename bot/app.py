@@ -34,6 +34,16 @@ class InfochatApp:
         if self.scheduler is None:
             self.scheduler = start_scheduler(self.ctx)
 
+    def warm_up(self) -> None:
+        """Fill per-process caches (topic names for search) before the first user pays for it."""
+        from bot.services import search
+
+        try:
+            with self.ctx.db.session() as session:
+                search.warm_caches(session)
+        except Exception:  # a cold cache is only slower; never block start-up on it
+            log.warning("could not warm the search caches", exc_info=True)
+
     def shutdown(self) -> None:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)

@@ -102,6 +102,7 @@ class InfochatASGI:
             if message["type"] == "lifespan.startup":
                 if self.run_scheduler:
                     self.infochat.start_scheduler()
+                    await asyncio.get_running_loop().run_in_executor(self.pool, self.infochat.warm_up)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 # In-flight HTTP requests have finished by now (uvicorn waits for

@@ -151,8 +151,9 @@ def search_message(
     if hidden:
         notes.append(hidden)
     if result.own_function_count and not include_own_function:
-        people = "person" if result.own_function_count == 1 else "people"
-        notes.append(f"{result.own_function_count} {people} in your own function also match.")
+        who = "person" if result.own_function_count == 1 else "people"
+        verb = "matches" if result.own_function_count == 1 else "match"
+        notes.append(f"{result.own_function_count} {who} in your own function also {verb}.")
     if notes:
         blocks.append(context(" ".join(notes)))
     if not result.hits:

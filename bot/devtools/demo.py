@@ -19,13 +19,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import migrate
+from bot import migrate, rounds
 from bot.db import Database
 from bot.devtools.company import Employee, make_company
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn, render_blocks
-from bot.models import PersonTopic, Topic, TopicKind
+from bot.models import PersonTopic, Topic, TopicKind, utcnow
+from bot.services import outbox
 from bot.settings import load_settings
 
 DEMO_SECRET = "demo-signing-secret"
@@ -219,11 +220,48 @@ def journey_find_and_ask(demo: Demo) -> None:
     demo._seen = len(demo.standin.transcript())
 
 
+def journey_weekly_round(demo: Demo) -> None:
+    ctx = demo.server.app.ctx
+    demo.say("The weekly round runs (on schedule: Mondays 09:00; `infochat pair` runs it now)")
+    dry = rounds.run_round(ctx, utcnow(), seed=2026, dry_run=True)
+    print("   `infochat pair --dry-run` would print:")
+    for line in rounds.describe(dry)[:9]:
+        print("     " + line)
+    report = rounds.run_round(ctx, utcnow(), seed=2026)
+    print(
+        f"   round {report.week}: {report.participants} people, {report.pairs} pairs, {report.trios} trios, "
+        f"{len(report.unmatched)} unmatched"
+    )
+    held = [g for g in report.groups if g.deliver_at > utcnow()]
+    if held:
+        latest = max(g.deliver_at for g in held)
+        print(f"   {len(held)} intros wait for 08:00 in someone's time zone; the demo fast-forwards to then")
+        outbox.deliver(ctx, as_of=latest)
+    again = rounds.run_round(ctx, utcnow(), seed=2026)
+    print(f"   a second run the same week: {'nothing new' if again.existed else 'a new round?!'}")
+    names = {p.user_id: p.name for p in demo.people}
+    shown = 0
+    for call in demo.standin.calls_to("chat.postMessage"):
+        if "This week's infochat pairing" in str(call.params.get("text")) and shown < 2:
+            print(
+                "   group DM:\n     " + render_blocks(call.params["blocks"], names).replace("\n", "\n     ")
+            )
+            shown += 1
+    admin = demo.people[-1]
+    summary = next(
+        (m for m in demo.standin.messages_in(admin.user_id) if "Pairing round" in str(m.get("blocks"))), None
+    )
+    if summary is not None:
+        _print_message(demo, f"DM to {admin.name} (programme admin)", summary)
+    demo._seen = len(demo.standin.transcript())
+
+
 JOURNEYS: list[tuple[str, Journey]] = [
     ("Getting started", journey_help),
     ("App Home", journey_app_home),
     ("Profiles", journey_profiles),
     ("Find someone and ask for a chat", journey_find_and_ask),
+    ("The weekly pairing round", journey_weekly_round),
 ]
 
 

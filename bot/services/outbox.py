@@ -130,37 +130,44 @@ class OutboxSender:
         self.holder = holder
         self.lease = lease
 
-    def drain(self, *, keys: Iterable[str] | None = None, limit: int = 500) -> DrainReport:
-        """Deliver due messages (only `keys` when given) until none is left or `limit` is reached."""
+    def drain(
+        self, *, keys: Iterable[str] | None = None, limit: int = 500, as_of: datetime | None = None
+    ) -> DrainReport:
+        """Deliver due messages (only `keys` when given) until none is left or `limit` is reached.
+
+        `as_of` treats messages held until then as due (the demo's fast-forward to the morning).
+        """
         report = DrainReport()
         wanted = list(keys) if keys is not None else None
         for _ in range(limit):
-            message_id = self._claim_next(wanted)
+            message_id = self._claim_next(wanted, as_of)
             if message_id is None:
                 break
             self._deliver(message_id, report)
         return report
 
-    def _due(self, now: datetime, wanted: list[str] | None) -> Any:
+    def _due(self, now: datetime, wanted: list[str] | None, due_by: datetime | None = None) -> Any:
         condition = and_(
             OutboxMessage.status == OutboxStatus.PENDING,
-            OutboxMessage.not_before <= now,
+            OutboxMessage.not_before <= (due_by or now),
+            # Leases always run on the real clock, whatever `due_by` says.
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
         )
         if wanted is not None:
             condition = and_(condition, OutboxMessage.dedupe_key.in_(wanted))
         return condition
 
-    def _claim_next(self, wanted: list[str] | None) -> int | None:
+    def _claim_next(self, wanted: list[str] | None, as_of: datetime | None = None) -> int | None:
         """Claim one due row; the conditional UPDATE makes the claim exclusive across senders."""
         if wanted is not None and not wanted:
             return None
         for _ in range(5):
             now = utcnow()
+            due_by = max(now, as_of) if as_of is not None else now
             with self.ctx.db.session() as session:
                 candidate = session.scalar(
                     select(OutboxMessage.id)
-                    .where(self._due(now, wanted))
+                    .where(self._due(now, wanted, due_by))
                     .order_by(OutboxMessage.not_before, OutboxMessage.id)
                     .limit(1)
                 )
@@ -168,7 +175,7 @@ class OutboxSender:
                     return None
                 claimed = session.execute(
                     update(OutboxMessage)
-                    .where(OutboxMessage.id == candidate, self._due(now, None))
+                    .where(OutboxMessage.id == candidate, self._due(now, None, due_by))
                     .values(
                         claimed_by=self.holder,
                         claimed_until=now + self.lease,
@@ -269,9 +276,11 @@ class OutboxSender:
                     log.exception("failure hook for %s failed", message.dedupe_key)
 
 
-def deliver(ctx: AppContext, keys: Iterable[str] | None = None) -> DrainReport:
+def deliver(
+    ctx: AppContext, keys: Iterable[str] | None = None, *, as_of: datetime | None = None
+) -> DrainReport:
     """Send what is due now (the lazy step after a listener enqueued messages)."""
-    return OutboxSender(ctx).drain(keys=keys)
+    return OutboxSender(ctx).drain(keys=keys, as_of=as_of)
 
 
 def pending_count(session: Session) -> int:

@@ -98,6 +98,35 @@ def met_pairs(session: Session, person_ids: list[int], since: datetime | None) -
     return pairs
 
 
+RECENT_INTRO = timedelta(days=14)
+
+
+def introduced_pairs(session: Session, person_ids: list[int], since: datetime) -> set[frozenset[int]]:
+    """Pairs introduced since `since` (a request or a pairing) whose chat was not cancelled.
+
+    Their chat may not have happened yet, so it does not count as a meeting for
+    the cooldown; but introducing the same two people again a week later
+    would be a duplicate, so they are left out of this round.
+    """
+    if not person_ids:
+        return set()
+    members: dict[int, list[int]] = {}
+    wanted = set(person_ids)
+    for chat_id, person_id in session.execute(
+        select(ChatParticipant.chat_id, ChatParticipant.person_id)
+        .join(Chat, Chat.id == ChatParticipant.chat_id)
+        .where(Chat.created_at >= since, Chat.cancelled_at.is_(None))
+    ):
+        if person_id in wanted:
+            members.setdefault(chat_id, []).append(person_id)
+    return {
+        frozenset((a, b))
+        for people in members.values()
+        for i, a in enumerate(people)
+        for b in people[i + 1 :]
+    }
+
+
 def blocked_pairs(session: Session) -> set[frozenset[int]]:
     return {
         frozenset((a, b)) for a, b in session.execute(select(PairingBlock.person_id, PairingBlock.blocked_id))
@@ -147,6 +176,7 @@ def build_input(
         for p in people
     ]
     recent = met_pairs(session, ids, now - timedelta(weeks=cooldown_weeks)) if cooldown_weeks else set()
+    recent |= introduced_pairs(session, ids, now - RECENT_INTRO)
     past = met_pairs(session, ids, None) - recent
     return matching.MatchInput(
         candidates=candidates,

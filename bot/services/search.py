@@ -19,12 +19,13 @@ then fewer chats in the last 90 days, so one popular expert is not flooded.
 Capacity counts chats in the current *UTC* calendar month in which the
 person was the expert or a peer.
 
-Speed (p95 under 50 ms with 10,000 experts; see docs/performance.md): the
-topic catalogue and the word index of "ask me about" lines are cached per
-process and per database, refreshed when a cheap stamp query says they
-changed; fuzzy matching runs in memory with rapidfuzz, and SQL only fetches
-the experts of the matched topics, one grouped query counts their chats, and
-one more loads the details of the page-worthy few.
+Speed (p95 under 50 ms on SQLite with 10,000 experts; docs/performance.md):
+the topic catalogue and a word index of "ask me about" lines are cached per
+process and per database, refreshed when a one-row stamp query says they
+changed; fuzzy matching runs in memory with rapidfuzz; then one SQL statement
+(built once per shape) classifies, counts and ranks everyone who matches,
+chat counts included, and returns the best MAX_HITS; one more loads their
+names and matching topics.
 """
 
 from __future__ import annotations
@@ -384,13 +385,22 @@ def _load_catalogue(session: Session, stamp: tuple[Any, ...]) -> _Catalogue:
     return _Catalogue(stamp, names, keys, compact, words)
 
 
-def _refresh(session: Session, cache: _Cache) -> _Catalogue:
-    topics, max_id, newest, people, max_updated = _stamps(session)
+def _refresh(session: Session, cache: _Cache, stamps: Any) -> _Catalogue:
+    """Bring the caches up to date with `stamps`; call with `cache.lock` held."""
+    topics, max_id, newest, people, max_updated = stamps
     stamp = (topics, max_id, newest)
     if cache.catalogue is None or cache.catalogue.stamp != stamp:
         cache.catalogue = _load_catalogue(session, stamp)
     cache.ask.refresh(session, people, max_updated)
     return cache.catalogue
+
+
+def warm_caches(session: Session) -> None:
+    """Fill this process's caches now, so the first search does not pay for it (~50–80 ms)."""
+    cache = _cache_for(session)
+    stamps = _stamps(session)
+    with cache.lock:
+        _refresh(session, cache, stamps)
 
 
 # -- matching ------------------------------------------------------------------------
@@ -761,8 +771,11 @@ def find_experts(
         spellings += session.connection().execute(_ALIAS_KEYS, {"topic_id": exact.id}).scalars()
         keys += [k for k in dict.fromkeys(spellings) if k not in keys]
     cache = _cache_for(session)
+    # The stamp query runs outside the lock: concurrent searches only queue for
+    # the in-memory matching (well under a millisecond) and for rare reloads.
+    stamps = _stamps(session)
     with cache.lock:
-        catalogue = _refresh(session, cache)
+        catalogue = _refresh(session, cache, stamps)
         matches = _match(cache, catalogue, keys, exact.id if exact is not None else None)
     names = dict(catalogue.names)
     if exact is not None:
