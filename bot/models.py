@@ -85,7 +85,8 @@ class Person(Base):
     is_restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     is_ultra_restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # Indexed: search caches are keyed on max(updated_at).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, index=True)
 
     # -- the infochat profile (None/defaults until the person joins) -------------
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -431,7 +432,7 @@ class Thanks(Base):
 
 
 class Referral(Base):
-    """"Who else should I talk to?": someone suggested in a follow-up."""
+    """A referral ("who else should I talk to?") suggested in a follow-up."""
 
     __tablename__ = "referrals"
     __table_args__ = (Index("uq_referrals_chat_by_to", "chat_id", "by_id", "referred_id", unique=True),)
@@ -441,3 +442,35 @@ class Referral(Base):
     by_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     referred_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who viewed or exported which report, when (HR data access is audited)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(64))  # Slack user id, or "cli:<user>" for operators
+    action: Mapped[str] = mapped_column(String(64))  # e.g. "report.view", "report.export"
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class SlackEvent(Base):
+    """Events API deliveries seen, by event_id: retries of a processed event are dropped."""
+
+    __tablename__ = "slack_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(64), default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class AppState(Base):
+    """Small workspace-wide flags, e.g. sending stopped after app_uninstalled / tokens_revoked."""
+
+    __tablename__ = "app_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     followup_after: timedelta = timedelta(days=3)
     min_group_size: int = Field(default=5, ge=1, le=1000)
     auto_migrate: bool = True
+    # Free text (intros, questions, takeaways, thanks, search queries) older than
+    # this is blanked nightly; counts stay for reports. None keeps it.
+    retention_days: int | None = Field(default=None, ge=1, le=36500)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
