@@ -26,6 +26,8 @@ from slack_sdk.http_retry import (
 )
 from slack_sdk.web import SlackResponse
 
+from bot.metrics import SLACK_API_ERRORS
+
 log = logging.getLogger(__name__)
 
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
@@ -96,6 +98,7 @@ class SlackGateway:
         try:
             return getattr(self.client, method.replace(".", "_"))(**params)
         except SlackApiError as exc:
+            SLACK_API_ERRORS.labels(method, str(exc.response.get("error", "http_error"))).inc()
             log.error(
                 "Slack %s failed: %s",
                 method,

@@ -3,6 +3,7 @@
 - `POST /slack/events`: commands, interactivity, options and events, handed to Bolt
 - `GET /healthz`: the process is alive
 - `GET /readyz`: the database answers
+- `GET /metrics`: Prometheus metrics (requests, ack latency, outbox, Slack API errors)
 
 Bolt's dispatch is synchronous; it runs on a small thread pool so a slow
 database call in one ack never stalls the event loop for the others.
@@ -11,8 +12,11 @@ database call in one ack never stalls the event loop for the others.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,6 +24,7 @@ from urllib.parse import parse_qs
 
 from slack_bolt.request import BoltRequest
 
+from bot import logs, metrics
 from bot.app import InfochatApp
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,7 @@ class InfochatASGI:
         self.infochat = infochat
         self.run_scheduler = run_scheduler
         self.pool = ThreadPoolExecutor(max_workers=dispatch_threads, thread_name_prefix="infochat-http")
+        self.registry = metrics.registry_for(infochat.ctx.db)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -55,6 +61,9 @@ class InfochatASGI:
             await _respond(
                 send, 200 if ready else 503, {"status": "ready" if ready else "database unreachable"}
             )
+        elif path == "/metrics" and method == "GET":
+            payload = await self._run(metrics.render, self.registry)
+            await _send(send, 200, payload, [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")])
         elif path == SLACK_PATH:
             if method != "POST":
                 await _respond(send, 405, {"error": "use POST"})
@@ -64,9 +73,12 @@ class InfochatASGI:
             await _respond(send, 404, {"error": "not found"})
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+        # copy_context carries the request id into the worker thread's log lines.
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self.pool, context.run, fn, *args)
 
     async def _slack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        logs.request_id.set(uuid.uuid4().hex[:12])
         body = await _read_body(receive, MAX_BODY_BYTES)
         if body is None:
             await _respond(send, 413, {"error": "request body too large"})
@@ -86,7 +98,11 @@ class InfochatASGI:
             log.warning("unparseable Slack request body", extra={"path": SLACK_PATH})
             await _respond(send, 400, {"error": "malformed body"})
             return
+        started = time.perf_counter()
         response = await self._run(self.infochat.bolt.dispatch, request)
+        kind = metrics.request_kind(request.body)
+        metrics.ACK_SECONDS.labels(kind).observe(time.perf_counter() - started)
+        metrics.REQUESTS.labels(kind, str(response.status)).inc()
         out_headers = [
             (name.encode("latin-1"), value.encode("latin-1"))
             for name, values in response.headers.items()

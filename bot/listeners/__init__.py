@@ -58,9 +58,22 @@ def just_ack(ack: Callable[..., None]) -> None:
 
 
 def register_all(app: App, ctx: AppContext) -> ListenerRegistry:
-    from bot.listeners import actions, commands, events, find, followups, options, pairing, requests, views
+    from bot.listeners import (
+        actions,
+        commands,
+        events,
+        find,
+        followups,
+        lifecycle,
+        options,
+        pairing,
+        requests,
+        views,
+    )
 
     registry = ListenerRegistry(app)
-    for module in (commands, actions, views, options, events, find, requests, pairing, followups):
+    # lifecycle first: its middleware drops repeated events before any listener runs.
+    modules = (lifecycle, commands, actions, views, options, events, find, requests, pairing, followups)
+    for module in modules:
         module.register(registry, ctx)
     return registry

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot import blocks
 from bot.context import AppContext
-from bot.listeners import ListenerRegistry, find
+from bot.listeners import ListenerRegistry, find, followups
 from bot.listeners.home import publish_home
 from bot.listeners.views import NOT_ELIGIBLE, open_profile_modal
 from bot.models import utcnow
@@ -115,6 +115,7 @@ ROUTES.update(
         "resume": Subcommand(_resume, _refresh_home),
         "leave": Subcommand(_leave),
         "find": Subcommand(find.answer_find),
+        "learnings": Subcommand(followups.answer_learnings),
     }
 )
 

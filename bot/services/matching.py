@@ -103,6 +103,8 @@ DENSE_MAX = 2500
 BLOCK = 3000
 # Candidates kept per person. The assignment graph has ≤ n × TOP_K edges.
 TOP_K = 12
+# Dense mode keeps more: the assignment is cheap at that size and nearly exact with 100.
+DENSE_TOP_K = 100
 # Pairs sharing a rare topic, scored across blocks: at most this many per person.
 RARE_PAIRS_PER_PERSON = 20
 
@@ -225,7 +227,11 @@ def _teach_reason(
 
 
 class _Org:
-    """The input in the seed's order (index = position after the shuffle) as numpy/scipy arrays."""
+    """The input as numpy/scipy arrays, people in the seed's order.
+
+    Index order: by work start (so that sparse-mode blocks hold people with
+    overlapping hours, who score higher together anyway), ties shuffled by the
+    seed; every later tie follows this order."""
 
     def __init__(self, inp: MatchInput) -> None:
         people = sorted(inp.candidates, key=lambda c: c.id)
@@ -233,29 +239,31 @@ class _Org:
             raise ValueError("duplicate candidate ids")
         self.inp = inp
         n = self.n = len(people)
-        rng = np.random.default_rng(inp.seed)
-        self.rng = rng
-        order = rng.permutation(n)
+        self.rng = np.random.default_rng(inp.seed)
+        starts = np.array([c.work_start_utc % 24.0 for c in people], dtype=np.float64)
+        order = np.lexsort((self.rng.permutation(n), starts))
         self.people = [people[k] for k in order]
         self.index = {c.id: i for i, c in enumerate(self.people)}
-        _, self.func = np.unique([c.function for c in self.people], return_inverse=True)
-        self.func = self.func.astype(np.int32)
+        self.func = np.unique([c.function for c in self.people], return_inverse=True)[1].astype(np.int32)
         self.allow_same = inp.allow_same_function
         self.prio_points = np.array([PRIORITY if c.priority else 0 for c in self.people], dtype=np.int32)
-        starts = np.array([c.work_start_utc for c in self.people], dtype=np.float64)
-        # Few distinct start times in practice (one per office/zone): score hours by table lookup.
-        uniq, self.start_code = np.unique(starts, return_inverse=True)
+        # Few distinct start times in practice (one per office/zone): hours points by table lookup.
+        uniq, code = np.unique([c.work_start_utc for c in self.people], return_inverse=True)
+        self.start_code = code.astype(np.intp)
+        self.zones = len(uniq)
         self.hours_table = np.array(
-            [[hours_points(x, y) for y in uniq] for x in uniq], dtype=np.int32
+            [[hours_points(x, y) for y in uniq] for x in uniq], dtype=np.int16
         ).reshape(len(uniq), len(uniq))
-        self.start_code = self.start_code.astype(np.int32)
         topics = sorted({t for c in self.people for t in (*c.speaks, *c.learns)})
         self._topic_col = {t: k for k, t in enumerate(topics)}
         self.speaks = self._topic_matrix([c.speaks for c in self.people])
         self.learns = self._topic_matrix([c.learns for c in self.people])
-        self.forbidden = self._pair_matrix(inp.recent_pairs | inp.blocked_pairs)
-        self.recent_only = self._pair_matrix(inp.recent_pairs - inp.blocked_pairs)
-        self.past = self._pair_matrix(inp.past_pairs)
+        self.forbidden_pairs = self._pairs(inp.recent_pairs | inp.blocked_pairs)
+        self.past_pairs = self._pairs(inp.past_pairs)
+        self.forbidden = self._pair_matrix(self.forbidden_pairs)
+        self.past = self._pair_matrix(self.past_pairs)
+        self.recent_only = self._pair_matrix(self._pairs(inp.recent_pairs - inp.blocked_pairs))
+        self._fused: tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray] | None = None
 
     def _topic_matrix(self, sets: list[frozenset[int]]) -> sp.csr_matrix:
         indptr = np.zeros(self.n + 1, dtype=np.int64)
@@ -266,44 +274,40 @@ class _Org:
         data = np.ones(len(cols), dtype=np.int32)
         return sp.csr_matrix((data, cols, indptr), shape=(self.n, max(1, len(self._topic_col))))
 
-    def _pair_matrix(self, pairs: Iterable[frozenset[int]]) -> sp.csr_matrix:
-        """Symmetric 0/1 matrix of the given pairs among present people (others are ignored)."""
-        rows: list[int] = []
-        cols: list[int] = []
+    def _pairs(self, pairs: Iterable[frozenset[int]]) -> np.ndarray:
+        """Unique index pairs (i < j) among present people, shape (m, 2); others are ignored."""
+        found = []
         for pair in pairs:
             if len(pair) != 2:
                 continue
             x, y = pair
             i, j = self.index.get(x), self.index.get(y)
             if i is not None and j is not None:
-                rows += (i, j)
-                cols += (j, i)
-        m = sp.csr_matrix(
-            (np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=(self.n, self.n), dtype=np.int32
-        )
-        m.data[:] = 1  # a pair listed twice is still one pair
-        return m
+                found.append((min(i, j), max(i, j)))
+        return np.array(sorted(set(found)), dtype=np.int64).reshape(-1, 2)
 
-    # Scores for given index pairs (i, j); -1 where forbidden. Used for small batches.
-    def pair_scores(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    def _pair_matrix(self, pairs: np.ndarray) -> sp.csr_matrix:
+        rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
+        cols = np.concatenate([pairs[:, 1], pairs[:, 0]])
+        return sp.csr_matrix((np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=(self.n, self.n))
+
+    # -- scoring given pairs ---------------------------------------------------------------------
+
+    def pair_scores(self, i: np.ndarray, j: np.ndarray, *, priority: bool = True) -> np.ndarray:
+        """Scores of index pairs (i, j), -1 where forbidden; vectorised `pair_score`."""
         i = np.asarray(i, dtype=np.int64)
         j = np.asarray(j, dtype=np.int64)
         if len(i) == 0:
             return np.zeros(0, dtype=np.int32)
         c_ij = np.asarray(self.speaks[i].multiply(self.learns[j]).sum(axis=1)).ravel()
         c_ji = np.asarray(self.learns[i].multiply(self.speaks[j]).sum(axis=1)).ravel()
-        score = self._combine(i, j, c_ij, c_ji)
-        met = _lookup(self.past, i, j)
-        score -= NEVER_MET * met
-        score[~self.allowed(i, j)] = -1
-        return score
-
-    def _combine(self, i: np.ndarray, j: np.ndarray, c_ij: np.ndarray, c_ji: np.ndarray) -> np.ndarray:
-        """Score assuming never met, from the two teach counts."""
         score = _TEACH[np.minimum(c_ij, 2)] + _TEACH[np.minimum(c_ji, 2)]
         score += MUTUAL * ((c_ij > 0) & (c_ji > 0))
-        score += BASE + NEVER_MET + self.prio_points[i] + self.prio_points[j]
+        score += BASE + NEVER_MET * (1 - _lookup(self.past, i, j))
         score += self.hours_table[self.start_code[i], self.start_code[j]]
+        if priority:
+            score += self.prio_points[i] + self.prio_points[j]
+        score[~self.allowed(i, j)] = -1
         return score.astype(np.int32)
 
     def allowed(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -315,29 +319,30 @@ class _Org:
 
     def row_scores(self, i: int) -> np.ndarray:
         """Person i's score with everyone (-1 where forbidden), vectorised over n."""
-        everyone = np.arange(self.n)
         c_ij = np.asarray(self.learns[:, self.speaks[i].indices].sum(axis=1)).ravel()
         c_ji = np.asarray(self.speaks[:, self.learns[i].indices].sum(axis=1)).ravel()
-        score = self._combine(np.full(self.n, i), everyone, c_ij, c_ji)
-        score -= NEVER_MET * self.past[i].toarray().ravel()
+        score = _TEACH[np.minimum(c_ij, 2)] + _TEACH[np.minimum(c_ji, 2)]
+        score += MUTUAL * ((c_ij > 0) & (c_ji > 0))
+        score += BASE + NEVER_MET * (1 - self.past[i].toarray().ravel())
+        score += self.hours_table[self.start_code[i], self.start_code]
+        score += self.prio_points[i] + self.prio_points
         bad = self.forbidden[i].toarray().ravel() > 0
         if not self.allow_same:
             bad |= self.func == self.func[i]
         bad[i] = True
         score[bad] = -1
-        return score
+        return score.astype(np.int32)
 
-    # -- candidate pairs -----------------------------------------------------------------------
-
-    def dense_scores(self) -> np.ndarray:
+    def dense_scores(self, *, priority: bool = True) -> np.ndarray:
         """All pair scores as an n × n int32 array, -1 where forbidden (dense mode)."""
         c = (self.speaks @ self.learns.T).toarray()
         ct = c.T
         score = _TEACH[np.minimum(c, 2)] + _TEACH[np.minimum(ct, 2)]
         score += MUTUAL * ((c > 0) & (ct > 0))
-        score += BASE + NEVER_MET + self.prio_points[:, None] + self.prio_points[None, :]
+        score += BASE + NEVER_MET * (1 - self.past.toarray())
         score += self.hours_table[self.start_code[:, None], self.start_code[None, :]]
-        score -= NEVER_MET * self.past.toarray()
+        if priority:
+            score += self.prio_points[:, None] + self.prio_points[None, :]
         bad = self.forbidden.toarray() > 0
         if not self.allow_same:
             bad |= self.func[:, None] == self.func[None, :]
@@ -345,47 +350,118 @@ class _Org:
         score[bad] = -1
         return score.astype(np.int32)
 
-    def rect_scores(
-        self, rlo: int, rhi: int, clo: int, chi: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Allowed pairs (i in rows, j in cols) that share a topic in either direction, with scores.
-
-        Returned sorted by row, then column. Pairs sharing no topic are left out
-        (they score at most `no_topic_max`)."""
-        c = (self.speaks[rlo:rhi] @ self.learns[clo:chi].T).tocsr()
-        d = (self.learns[rlo:rhi] @ self.speaks[clo:chi].T).tocsr()
-        c.data = np.minimum(c.data, 2)
-        d.data = np.minimum(d.data, 2)
-        mutual = c.multiply(d).tocsr()
-        mutual.data[:] = MUTUAL
-        c.data = _TEACH[c.data]
-        d.data = _TEACH[d.data]
-        w = (c + d + mutual).tocsr()
-        # Met before: minus NEVER_MET; forbidden: pushed below zero. Pairs that only appear
-        # through these matrices (no shared topic) come out ≤ 0 and are dropped below.
-        w = w - NEVER_MET * self.past[rlo:rhi, clo:chi] - 10_000 * self.forbidden[rlo:rhi, clo:chi]
-        w = w.tocsr()
-        rows = np.repeat(np.arange(rlo, rhi, dtype=np.int64), np.diff(w.indptr))
-        cols = w.indices.astype(np.int64) + clo
-        data = w.data.astype(np.int32)
-        keep = data > 0
-        keep &= rows != cols
-        if not self.allow_same:
-            keep &= self.func[rows] != self.func[cols]
-        rows, cols, data = rows[keep], cols[keep], data[keep]
-        data += BASE + NEVER_MET + self.prio_points[rows] + self.prio_points[cols]
-        data += self.hours_table[self.start_code[rows], self.start_code[cols]]
-        return rows, cols, data
-
     def no_topic_max(self) -> np.ndarray:
-        """Per person: the most a pair with no shared topic can score (an upper bound)."""
+        """Per person: the most a pair sharing no topic can score with anyone (an upper bound)."""
         return (
             BASE
             + NEVER_MET
             + self.prio_points
             + int(self.prio_points.max(initial=0))
-            + self.hours_table[self.start_code].max(axis=1)
+            + self.hours_table[self.start_code].max(axis=1, initial=0)
         ).astype(np.int32)
+
+    # -- scoring many pairs at once: one sparse product ---------------------------------------------
+
+    def fused(self) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
+        """(A, B, table): (A @ B.T)[i, j] encodes everything but hours and priority about pair (i, j).
+
+        x = c_ij + D·c_ji + D²·(met before) + 2D²·(forbidden) + 4D²·(same function), where
+        c_ij counts topics i speaks about and j wants to learn and D exceeds any count. One
+        product then yields every pair that shares a topic (or is flagged) with its
+        whole story, and `table[x]` turns it into the pair's score without hours and
+        priority (negative: forbidden, or no shared topic). Flags ride on extra
+        columns: one per function, one per person (self-pairs), two per listed pair."""
+        if self._fused is not None:
+            return self._fused
+        n = self.n
+        most = max(int(np.diff(self.speaks.indptr).max(initial=0)), 0)
+        most = min(most, int(np.diff(self.learns.indptr).max(initial=0)))
+        d = most + 1
+        d2 = d * d
+        blocks_a = [self.speaks, self.learns]
+        blocks_b = [self.learns, self.speaks * d]
+        everyone = np.arange(n)
+        if not self.allow_same:
+            onehot = sp.csr_matrix(
+                (np.ones(n, dtype=np.int32), (everyone, self.func)), shape=(n, int(self.func.max()) + 1)
+            )
+            blocks_a.append(onehot)
+            blocks_b.append(onehot * (4 * d2))
+        eye = sp.identity(n, dtype=np.int32, format="csr")
+        blocks_a.append(eye)
+        blocks_b.append(eye * (2 * d2))
+        for pairs, flag in ((self.past_pairs, d2), (self.forbidden_pairs, 2 * d2)):
+            m = len(pairs)
+            if m == 0:
+                continue
+            # Column c for i -> j and column m + c for j -> i: never both on one row, so a
+            # person's self-entry does not collect flags from their own pairs.
+            col = np.arange(2 * m)
+            left = np.concatenate([pairs[:, 0], pairs[:, 1]])
+            right = np.concatenate([pairs[:, 1], pairs[:, 0]])
+            blocks_a.append(sp.csr_matrix((np.ones(2 * m, dtype=np.int32), (left, col)), shape=(n, 2 * m)))
+            blocks_b.append(
+                sp.csr_matrix((np.full(2 * m, flag, dtype=np.int32), (right, col)), shape=(n, 2 * m))
+            )
+        a = sp.hstack(blocks_a, format="csr", dtype=np.int32)
+        b = sp.hstack(blocks_b, format="csr", dtype=np.int32)
+        x = np.arange(8 * d2)
+        c_ij, c_ji, flags = x % d, (x // d) % d, x // d2
+        table = _TEACH[np.minimum(c_ij, 2)] + _TEACH[np.minimum(c_ji, 2)]
+        table += MUTUAL * ((c_ij > 0) & (c_ji > 0)) + BASE + NEVER_MET * (1 - (flags & 1))
+        table[(flags & 6) > 0] = _NEVER
+        table[(c_ij == 0) & (c_ji == 0)] = _NEVER
+        self._fused = (a, b, table.astype(np.int16))
+        return self._fused
+
+    def rect_top_k(
+        self, rlo: int, rhi: int, clo: int, chi: int, k: int, *, priority: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Each row's k best topic-sharing partners among columns [clo, chi).
+
+        Returns (rows, cols, scores) of the kept entries, then per row the k-th best
+        score (0 for rows with fewer than k) and the number of allowed topic pairs.
+        Scores include the partner's priority only if `priority` (a person's own is
+        the same on their whole row). Rows go through in small chunks so the
+        arrays stay in cache: the work is a few passes over every topic-sharing pair."""
+        a, b, table = self.fused()
+        bt = b[clo:chi].T.tocsr()
+        hours = self.hours_table.astype(np.int16)
+        col_code = self.start_code[clo:chi]
+        col_prio = self.prio_points[clo:chi].astype(np.int16)
+        out_rows, out_cols, out_scores = [], [], []
+        kth = np.zeros(rhi - rlo, dtype=np.int64)
+        valid = np.zeros(rhi - rlo, dtype=np.int64)
+        step = _CHUNK_ROWS
+        for lo in range(rlo, rhi, step):
+            hi = min(rhi, lo + step)
+            x = (a[lo:hi] @ bt).tocsr()
+            counts = np.diff(x.indptr)
+            score = table[x.data]
+            local = np.repeat(np.arange(hi - lo, dtype=np.intp), counts)
+            score += hours[np.repeat(self.start_code[lo:hi], counts), col_code[x.indices]]
+            if priority:
+                score += col_prio[x.indices]
+            keep, row_kth, row_valid = _top_k(local, score, hi - lo, k, self.rng)
+            kth[lo - rlo : hi - rlo] = row_kth
+            valid[lo - rlo : hi - rlo] = row_valid
+            out_rows.append(local[keep] + lo)
+            out_cols.append(x.indices[keep].astype(np.int64) + clo)
+            out_scores.append(score[keep].astype(np.int32))
+        return (
+            np.concatenate(out_rows) if out_rows else np.zeros(0, np.int64),
+            np.concatenate(out_cols) if out_cols else np.zeros(0, np.int64),
+            np.concatenate(out_scores) if out_scores else np.zeros(0, np.int32),
+            kth,
+            valid,
+        )
+
+
+# Table value for pairs that are forbidden or share no topic: stays negative after
+# adding hours and priority points.
+_NEVER = -1000
+# Rows per sparse product in `rect_top_k`: ~100k–500k pair entries, cache-sized.
+_CHUNK_ROWS = 64
 
 
 def _lookup(matrix: sp.csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -398,35 +474,41 @@ def _lookup(matrix: sp.csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 # -- top-K per row ------------------------------------------------------------------------------
 
 
-def _top_k(rows: np.ndarray, data: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Mask keeping each row's k highest scores; ties at the cut-off start at a random offset.
+def _top_k(
+    rows: np.ndarray, scores: np.ndarray, nrows: int, k: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep each row's k highest positive scores: (mask, k-th best per row or 0, positives per row).
 
-    `rows` must be sorted (entries grouped by row). O(entries), no sort: scores are small ints."""
+    `rows` (0..nrows-1) must be grouped. No sort: scores are small integers, so a
+    per-row histogram gives the cut-off; entries tied at the cut-off are taken
+    from a random offset in the row (the seed's tie-break) so that a popular
+    score level does not always hand the same partners to everyone."""
     if len(rows) == 0:
-        return np.zeros(0, dtype=bool)
-    urows, counts = np.unique(rows, return_counts=True)
-    local = np.repeat(np.arange(len(urows)), counts)
-    top = int(data.max()) + 1
-    hist = np.bincount(local * top + data, minlength=len(urows) * top).reshape(len(urows), top)
-    # at_least[r, s] = entries of row r scoring >= s (one extra zero column for s = top).
-    at_least = np.zeros((len(urows), top + 1), dtype=np.int64)
+        zero = np.zeros(nrows, dtype=np.int64)
+        return np.zeros(0, dtype=bool), zero, zero
+    s = np.maximum(scores, 0).astype(np.intp)
+    top = int(s.max()) + 1
+    hist = np.bincount(rows * top + s, minlength=nrows * top).reshape(nrows, top)
+    hist[:, 0] = 0  # forbidden / no topic
+    # at_least[r, v] = positive entries of row r scoring >= v (an extra zero column at v = top).
+    at_least = np.zeros((nrows, top + 1), dtype=np.int64)
     at_least[:, :top] = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]
-    full = at_least[:, 0] >= k
-    # Cut-off: the highest score with at least k entries at or above it; short rows keep all.
+    positive = at_least[:, 1].copy()
+    full = positive >= k
     cut = np.where(full, top - 1 - np.argmax((at_least[:, :top] >= k)[:, ::-1], axis=1), 0)
-    need = np.where(full, k - at_least[np.arange(len(urows)), cut + 1], counts)
-    entry_cut = cut[local]
-    keep = data > entry_cut
-    tie = np.flatnonzero(data == entry_cut)
+    need = np.where(full, k - at_least[np.arange(nrows), cut + 1], 0)
+    entry_cut = cut[rows]
+    keep = s > entry_cut
+    tie = np.flatnonzero((s == entry_cut) & (s > 0))
     if len(tie):
-        tie_rows = local[tie]
-        tie_first = np.searchsorted(tie_rows, np.arange(len(urows)))
-        tie_count = np.bincount(tie_rows, minlength=len(urows))
+        tie_rows = rows[tie]
+        tie_count = np.bincount(tie_rows, minlength=nrows)
+        tie_first = np.concatenate([[0], np.cumsum(tie_count)[:-1]])
         rank = np.arange(len(tie)) - tie_first[tie_rows]
-        offset = (rng.random(len(urows)) * np.maximum(tie_count, 1)).astype(np.int64)
+        offset = (rng.random(nrows) * np.maximum(tie_count, 1)).astype(np.int64)
         rank = (rank - offset[tie_rows]) % np.maximum(tie_count[tie_rows], 1)
         keep[tie[rank < need[tie_rows]]] = True
-    return keep
+    return keep, np.where(full, cut, 0), positive
 
 
 def _symmetric_edges(rows: np.ndarray, cols: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -441,76 +523,71 @@ def _symmetric_edges(rows: np.ndarray, cols: np.ndarray, data: np.ndarray) -> tu
 # -- candidates -------------------------------------------------------------------------------
 
 
-def _candidates(org: _Org, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, sp.csr_matrix | None]:
-    """Candidate edges (i < j, score) and, in dense mode, the full allowed graph for augmentation."""
+def _candidates(org: _Org) -> tuple[np.ndarray, np.ndarray, np.ndarray, sp.csr_matrix | None]:
+    """Candidate edges (i < j, score) and, in dense mode, the full allowed graph for augmentation.
+
+    Partners are ranked without priority points (a person's priority is the same
+    with every partner; counted in the weights, it only decides who is left over)."""
     n = org.n
     if n <= DENSE_MAX:
-        w = org.dense_scores()
+        w = org.dense_scores(priority=False)
         rows, cols = np.nonzero(w >= 0)
-        data = w[rows, cols]
-        keep = _top_k(rows, data, k, org.rng)
-        i, j, s = _symmetric_edges(rows[keep], cols[keep], data[keep])
+        keep = _top_k(rows, w[rows, cols], n, DENSE_TOP_K, org.rng)[0]
+        rows, cols = rows[keep], cols[keep]
         allowed = sp.csr_matrix(w >= 0)
-        return i, j, s, allowed
+        i, j, _ = _symmetric_edges(rows, cols, np.zeros(len(rows)))
+        return i, j, org.pair_scores(i, j), allowed
     blocks = max(1, round(n / BLOCK))
     bounds = np.linspace(0, n, blocks + 1).astype(np.int64)
     block_of = np.repeat(np.arange(blocks), np.diff(bounds))
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for lo, hi in itertools.pairwise(bounds):
-        rows, cols, data = org.rect_scores(int(lo), int(hi), int(lo), int(hi))
-        keep = _top_k(rows, data, k, org.rng)
-        parts.append((rows[keep], cols[keep], data[keep]))
-    parts.append(_rare_pairs(org, block_of))
-    parts.append(_random_pairs(org, parts, k))
-    rows = np.concatenate([p[0] for p in parts] + [p[1] for p in parts])
-    cols = np.concatenate([p[1] for p in parts] + [p[0] for p in parts])
-    data = np.concatenate([p[2] for p in parts] * 2)
-    order = np.lexsort((cols, rows))
-    rows, cols, data = rows[order], cols[order], data[order]
-    dup = np.zeros(len(rows), dtype=bool)
-    dup[1:] = (rows[1:] == rows[:-1]) & (cols[1:] == cols[:-1])
-    rows, cols, data = rows[~dup], cols[~dup], data[~dup]
-    keep = _top_k(rows, data, k, org.rng)
-    i, j, s = _symmetric_edges(rows[keep], cols[keep], data[keep])
-    return i, j, s, None
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    kth = np.zeros(n, dtype=np.int64)
+    for lo, hi in itertools.pairwise(bounds.tolist()):
+        rows, cols, _, kth[lo:hi], _ = org.rect_top_k(lo, hi, lo, hi, TOP_K, priority=False)
+        parts.append((rows, cols))
+    if blocks > 1:
+        parts.append(_rare_pairs(org, block_of, kth))
+    parts.append(_random_pairs(org, parts))
+    rows = np.concatenate([p[0] for p in parts])
+    i, j, _ = _symmetric_edges(rows, np.concatenate([p[1] for p in parts]), np.zeros(len(rows)))
+    return i, j, org.pair_scores(i, j), None
 
 
-def _rare_pairs(org: _Org, block_of: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Scored pairs across blocks that share a rare topic (few speakers × learners)."""
+def _rare_pairs(org: _Org, block_of: np.ndarray, kth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs across blocks that share a rare topic and beat one side's k-th best candidate.
+
+    Blocks cut the search; a niche topic may have its only speaker in another
+    block. Topics are taken from the rarest up while speakers × learners stays
+    within RARE_PAIRS_PER_PERSON per person."""
     speakers = np.diff(org.speaks.tocsc().indptr)
     learners = np.diff(org.learns.tocsc().indptr)
     work = speakers.astype(np.int64) * learners
     order = np.argsort(work, kind="stable")
     within = np.cumsum(work[order]) <= RARE_PAIRS_PER_PERSON * org.n
     rare = np.sort(order[within & (work[order] > 0)])
-    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32))
     if len(rare) == 0:
-        return empty
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     c = (org.speaks[:, rare] @ org.learns[:, rare].T).tocoo()
     i, j = c.row.astype(np.int64), c.col.astype(np.int64)
-    keep = (block_of[i] != block_of[j]) & org.allowed(i, j)
-    if not keep.any():
-        return empty
-    i, j, _ = _symmetric_edges(i[keep], j[keep], np.zeros(int(keep.sum()), np.int32))
-    return i, j, org.pair_scores(i, j)
+    keep = block_of[i] != block_of[j]
+    i, j = i[keep], j[keep]
+    score = org.pair_scores(i, j, priority=False)
+    keep = (score > 0) & ((score >= kth[i]) | (score >= kth[j]))
+    return i[keep], j[keep]
 
 
-def _random_pairs(
-    org: _Org, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], k: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """k random allowed partners each for people with fewer than k candidates (no or rare topics)."""
+def _random_pairs(org: _Org, parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Random allowed partners for people with few candidates (no topics, or only rare ones)."""
     have = np.zeros(org.n, dtype=np.int64)
-    for rows, cols, _ in parts:
-        np.add.at(have, rows, 1)
-        np.add.at(have, cols, 1)
-    short = np.flatnonzero(have < k)
+    for rows, cols in parts:
+        have += np.bincount(rows, minlength=org.n) + np.bincount(cols, minlength=org.n)
+    short = np.flatnonzero(have < TOP_K)
     if len(short) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32)
-    i = np.repeat(short, 2 * k)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    i = np.repeat(short, 2 * TOP_K)
     j = org.rng.integers(0, org.n, len(i))
-    s = org.pair_scores(i, j)
-    ok = s > 0
-    return i[ok], j[ok], s[ok]
+    keep = org.allowed(i, j)
+    return i[keep], j[keep]
 
 
 # -- assignment -> pairs --------------------------------------------------------------------------
@@ -681,7 +758,7 @@ def match(
     n = org.n
     if n == 0:
         return Matching(groups=(), unmatched={}, total_score=0.0)
-    ei, ej, ew, allowed = _candidates(org, TOP_K)
+    ei, ej, ew, allowed = _candidates(org)
     partner, _, _ = _assignment_pairs(n, ei, ej, ew)
     exposed = np.flatnonzero(partner == -1)
     if len(exposed) > 1:
@@ -818,7 +895,7 @@ def _result(
 # -- a certified upper bound --------------------------------------------------------------------
 
 
-def upper_bound(inp: MatchInput, *, k: int = 16, chunk: int = 1000) -> float:
+def upper_bound(inp: MatchInput, *, k: int = 48) -> float:
     """An upper bound on the total pair score of ANY matching of `inp` (trios not counted).
 
     Each person's exact k best partners over *all* pairs are found (every pair
@@ -837,39 +914,23 @@ def upper_bound(inp: MatchInput, *, k: int = 16, chunk: int = 1000) -> float:
     n = org.n
     if n < 2:
         return 0.0
-    floor = org.no_topic_max()
-    picked: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    theta = np.zeros(n, dtype=np.int64)
-    for lo in range(0, n, chunk):
-        hi = min(n, lo + chunk)
-        rows, cols, data = org.rect_scores(lo, hi, 0, n)
-        counts = np.bincount(rows - lo, minlength=hi - lo)
-        keep = _top_k(rows, data, k, org.rng)
-        rows, cols, data = rows[keep], cols[keep], data[keep]
-        kth = np.full(hi - lo, np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(kth, rows - lo, data)
-        kth[counts < k] = 0
-        # A row whose k-th best topic pair does not beat every topic-free pair is scored in full.
-        for r in np.flatnonzero((counts < k) | (kth < floor[lo:hi])).tolist():
-            v = lo + r
+    rows, cols, data, kth, valid = org.rect_top_k(0, n, 0, n, k, priority=True)
+    data = data + org.prio_points[rows]
+    theta = np.where(valid >= k, kth + org.prio_points, 0)
+    # Rows whose k-th best topic pair does not beat every topic-free pair are scored in full.
+    redo = np.flatnonzero((valid < k) | (theta < org.no_topic_max()))
+    if len(redo):
+        keep = ~np.isin(rows, redo)
+        extra_rows, extra_cols, extra_data = [rows[keep]], [cols[keep]], [data[keep]]
+        for v in redo.tolist():
             full = org.row_scores(v)
             ok = np.flatnonzero(full >= 0)
-            if len(ok) > k:
-                best = ok[np.argsort(-full[ok], kind="stable")[:k]]
-                kth[r] = int(full[best].min())
-            else:
-                best = ok
-                kth[r] = 0
-            mine = rows == v
-            rows, cols, data = rows[~mine], cols[~mine], data[~mine]
-            rows = np.concatenate([rows, np.full(len(best), v)])
-            cols = np.concatenate([cols, best])
-            data = np.concatenate([data, full[best]])
-        theta[lo:hi] = kth
-        picked.append((rows, cols, data))
-    rows = np.concatenate([p[0] for p in picked])
-    cols = np.concatenate([p[1] for p in picked])
-    data = np.concatenate([p[2] for p in picked])
+            best = ok[np.argsort(-full[ok], kind="stable")[:k]]
+            theta[v] = int(full[best].min()) if len(ok) > k else 0
+            extra_rows.append(np.full(len(best), v))
+            extra_cols.append(best)
+            extra_data.append(full[best])
+        rows, cols, data = np.concatenate(extra_rows), np.concatenate(extra_cols), np.concatenate(extra_data)
     i, j, s = _symmetric_edges(rows, cols, data)
     _, _, value = _assignment_pairs(n, i, j, s, loop=theta)
     return value / 2.0

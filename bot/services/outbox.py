@@ -27,12 +27,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.context import AppContext
 from bot.models import OutboxMessage, OutboxStatus, utcnow
+from bot.services import appstate
 
 log = logging.getLogger(__name__)
 
@@ -96,15 +97,12 @@ def enqueue(
         "created_at": utcnow(),
         "subject": subject,
     }
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement: Any = postgresql.insert(OutboxMessage).values(**values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite.insert(OutboxMessage).values(**values).on_conflict_do_nothing()
-    else:  # pragma: no cover - only the two supported backends
-        statement = insert(OutboxMessage).values(**values)
-    result = session.execute(statement)
-    return bool(result.rowcount)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    # RETURNING tells whether the row was inserted: rowcount is -1 for this on psycopg 3.
+    statement = (
+        dialect.insert(OutboxMessage).values(**values).on_conflict_do_nothing().returning(OutboxMessage.id)
+    )
+    return session.execute(statement).first() is not None
 
 
 @dataclass
@@ -138,6 +136,11 @@ class OutboxSender:
         `as_of` treats messages held until then as due (the demo's fast-forward to the morning).
         """
         report = DrainReport()
+        with self.ctx.db.session() as session:
+            stopped = appstate.sending_stopped(session)
+        if stopped:
+            log.warning("not sending: %s (messages stay queued)", stopped)
+            return report
         wanted = list(keys) if keys is not None else None
         for _ in range(limit):
             message_id = self._claim_next(wanted, as_of)

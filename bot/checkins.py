@@ -1,0 +1,241 @@
+"""Follow-ups after chats: the job that sends check-ins, and the messages follow-ups cause.
+
+`run_followups` is used by the scheduler (every 15 minutes, on any replica)
+and by `infochat followups`. Each check-in is claimed with a conditional
+UPDATE (services.followups.claim_checkin) and enqueued in the same
+transaction under the key `chat:{id}:checkin:{person_id}:{n}`, so concurrent
+runs, re-runs and crashes send every check-in exactly once. Messages wait for
+the recipient's working hours (services.pairing.not_before) and are paced by
+the outbox's conversations.open limiter.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.blocks import followups as followup_blocks
+from bot.context import AppContext
+from bot.models import Chat, ChatParticipant, OutboxMessage, OutboxStatus, Outcome, Person, Share, Takeaway
+from bot.notify import person_card
+from bot.services import followups, outbox, pairing, profiles
+
+log = logging.getLogger(__name__)
+
+# At most this many check-ins are claimed per run; the rest wait for the next
+# run (15 minutes later), which keeps one run's DMs inside Slack's rate limits.
+BATCH = 500
+
+
+def checkin_key(chat_id: int, person_id: int, number: int) -> str:
+    return f"chat:{chat_id}:checkin:{person_id}:{number}"
+
+
+def _subject(chat_id: int) -> str:
+    # Not "chat:…": permanent-failure hooks registered for intros must not fire for follow-ups.
+    return f"followup:{chat_id}"
+
+
+def _deliver_at(person: Person, now: datetime, default_tz: str) -> datetime:
+    return pairing.not_before(now, [profiles.person_zone(person, default_tz)])
+
+
+@dataclass
+class FollowupReport:
+    checkins: int = 0
+    reasks: int = 0
+    no_answers: int = 0
+
+    def __str__(self) -> str:
+        return f"sent {self.checkins} check-ins, {self.reasks} re-asks, {self.no_answers} no-answers"
+
+
+def run_followups(ctx: AppContext, now: datetime) -> str:
+    """Queue the check-ins and re-asks that are due, record "no answer"s, then deliver."""
+    settings = ctx.settings
+    report = FollowupReport()
+    with ctx.db.session() as session:
+        due = followups.due_first_checkins(session, now, settings.followup_after, BATCH)
+        due += followups.due_reasks(session, now, BATCH - len(due))
+        expired = followups.due_no_answers(session, now, BATCH)
+    for item in due:
+        # One transaction per check-in: its claim and its message commit together.
+        with ctx.db.session() as session:
+            if not followups.claim_checkin(session, item, now):
+                continue
+            queue_checkin(session, item, now, settings.timezone)
+        if item.number == 1:
+            report.checkins += 1
+        else:
+            report.reasks += 1
+    for item in expired:
+        with ctx.db.session() as session:
+            if followups.record_no_answer(session, item, now):
+                report.no_answers += 1
+    log.info(
+        "follow-ups: %s",
+        report,
+        extra={"checkins": report.checkins, "reasks": report.reasks, "no_answers": report.no_answers},
+    )
+    outbox.deliver(ctx)
+    return str(report)
+
+
+def queue_checkin(session: Session, item: followups.Due, now: datetime, default_tz: str) -> str:
+    chat = session.get(Chat, item.chat_id)
+    person = session.get(Person, item.person_id)
+    assert chat is not None and person is not None
+    partners = [person_card(p, default_tz) for p in followups.partners_of(chat, person.id)]
+    topic = followups.chat_topic(session, chat)
+    tz = person.tz or default_tz
+    if item.outcome == Outcome.MET:
+        text, blocks = followup_blocks.learned_prompt_message(partners, topic, chat.id)
+    else:
+        text, blocks = followup_blocks.checkin_message(
+            partners, topic, chat.created_at, chat.id, item.number, tz
+        )
+    key = checkin_key(chat.id, person.id, item.number)
+    outbox.enqueue(
+        session,
+        key,
+        users=[person.slack_user_id],
+        text=text,
+        blocks=blocks,
+        not_before=_deliver_at(person, now, default_tz),
+        subject=_subject(chat.id),
+    )
+    return key
+
+
+# -- messages the answers cause ------------------------------------------------------------------
+
+
+def queue_thanks(
+    session: Session,
+    chat: Chat,
+    author: Person,
+    saved: followups.SavedLearning,
+    note: str,
+    now: datetime,
+    default_tz: str,
+) -> list[str]:
+    """The thank-you note to each partner (with the takeaway if shared with them), once per pair."""
+    topic = followups.chat_topic(session, chat)
+    takeaway = saved.takeaway
+    shared = takeaway.text if takeaway is not None and takeaway.share != Share.ME else None
+    keys = []
+    for partner in saved.thanked:
+        text, blocks = followup_blocks.thanks_message(person_card(author, default_tz), topic, note, shared)
+        key = f"chat:{chat.id}:thanks:{author.id}:{partner.id}"
+        outbox.enqueue(
+            session,
+            key,
+            users=[partner.slack_user_id],
+            text=text,
+            blocks=blocks,
+            not_before=_deliver_at(partner, now, default_tz),
+            subject=_subject(chat.id),
+        )
+        keys.append(key)
+    if shared and not note.strip():
+        # No note, but they chose to share their notes with the people they met.
+        for partner in followups.partners_of(chat, author.id):
+            text, blocks = followup_blocks.learned_shared_message(
+                person_card(author, default_tz), topic, shared
+            )
+            key = f"chat:{chat.id}:learned:{author.id}:{partner.id}"
+            outbox.enqueue(
+                session,
+                key,
+                users=[partner.slack_user_id],
+                text=text,
+                blocks=blocks,
+                not_before=_deliver_at(partner, now, default_tz),
+                subject=_subject(chat.id),
+            )
+            keys.append(key)
+    return keys
+
+
+def queue_referral_offer(
+    session: Session, chat: Chat, author: Person, referred: Person, now: datetime, default_tz: str
+) -> str:
+    """Offer the author an `Ask for a chat` with the referred colleague, on the chat's topic."""
+    topic = followups.chat_topic(session, chat)
+    suggested_by = [p.display_name for p in followups.partners_of(chat, author.id)]
+    text, blocks = followup_blocks.referral_message(
+        suggested_by, person_card(referred, default_tz), topic, referred.is_available(now)
+    )
+    key = f"chat:{chat.id}:referral:{author.id}:{referred.id}"
+    # The author is at the keyboard right now: no working-hours hold.
+    outbox.enqueue(
+        session, key, users=[author.slack_user_id], text=text, blocks=blocks, subject=_subject(chat.id)
+    )
+    return key
+
+
+def queue_ghost_pause(session: Session, chat: Chat, person: Person, default_tz: str, now: datetime) -> str:
+    """Tell someone the ghost rule paused them, with `Stay active` / `Pause me`."""
+    until = person.paused_until or now
+    text, blocks = followup_blocks.ghost_pause_message(until, person.tz or default_tz)
+    key = f"chat:{chat.id}:ghost:{person.id}"
+    outbox.enqueue(
+        session,
+        key,
+        users=[person.slack_user_id],
+        text=text,
+        blocks=blocks,
+        not_before=_deliver_at(person, now, default_tz),
+        subject=f"ghost:{person.id}",
+    )
+    return key
+
+
+# -- keeping the check-in DMs current ---------------------------------------------------------------
+
+
+def refresh_checkins(ctx: AppContext, chat_id: int, person_id: int) -> None:
+    """Show the answer in every check-in DM this person got about this chat (buttons stay usable
+    where an answer can still change)."""
+    tz = ctx.settings.timezone
+    with ctx.db.session() as session:
+        chat = session.get(Chat, chat_id)
+        participant = session.get(ChatParticipant, (chat_id, person_id))
+        if chat is None or participant is None:
+            return
+        sent = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.dedupe_key.like(f"chat:{chat_id}:checkin:{person_id}:%"),
+                OutboxMessage.status == OutboxStatus.SENT,
+            )
+        ).all()
+        if not sent or participant.outcome is None:
+            return
+        partners = [person_card(p, tz) for p in followups.partners_of(chat, person_id)]
+        wrote = (
+            session.scalar(
+                select(Takeaway.id).where(Takeaway.chat_id == chat_id, Takeaway.author_id == person_id)
+            )
+            is not None
+        )
+        text, blocks = followup_blocks.answered_message(
+            partners,
+            followups.chat_topic(session, chat),
+            chat_id,
+            str(participant.outcome),
+            reason=participant.outcome_reason,
+            next_at=participant.next_checkin_at,
+            last=participant.checkins_sent >= followups.MAX_CHECKINS,
+            wrote=wrote,
+            tz=participant.person.tz or tz,
+        )
+        targets = [(m.sent_channel, m.sent_ts) for m in sent if m.sent_channel and m.sent_ts]
+    for channel, ts in targets:
+        try:
+            ctx.slack.update_message(str(channel), str(ts), text, blocks)
+        except Exception:
+            log.exception("could not update a check-in DM", extra={"chat_id": chat_id})

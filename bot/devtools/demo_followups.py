@@ -1,0 +1,117 @@
+"""The demo's follow-up journey: check-in, `We met`, what I learned, thanks, a referral, the library.
+
+Runs after "Find someone and ask for a chat", where one request was accepted
+(the demo's settings have INFOCHAT_FOLLOWUP_AFTER=0s, so that chat is due at once).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from bot.checkins import run_followups
+from bot.devtools.slack_client import last_view_opened
+from bot.devtools.standin import render_blocks
+from bot.models import Chat, ChatKind, ChatRole, OutboxMessage, OutboxStatus, utcnow
+from bot.services import followups, outbox
+
+if TYPE_CHECKING:
+    # demo.py lists this journey; importing it at run time would be circular.
+    from bot.devtools.demo import Demo
+
+
+def _print(demo: Demo, who: str, message: dict[str, Any]) -> None:
+    names = {p.user_id: p.name for p in demo.people}
+    rendered = render_blocks(message.get("blocks") or [], names) or str(message.get("text", ""))
+    print(f"   {who}:\n     " + rendered.replace("\n", "\n     "))
+
+
+def _send_held(demo: Demo, chat_id: int) -> int:
+    """Messages wait for the recipient's working hours; the demo can't wait until morning."""
+    ctx = demo.server.app.ctx
+    with ctx.db.session() as session:
+        held = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.dedupe_key.like(f"chat:{chat_id}:%"),
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.not_before > utcnow(),
+            )
+            .values(not_before=utcnow())
+        ).rowcount
+    if held:
+        print(f"   ({held} held for someone's working hours; the demo sends them now)")
+        outbox.deliver(ctx)
+    return int(held or 0)
+
+
+def _dm_with(demo: Demo, user_id: str, needle: str) -> dict[str, Any]:
+    demo.standin.wait_for(lambda: any(needle in str(m) for m in demo.standin.messages_in(user_id)))
+    return next(m for m in reversed(demo.standin.messages_in(user_id)) if needle in str(m))
+
+
+def journey_followup(demo: Demo) -> None:
+    ctx = demo.server.app.ctx
+    with ctx.db.session() as session:
+        chat = session.scalars(
+            select(Chat).where(Chat.kind == ChatKind.REQUEST).order_by(Chat.id.desc()).limit(1)
+        ).first()
+        if chat is None:
+            print("   (no accepted request to follow up on)")
+            return
+        roles = {p.role: p.person.slack_user_id for p in chat.participants}
+        topic = followups.chat_topic(session, chat)
+        chat_id = chat.id
+    by_id = {p.user_id: p for p in demo.people}
+    learner, expert = by_id[roles[ChatRole.LEARNER]], by_id[roles[ChatRole.EXPERT]]
+
+    demo.say("The follow-up job runs (`infochat followups`; the demo's INFOCHAT_FOLLOWUP_AFTER is 0s)")
+    print("   " + run_followups(ctx, utcnow()))
+    _send_held(demo, chat_id)
+    checkin = _dm_with(demo, learner.user_id, f"checkin_{chat_id}")
+    _print(demo, f"DM to {learner.name}", checkin)
+    _dm_with(demo, expert.user_id, f"checkin_{chat_id}")
+    print(f"   ({expert.name} got the same check-in.)")
+    demo.say("It runs again a minute later")
+    print("   " + run_followups(ctx, utcnow()) + "  — nothing twice")
+
+    demo.say(f"{learner.name} clicks `We met`")
+    before = len(demo.standin.calls_to("views.open"))
+    demo.slack.block_action(learner.user_id, "followup_met", message=checkin)
+    demo.standin.wait_for(lambda: len(demo.standin.calls_to("views.open")) > before)
+    modal = last_view_opened(demo.standin, learner.user_id)
+    inputs = [b["label"]["text"] for b in modal["blocks"] if b["type"] == "input"]
+    print("   modal fields: " + " · ".join(inputs))
+
+    colleague = next(
+        (p for p in demo.people if topic in p.speaks and p not in (learner, expert)),
+        next(p for p in demo.people if p not in (learner, expert)),
+    )
+    demo.say(
+        f"{learner.name} notes what they learned (useful: 5, shared with everyone), thanks {expert.name}, "
+        f"and adds {colleague.name}, whom {expert.name} suggested"
+    )
+    demo.slack.submit(
+        learner.user_id,
+        modal,
+        {
+            "learned": "Prepare your walk-away point before the call, and let the other side name "
+            "a number first. Silence is a tool.",
+            "useful": 5,
+            "share": "everyone",
+            "thank": f"Thank you {expert.name.split(' ')[0]}! The walk-away tip alone was worth it.",
+            "who else": colleague.user_id,
+        },
+    )
+    thanks = _dm_with(demo, expert.user_id, "says thank you")
+    _send_held(demo, chat_id)
+    _print(demo, f"DM to {expert.name}", thanks)
+    offer = _dm_with(demo, learner.user_id, "ask_for_chat")
+    _print(demo, f"DM to {learner.name}", offer)
+
+    reader = next(p for p in demo.people if p not in (learner, expert, colleague))
+    demo.say(f"{reader.name} types `/infochat learnings {topic.lower()}`")
+    answer = demo.slack.command(reader.user_id, f"learnings {topic.lower()}").json()
+    _print(demo, f"ephemeral to {reader.name}", answer)
+    demo._seen = len(demo.standin.transcript())

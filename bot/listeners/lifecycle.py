@@ -1,0 +1,58 @@
+"""Events API de-duplication and the app's lifecycle events.
+
+Slack re-delivers an event it thinks was missed (`X-Slack-Retry-Num` over
+HTTP, `retry_attempt` in Socket Mode) with the same `event_id`. The first
+delivery is recorded on arrival, atomically; a later delivery of a recorded
+event is acked and dropped. A retry whose original never arrived is simply the
+first delivery, and is processed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt.response import BoltResponse
+
+from bot.context import AppContext
+from bot.listeners import ListenerRegistry
+from bot.models import utcnow
+from bot.services import appstate
+
+log = logging.getLogger(__name__)
+
+
+def register(registry: ListenerRegistry, ctx: AppContext) -> None:
+    def drop_repeated_events(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if not event_id:
+            if "command" in body:
+                _resume_after_reinstall()
+            return next()
+        event_type = str((body.get("event") or {}).get("type", ""))
+        with ctx.db.session() as session:
+            first = appstate.record_event(session, str(event_id), event_type, utcnow())
+        if not first:
+            log.info("event %s (%s) already handled; dropping the retry", event_id, event_type)
+            return BoltResponse(status=200, body="")
+        return next()
+
+    def _resume_after_reinstall() -> None:
+        # A slash command reaching us proves the app is installed again.
+        with ctx.db.session() as session:
+            if appstate.sending_stopped(session) and appstate.resume_sending(session):
+                log.warning("app in use again: sending resumed")
+
+    registry.app.middleware(drop_repeated_events)
+
+    def stop(event: dict[str, Any], ack: Callable[..., None]) -> None:
+        # Nothing can be delivered any more; pending messages stay queued and
+        # nothing is lost if the app is installed again.
+        with ctx.db.session() as session:
+            appstate.stop_sending(session, str(event.get("type")))
+        log.warning("Slack says %s: sending stopped", event.get("type"))
+        ack()
+
+    registry.event("app_uninstalled", ack=stop)
+    registry.event("tokens_revoked", ack=stop)
