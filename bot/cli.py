@@ -94,6 +94,19 @@ def _pair(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _followups(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.checkins import run_followups
+    from bot.context import make_context
+    from bot.models import utcnow
+
+    ctx = make_context(settings)
+    try:
+        print(run_followups(ctx, utcnow()))
+    finally:
+        ctx.db.dispose()
+    return 0
+
+
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from bot.devtools.demo import run_demo
 
@@ -136,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, help="seed for a reproducible round (default: random, stored with the round)"
     )
     pair.set_defaults(handler=_pair)
+
+    followups = sub.add_parser("followups", help="send the follow-up check-ins that are due now")
+    followups.set_defaults(handler=_followups)
 
     from bot import cli_directory, cli_topics
 

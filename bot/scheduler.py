@@ -101,6 +101,12 @@ def _pairing_round(ctx: AppContext) -> str:
     return f"{report.week}: {report.pairs} pairs, {report.trios} trios, {len(report.unmatched)} unmatched"
 
 
+def _followups(ctx: AppContext) -> str:
+    from bot.checkins import run_followups
+
+    return run_followups(ctx, utcnow())
+
+
 def _drain_outbox(ctx: AppContext) -> str:
     return str(outbox.deliver(ctx))
 
@@ -151,6 +157,7 @@ def jobs(ctx: AppContext) -> list[Job]:
         ),
         Job("outbox", IntervalTrigger(seconds=30), None, _drain_outbox),
         Job("request-reminders", IntervalTrigger(minutes=15), None, _request_reminders),
+        Job("followups", IntervalTrigger(minutes=15), None, _followups),
     ]
 
 

@@ -15,7 +15,16 @@ from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn, render_blocks
-from bot.models import Chat, ChatRequest, OutboxMessage, OutboxStatus, RequestStatus, utcnow
+from bot.models import (
+    Chat,
+    ChatParticipant,
+    ChatRequest,
+    OutboxMessage,
+    OutboxStatus,
+    Outcome,
+    RequestStatus,
+    utcnow,
+)
 from bot.scheduler import remind_and_expire
 from bot.services import outbox
 from tests.factories import make_person
@@ -262,6 +271,8 @@ def test_mark_as_done_only_by_participants(
     standin.wait_for(lambda: any("marked this chat as done" in str(r.payload) for r in standin.responses))
     with db.session() as session:
         assert session.scalar(select(Chat.done_at)) is not None
+        # It counts as "We met" for both.
+        assert set(session.scalars(select(ChatParticipant.outcome))) == {Outcome.MET}
 
 
 # -- the outbox under faults ---------------------------------------------------------------

@@ -20,8 +20,10 @@ from bot.blocks import (
     section,
     welcome_home_view,
 )
+from bot.blocks.followups import learnings_home_blocks
 from bot.blocks.profile import profile_summary
 from bot.blocks.requests import ACCEPT_ACTION, DECLINE_ACTION, REDIRECT_ACTION, RequestCard
+from bot.services.followups import MyTakeaway, ThanksCard
 from bot.services.profiles import ProfileSnapshot
 
 EDIT_PROFILE_ACTION = "home_edit_profile"
@@ -57,6 +59,8 @@ class HomeActivity:
     received: list[RequestCard] = field(default_factory=list)
     sent: list[RequestCard] = field(default_factory=list)
     chats: list[ChatCard] = field(default_factory=list)
+    takeaways: list[MyTakeaway] = field(default_factory=list)
+    thanks: list[ThanksCard] = field(default_factory=list)
 
 
 def _about(topic: str) -> str:
@@ -90,6 +94,7 @@ def activity_blocks(activity: HomeActivity, zone: ZoneInfo) -> list[Block]:
             for c in activity.chats[:10]
         ]
         blocks.append(section("\n".join(lines)))
+    blocks += learnings_home_blocks(activity.takeaways, activity.thanks)
     return blocks
 
 

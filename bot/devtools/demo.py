@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from bot import migrate, rounds
 from bot.db import Database
 from bot.devtools.company import Employee, make_company
+from bot.devtools.demo_followups import journey_followup
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn, render_blocks
@@ -262,6 +263,7 @@ JOURNEYS: list[tuple[str, Journey]] = [
     ("Profiles", journey_profiles),
     ("Find someone and ask for a chat", journey_find_and_ask),
     ("The weekly pairing round", journey_weekly_round),
+    ("Follow-up: what did you learn?", journey_followup),
 ]
 
 

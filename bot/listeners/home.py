@@ -13,7 +13,7 @@ from bot import notify
 from bot.blocks.home import ChatCard, HomeActivity, home_view
 from bot.context import AppContext
 from bot.models import Person, utcnow
-from bot.services import profiles
+from bot.services import followups, profiles
 from bot.services import requests as request_service
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,13 @@ def _activity(session: Session, person: Person, now: datetime, tz: str) -> HomeA
         )
         for chat in request_service.upcoming_chats(session, person.id, now)
     ]
+    takeaways, thanks = followups.home_learnings(session, person.id)
     return HomeActivity(
         received=[notify.request_card(r, tz) for r in received],
         sent=[notify.request_card(r, tz) for r in sent],
         chats=chats,
+        takeaways=takeaways,
+        thanks=thanks,
     )
 
 

@@ -20,7 +20,7 @@ from bot.context import AppContext
 from bot.listeners import ListenerRegistry, just_ack
 from bot.listeners.home import publish_home
 from bot.models import Chat, Person, utcnow
-from bot.services import directory, outbox, profiles
+from bot.services import directory, followups, outbox, profiles
 from bot.services import requests as request_service
 
 log = logging.getLogger(__name__)
@@ -256,10 +256,14 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
             if chat is None:
                 return
             try:
-                first = request_service.mark_done(session, chat, _user(body), utcnow())
+                now = utcnow()
+                first = request_service.mark_done(session, chat, _user(body), now)
             except request_service.NotAllowed as refusal:
                 respond(**request_blocks.refusal_text(str(refusal)))
                 return
+            # `Mark as done` counts as `We met` for everyone in the chat.
+            for participant in chat.participants:
+                followups.record_met(session, chat, participant.person_id, now)
             name = next(
                 p.person.display_name for p in chat.participants if p.person.slack_user_id == _user(body)
             )
