@@ -153,10 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     followups = sub.add_parser("followups", help="send the follow-up check-ins that are due now")
     followups.set_defaults(handler=_followups)
 
-    from bot import cli_directory, cli_topics
+    from bot import cli_directory, cli_privacy, cli_topics
 
     cli_directory.add_commands(sub)
     cli_topics.add_commands(sub)
+    cli_privacy.add_commands(sub)
 
     demo = sub.add_parser("demo", help="play the user journeys against a local Slack stand-in")
     demo.add_argument("--dir", help="where to leave the demo database and files (default: a new temp folder)")

@@ -107,6 +107,15 @@ def _followups(ctx: AppContext) -> str:
     return run_followups(ctx, utcnow())
 
 
+def _privacy_purge(ctx: AppContext) -> str:
+    from bot.services.appstate import forget_old_events
+    from bot.services.privacy import nightly_purge
+
+    with ctx.db.session() as session:
+        forgotten = forget_old_events(session, utcnow())
+    return f"{nightly_purge(ctx.db, ctx.settings.retention_days, utcnow())}; forgot {forgotten} old event ids"
+
+
 def _drain_outbox(ctx: AppContext) -> str:
     return str(outbox.deliver(ctx))
 
@@ -155,6 +164,7 @@ def jobs(ctx: AppContext) -> list[Job]:
             iso_week,
             _pairing_round,
         ),
+        Job("privacy-purge", CronTrigger(hour=3, minute=47, timezone=zone), local_day, _privacy_purge),
         Job("outbox", IntervalTrigger(seconds=30), None, _drain_outbox),
         Job("request-reminders", IntervalTrigger(minutes=15), None, _request_reminders),
         Job("followups", IntervalTrigger(minutes=15), None, _followups),

@@ -245,6 +245,10 @@ def _upsert_page(session: Session, members: Sequence[Mapping[str, Any]], report:
     }
     lost: list[int] = []
     for slack_user_id, fields in parsed:
+        if slack_user_id not in existing and fields.get("is_deleted"):
+            # A deactivated account we never stored (or whose data was erased on
+            # request): nothing to keep, and storing it would undo the erasure.
+            continue
         outcome = _upsert(session, slack_user_id, fields, existing.get(slack_user_id))
         report.added += outcome.added
         report.updated += outcome.changed and not outcome.added

@@ -643,7 +643,8 @@ def shared_learnings(
     rows = session.execute(
         select(Takeaway, Chat.topic_id)
         .join(Chat, Chat.id == Takeaway.chat_id)
-        .where(Takeaway.share == Share.EVERYONE)
+        # Erased or purged (blanked) notes are not shown as empty cards.
+        .where(Takeaway.share == Share.EVERYONE, Takeaway.text != "")
         .order_by(Takeaway.created_at.desc(), Takeaway.id.desc())
         .limit(scan)
     )
@@ -672,7 +673,7 @@ def home_learnings(
     mine: list[MyTakeaway] = []
     for takeaway in session.scalars(
         select(Takeaway)
-        .where(Takeaway.author_id == person_id)
+        .where(Takeaway.author_id == person_id, Takeaway.text != "")
         .order_by(Takeaway.created_at.desc(), Takeaway.id.desc())
         .limit(limit)
     ):
@@ -693,7 +694,7 @@ def home_learnings(
         ThanksCard(from_name=t.sender.display_name, text=t.text, created_at=t.created_at)
         for t in session.scalars(
             select(Thanks)
-            .where(Thanks.to_id == person_id)
+            .where(Thanks.to_id == person_id, Thanks.text != "")
             .order_by(Thanks.created_at.desc(), Thanks.id.desc())
             .limit(limit)
         )

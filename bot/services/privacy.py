@@ -361,6 +361,18 @@ def _identifiers(person: Person) -> list[str]:
     return sorted({s.strip() for s in found if len(s.strip()) >= 3}, key=len, reverse=True)
 
 
+def _strong_identifiers(person: Person) -> list[str]:
+    """Identifiers safe to search other people's messages for: Slack id, email, a full name.
+
+    Not the handle or a one-word name: "sam" would also find every other Sam,
+    and deleting someone else's unsent message by mistake is worse than missing
+    a rare mention (the retention purge blanks those in time).
+    """
+    name = person.real_name.strip()
+    found = [person.slack_user_id, person.email or "", name if len(name.split()) >= 2 else ""]
+    return sorted({s.strip() for s in found if len(s.strip()) >= 3}, key=len, reverse=True)
+
+
 def _name_words(person: Person) -> list[str]:
     """First and last names, which others write on their own ("Thanks Zoe!"): case-sensitive."""
     words = re.findall(r"[^\W\d_][\w'-]*", person.real_name)
@@ -388,7 +400,7 @@ def _redactor(person: Person) -> Callable[[str], str]:
 
 def _identifier_pattern(person: Person) -> re.Pattern[str] | None:
     """Their Slack id, email or full name as a whole word, any case (also as Block Kit escapes them)."""
-    spellings = {s for ident in _identifiers(person) for s in (ident, escape(ident))}
+    spellings = {s for ident in _strong_identifiers(person) for s in (ident, escape(ident))}
     if not spellings:
         return None
     alternatives = "|".join(re.escape(s) for s in sorted(spellings, key=len, reverse=True))
@@ -400,15 +412,19 @@ def _might_mention(column: Any, person: Person) -> ColumnElement[bool]:
 
     JSON columns store non-ASCII as \\u escapes and Block Kit text is escaped,
     so those spellings are looked for too; `_identifier_pattern` then confirms.
+    Both the exact spelling and lower() are tried: SQLite's lower() folds ASCII only.
     """
     needles: set[str] = set()
-    for ident in _identifiers(person):
+    for ident in _strong_identifiers(person):
         for spelling in (ident, escape(ident)):
-            needles.update({spelling.lower(), json.dumps(spelling.lower())[1:-1]})
+            needles.update({spelling, json.dumps(spelling)[1:-1]})
     if not needles:
         return false()
     lowered = func.lower(column)
-    return or_(*(lowered.contains(n, autoescape=True) for n in sorted(needles)))
+    return or_(
+        *(column.contains(n, autoescape=True) for n in sorted(needles)),
+        *(lowered.contains(n.lower(), autoescape=True) for n in sorted(needles)),
+    )
 
 
 def _erase_messages(
