@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.db import Database
 from bot.devtools.standin import SlackStandIn
@@ -50,3 +51,20 @@ def make_person(
             joined_at or utcnow(),
         )
         return person.id
+
+
+def daytime_zone(now: datetime) -> str:
+    """A zone where it is office hours now, so messages are not held for the morning."""
+    for name in (
+        "Europe/London",
+        "Asia/Tokyo",
+        "America/New_York",
+        "Asia/Kolkata",
+        "America/Los_Angeles",
+        "Pacific/Auckland",
+        "Pacific/Honolulu",
+        "Asia/Dubai",
+    ):
+        if 9 <= now.astimezone(ZoneInfo(name)).hour < 15:
+            return name
+    raise AssertionError("no daytime zone found")  # pragma: no cover - the list spans the globe

@@ -35,29 +35,12 @@ from bot.services import followups, pairing
 from bot.services import requests as request_service
 from bot.settings import Settings
 from tests.conftest import make_settings
-from tests.factories import make_person
+from tests.factories import daytime_zone, make_person
 from tests.test_requests import ask, request_dm
 
 HOSTILE = "Thanks <!channel> & <@U123> <b>so much</b>"
 CHECKIN_BUTTONS = ["We met", "Not yet", "We couldn't meet"]
 MODAL_WORDS = ("learned", "useful", "share", "thank", "who else")
-
-
-def daytime_zone(now: datetime) -> str:
-    """A zone where it is office hours now, so check-ins are not held for the morning."""
-    for name in (
-        "Europe/London",
-        "Asia/Tokyo",
-        "America/New_York",
-        "Asia/Kolkata",
-        "America/Los_Angeles",
-        "Pacific/Auckland",
-        "Pacific/Honolulu",
-        "Asia/Dubai",
-    ):
-        if 9 <= now.astimezone(ZoneInfo(name)).hour < 15:
-            return name
-    raise AssertionError("no daytime zone found")  # pragma: no cover - the list spans the globe
 
 
 def night_zone(now: datetime) -> str:

@@ -23,7 +23,7 @@ from bot.models import Chat, ChatKind, PairingRound, Person, RoundUnmatched, utc
 from bot.rounds import run_round
 from bot.services import pairing
 from tests.conftest import BOT_TOKEN
-from tests.factories import make_person
+from tests.factories import daytime_zone, make_person
 
 FUNCTIONS = ["Engineering", "Product", "Design", "Sales", "Finance"]
 TOPICS = {
@@ -33,23 +33,6 @@ TOPICS = {
     "Sales": ["Negotiation", "Forecasting", "Cold outreach"],
     "Finance": ["Budgeting", "Unit economics", "Procurement"],
 }
-
-
-def daytime_zone(now: datetime) -> str:
-    """A time zone where it is office hours right now, so intros are not held for the morning."""
-    for name in (
-        "Europe/London",
-        "Asia/Tokyo",
-        "America/New_York",
-        "Asia/Kolkata",
-        "America/Los_Angeles",
-        "Pacific/Auckland",
-        "Pacific/Honolulu",
-        "Asia/Dubai",
-    ):
-        if 9 <= now.astimezone(ZoneInfo(name)).hour < 16:
-            return name
-    raise AssertionError("no daytime zone found")  # pragma: no cover - the list spans the globe
 
 
 def make_company(

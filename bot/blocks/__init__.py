@@ -82,6 +82,22 @@ def actions(*elements: Block, block_id: str | None = None) -> Block:
     return block
 
 
+def input_block(
+    block_id: str, label: str, element: Block, *, optional: bool = False, hint: str | None = None
+) -> Block:
+    """A modal input. Labels matter: people (and acceptance runs) find fields by them."""
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, 2000),
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    return block
+
+
 def cap_blocks(blocks: list[Block], limit: int, note: str = "More items are hidden.") -> list[Block]:
     """Keep within Slack's block limit, replacing the overflow with a note that says so."""
     if len(blocks) <= limit:

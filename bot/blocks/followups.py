@@ -21,6 +21,7 @@ from bot.blocks import (
     context,
     escape,
     header,
+    input_block,
     plain,
     section,
     truncate,
@@ -206,19 +207,6 @@ def answered_message(
 # -- modals ------------------------------------------------------------------------------------
 
 
-def _input(block_id: str, label: str, element: Block, *, optional: bool, hint: str | None = None) -> Block:
-    block: Block = {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain(label, 2000),
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = plain(hint, 2000)
-    return block
-
-
 def _text(action_id: str, value: str, *, multiline: bool, max_length: int, placeholder: str = "") -> Block:
     element: Block = {
         "type": "plain_text_input",
@@ -277,7 +265,7 @@ def learned_modal(
             if full
             else f"Thanks for making time for *{escape(who)}*. Two quick things, both optional."
         ),
-        _input(
+        input_block(
             "learned",
             "What I learned" if full else "What I learned too (optional)",
             _text(
@@ -292,13 +280,13 @@ def learned_modal(
     ]
     if full:
         blocks += [
-            _input(
+            input_block(
                 "useful",
                 "How useful was it? (1–5)",
                 _radio("useful_radio", USEFULNESS, str(before.usefulness) if before.usefulness else None),
                 optional=True,
             ),
-            _input(
+            input_block(
                 "topics",
                 "Topics covered",
                 _text("topics_input", ", ".join(before.topics), multiline=False, max_length=300),
@@ -307,14 +295,14 @@ def learned_modal(
             ),
         ]
     blocks += [
-        _input(
+        input_block(
             "share",
             "Share with",
             _radio("share_radio", share_options, before.share),
             optional=False,
             hint="Shared notes show no name unless you tick the box below.",
         ),
-        _input(
+        input_block(
             "show_name",
             "Show my name",
             {
@@ -329,7 +317,7 @@ def learned_modal(
             },
             optional=True,
         ),
-        _input(
+        input_block(
             "thanks",
             f"A thank-you note for {who}",
             _text(
@@ -344,7 +332,7 @@ def learned_modal(
     ]
     if full:
         blocks.append(
-            _input(
+            input_block(
                 "referral",
                 "Who else should I talk to?",
                 {"type": "users_select", "action_id": "referral_select", "placeholder": plain("A colleague")},
@@ -376,7 +364,9 @@ def couldnt_modal(chat_id: int, partners: list[str]) -> Block:
                 f"Sorry it didn't work out with *{escape(_names(partners))}*. What got in the way? "
                 "Only infochat sees your answer."
             ),
-            _input("reason", "Reason", _radio("reason_radio", list(REASONS.items()), None), optional=False),
+            input_block(
+                "reason", "Reason", _radio("reason_radio", list(REASONS.items()), None), optional=False
+            ),
         ],
     }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks import Block, context, escape, header, plain, section, truncate
+from bot.blocks import Block, context, escape, header, input_block, plain, section, truncate
 from bot.services.profiles import FORMATS, MAX_ASK_ME_ABOUT, MAX_CHATS_PER_MONTH, ProfileSnapshot, TopicRef
 
 PROFILE_CALLBACK = "profile_modal"
@@ -20,22 +20,7 @@ def _topic_option(topic: TopicRef) -> dict[str, Any]:
     return _option(topic.name, f"topic:{topic.id}")
 
 
-def _input(
-    block_id: str, label: str, element: Block, *, optional: bool = False, hint: str | None = None
-) -> Block:
-    block: Block = {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain(label, 2000),
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = plain(hint, 2000)
-    return block
-
-
-def _topics_input(block_id: str, action_id: str, label: str, chosen: list[TopicRef], hint: str) -> Block:
+def _topicsinput_block(block_id: str, action_id: str, label: str, chosen: list[TopicRef], hint: str) -> Block:
     element: Block = {
         "type": "multi_external_select",
         "action_id": action_id,
@@ -45,7 +30,7 @@ def _topics_input(block_id: str, action_id: str, label: str, chosen: list[TopicR
     }
     if chosen:
         element["initial_options"] = [_topic_option(t) for t in chosen[:20]]
-    return _input(block_id, label, element, optional=True, hint=hint)
+    return input_block(block_id, label, element, optional=True, hint=hint)
 
 
 def _capacity_label(n: int) -> str:
@@ -75,9 +60,9 @@ def profile_modal(
         current = profile.function if profile.function in functions else suggested_function
         if current in functions:
             select["initial_option"] = _option(current, current)
-        blocks.append(_input("function", "Your function", select))
+        blocks.append(input_block("function", "Your function", select))
     blocks.append(
-        _topics_input(
+        _topicsinput_block(
             "speak",
             SPEAK_ACTION,
             "Topics I can speak about",
@@ -86,7 +71,7 @@ def profile_modal(
         )
     )
     blocks.append(
-        _topics_input(
+        _topicsinput_block(
             "learn",
             LEARN_ACTION,
             "Topics I want to learn",
@@ -102,10 +87,10 @@ def profile_modal(
     }
     if profile.ask_me_about:
         ask["initial_value"] = profile.ask_me_about
-    blocks.append(_input("ask", "Ask me about (one line)", ask, optional=True))
+    blocks.append(input_block("ask", "Ask me about (one line)", ask, optional=True))
     capacity_options = [_option(_capacity_label(n), str(n)) for n in range(MAX_CHATS_PER_MONTH + 1)]
     blocks.append(
-        _input(
+        input_block(
             "capacity",
             "Chats per month I can take",
             {
@@ -119,7 +104,7 @@ def profile_modal(
     )
     format_options = [_option(label, value) for value, label in FORMATS.items()]
     blocks.append(
-        _input(
+        input_block(
             "format",
             "Preferred format",
             {
@@ -137,7 +122,7 @@ def profile_modal(
         _option("Off", "off"),
     ]
     blocks.append(
-        _input(
+        input_block(
             "weekly",
             "Weekly pairing",
             {

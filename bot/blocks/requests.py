@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.blocks import Block, actions, button, context, escape, header, plain, section, truncate
+from bot.blocks import Block, actions, button, context, escape, header, input_block, plain, section, truncate
 
 REQUEST_CALLBACK = "chat_request_modal"
 DECLINE_CALLBACK = "decline_modal"
@@ -70,22 +70,7 @@ def local_time(now: datetime, tz: str) -> str:
     return f"{now.astimezone(_zone(tz)):%H:%M} ({tz})"
 
 
-def _input(
-    block_id: str, label: str, element: Block, *, optional: bool = False, hint: str | None = None
-) -> Block:
-    block: Block = {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain(label, 2000),
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = plain(hint, 2000)
-    return block
-
-
-def _text_input(
+def _textinput_block(
     action_id: str, value: str, *, multiline: bool, max_length: int, placeholder: str = ""
 ) -> Block:
     element: Block = {"type": "plain_text_input", "action_id": action_id, "multiline": multiline}
@@ -114,15 +99,15 @@ def request_modal(expert: PersonCard, topic: str, intro: str, questions: list[st
             + ". Say who you are and what you'd like to understand; good questions make it work."
         ),
         context(LEARN_NOT_JOB),
-        _input(
+        input_block(
             "intro",
             "Introduce yourself briefly",
-            _text_input("intro_input", intro, multiline=True, max_length=1000),
+            _textinput_block("intro_input", intro, multiline=True, max_length=1000),
         ),
-        _input(
+        input_block(
             "goal",
             "What I want to learn",
-            _text_input(
+            _textinput_block(
                 "goal_input",
                 "",
                 multiline=True,
@@ -130,16 +115,16 @@ def request_modal(expert: PersonCard, topic: str, intro: str, questions: list[st
                 placeholder="e.g. how pricing decisions are made, and what data you look at",
             ),
         ),
-        _input(
+        input_block(
             "questions",
             "Questions I'd like to ask",
-            _text_input(
+            _textinput_block(
                 "questions_input", "\n".join(f"• {q}" for q in questions), multiline=True, max_length=3000
             ),
             optional=True,
             hint="Keep, edit or replace them. “Who else should I talk to?” often leads to the next chat.",
         ),
-        _input(
+        input_block(
             "format",
             "Format",
             _radio(
@@ -148,7 +133,7 @@ def request_modal(expert: PersonCard, topic: str, intro: str, questions: list[st
                 "any",
             ),
         ),
-        _input(
+        input_block(
             "duration", "Length", _radio("duration_radio", [("20", "20 minutes"), ("30", "30 minutes")], "30")
         ),
     ]
@@ -361,10 +346,10 @@ def decline_modal(request_id: int, learner_name: str) -> Block:
         "close": plain("Back", 24),
         "blocks": [
             section(f"I'll let {escape(learner_name)} know kindly and suggest others who can help."),
-            _input(
+            input_block(
                 "reason",
                 "A short note for them (optional)",
-                _text_input(
+                _textinput_block(
                     "reason_input",
                     "",
                     multiline=True,
@@ -387,15 +372,15 @@ def redirect_modal(request_id: int, learner_name: str) -> Block:
         "close": plain("Back", 24),
         "blocks": [
             section(f"Who could help {escape(learner_name)} better? I'll pass on your suggestion."),
-            _input(
+            input_block(
                 "colleague",
                 "Who could help instead?",
                 {"type": "users_select", "action_id": "colleague_select"},
             ),
-            _input(
+            input_block(
                 "note",
                 "A short note (optional)",
-                _text_input("note_input", "", multiline=True, max_length=500),
+                _textinput_block("note_input", "", multiline=True, max_length=500),
                 optional=True,
             ),
         ],
