@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import signal
 import threading
@@ -43,7 +44,13 @@ class GracefulServer(uvicorn.Server):
 def run_uvicorn(config: uvicorn.Config) -> None:
     server = GracefulServer(config)
     if config.workers > 1:
-        Multiprocess(config, target=server.run, sockets=[config.bind_socket()]).run()
+        sockets = [config.bind_socket()]
+        if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn
+            Multiprocess(config, target=server.run, sockets=sockets).run()  # type: ignore[call-arg]
+        else:
+            # newer uvicorn (0.54 here): each worker process runs its own uvicorn.Server; the
+            # supervisor (this process) still drains them on SIGTERM and exits 0.
+            Multiprocess(config, sockets=sockets).run()
     else:
         server.run()
 
@@ -51,7 +58,7 @@ def run_uvicorn(config: uvicorn.Config) -> None:
 def asgi_factory() -> InfochatASGI:
     """Entry for each uvicorn worker process when `--workers` > 1 (settings read once per process)."""
     settings = load_settings()
-    return InfochatASGI(build_app(settings), run_scheduler=True)
+    return InfochatASGI(build_app(settings), run_scheduler=True, freeze_gc=True)
 
 
 def prepare_database(settings: Settings) -> None:
@@ -86,7 +93,8 @@ def serve_http(settings: Settings) -> None:
     if settings.workers > 1:
         run_uvicorn(_uvicorn_config("bot.server:asgi_factory", settings, workers=settings.workers))
     else:
-        run_uvicorn(_uvicorn_config(InfochatASGI(build_app(settings), run_scheduler=True), settings))
+        asgi = InfochatASGI(build_app(settings), run_scheduler=True, freeze_gc=True)
+        run_uvicorn(_uvicorn_config(asgi, settings))
     log.info("infochat stopped")
 
 
@@ -129,7 +137,7 @@ def serve_socket(settings: Settings) -> None:
         client.message_workers.shutdown(wait=True)  # refuse new envelopes, finish acks in progress
         handler.close()
 
-    asgi = InfochatASGI(infochat, run_scheduler=True)
+    asgi = InfochatASGI(infochat, run_scheduler=True, freeze_gc=True)
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "lifespan":

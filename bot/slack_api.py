@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk import WebClient
@@ -190,3 +193,64 @@ class SlackGateway:
             raise
         user = response.get("user")
         return dict(user) if isinstance(user, dict) else None
+
+    # -- user groups and files (reports) -------------------------------------------
+    def usergroup_members(self, usergroup_id: str) -> list[str]:
+        """User ids in a user group (usergroups.users.list; needs usergroups:read)."""
+        response = self.call("usergroups.users.list", usergroup=usergroup_id)
+        return [str(user) for user in response.get("users") or []]
+
+    def upload_files(
+        self,
+        channel_id: str,
+        files: Sequence[tuple[str, bytes, str]],
+        *,
+        initial_comment: str | None = None,
+        timeout: float = 30.0,
+    ) -> list[str]:
+        """Share (filename, bytes, title) files in one message; returns the file ids.
+
+        Slack retired files.upload: each file gets an upload URL
+        (files.getUploadURLExternal), its bytes are POSTed there, and one
+        files.completeUploadExternal shares them all in `channel_id`.
+        """
+        uploaded: list[dict[str, str]] = []
+        for filename, data, title in files:
+            response = self.call("files.getUploadURLExternal", filename=filename, length=len(data))
+            self._post_upload(str(response["upload_url"]), data, filename, timeout)
+            uploaded.append({"id": str(response["file_id"]), "title": title})
+        if uploaded:
+            self.call(
+                "files.completeUploadExternal",
+                files=uploaded,
+                channel_id=channel_id,
+                initial_comment=initial_comment or None,
+            )
+        return [item["id"] for item in uploaded]
+
+    def _post_upload(self, url: str, data: bytes, filename: str, timeout: float, attempts: int = 3) -> None:
+        # The upload URL is not a Web API method, so the client's retry handlers do not
+        # cover it: retry connection errors and 5xx here, with the same kind of backoff.
+        for attempt in range(1, attempts + 1):
+            request = urllib.request.Request(
+                url, data=data, method="POST", headers={"Content-Type": "application/octet-stream"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=timeout, context=self.client.ssl) as response:
+                    if 200 <= response.status < 300:
+                        return
+                    status: int | None = response.status
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+                if status not in TRANSIENT_STATUSES:
+                    log.error("file upload failed", extra={"filename": filename, "status": status})
+                    raise
+            except (urllib.error.URLError, TimeoutError) as exc:
+                status = None
+                if attempt == attempts:
+                    log.error("file upload failed: %s", exc, extra={"filename": filename})
+                    raise
+            if attempt == attempts:
+                log.error("file upload failed", extra={"filename": filename, "status": status})
+                raise RuntimeError(f"upload of {filename} failed with status {status}")
+            time.sleep(0.5 * 2 ** (attempt - 1))

@@ -32,9 +32,15 @@ class ListenerRegistry:
     events: set[str] = field(default_factory=set)
     options: set[str] = field(default_factory=set)
 
-    def command(self, name: str, ack: Listener, lazy: Sequence[Listener] = ()) -> None:
+    def command(
+        self,
+        name: str,
+        ack: Listener,
+        lazy: Sequence[Listener] = (),
+        matchers: Sequence[Callable[..., bool]] | None = None,
+    ) -> None:
         self.commands.add(name)
-        self.app.command(name)(ack=ack, lazy=list(lazy))
+        self.app.command(name, matchers=matchers)(ack=ack, lazy=list(lazy))
 
     def action(self, action_id: str, ack: Listener, lazy: Sequence[Listener] = ()) -> None:
         self.actions.add(action_id)
@@ -67,13 +73,26 @@ def register_all(app: App, ctx: AppContext) -> ListenerRegistry:
         lifecycle,
         options,
         pairing,
+        reports,
         requests,
         views,
     )
 
     registry = ListenerRegistry(app)
     # lifecycle first: its middleware drops repeated events before any listener runs.
-    modules = (lifecycle, commands, actions, views, options, events, find, requests, pairing, followups)
+    modules = (
+        lifecycle,
+        commands,
+        actions,
+        views,
+        options,
+        events,
+        find,
+        requests,
+        pairing,
+        followups,
+        reports,
+    )
     for module in modules:
         module.register(registry, ctx)
     return registry

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot import blocks
 from bot.context import AppContext
-from bot.listeners import ListenerRegistry, find, followups
+from bot.listeners import ListenerRegistry, find, followups, reports
 from bot.listeners.home import publish_home
 from bot.listeners.views import NOT_ELIGIBLE, open_profile_modal
 from bot.models import utcnow
@@ -116,6 +116,7 @@ ROUTES.update(
         "leave": Subcommand(_leave),
         "find": Subcommand(find.answer_find),
         "learnings": Subcommand(followups.answer_learnings),
+        "report": Subcommand(reports.answer_report, reports.work_report),
     }
 )
 
@@ -153,4 +154,16 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
             log.exception("/infochat %s follow-up failed", inv.subcommand, extra={"slack_user": inv.user_id})
             respond(response_type="ephemeral", text=blocks.SOMETHING_WENT_WRONG)
 
-    registry.command(COMMAND, ack=ack_command, lazy=[work_command])
+    def has_follow_up(body: dict[str, Any]) -> bool:
+        route = ROUTES.get(parse(body.get("text"))[0])
+        return route is not None and route.work is not None
+
+    def answered_in_ack(body: dict[str, Any]) -> bool:
+        return not has_follow_up(body)
+
+    # Two listeners for one command: Bolt copies the whole request for every
+    # listener with lazy functions, which is most of the cost of an ack. Only
+    # subcommands with follow-up work (profile, pause, report, …) pay for it;
+    # help, find and the usage reply are answered entirely in the ack.
+    registry.command(COMMAND, ack=ack_command, lazy=[work_command], matchers=[has_follow_up])
+    registry.command(COMMAND, ack=ack_command, matchers=[answered_in_ack])

@@ -17,48 +17,60 @@ Score of an allowed pair (integers, so totals are exact and ties are real ties):
   + 10                     mutual: both can teach the other something
   +  5                     never met before (`past_pairs` holds those who met, outside the cooldown)
   +  0…4                   shared working hours: 1 point per full 2 h of overlap of two 8 h days
+                           (starts rounded to the quarter hour)
   + 20 per member          who was left out last week (`Candidate.priority`)
 
 The priority bonus is per person, so it does not change who pairs with whom
 among those matched; it only decides who is left over when someone must be.
 
-Objective, lexicographic: first match as many people as possible (nobody is
-left out when a matching that includes them exists on the graph searched),
-then maximise the total score. A small positive base alone does not guarantee
-maximum cardinality (two pairs of 1 can lose to one pair of 45), so the
-cardinality is enforced separately by augmenting paths; this may cost a little
-score for the sake of one more person meeting someone, which is the intended
-trade-off ("nobody is dropped").
+Objective, lexicographic: first match as many people as possible, then
+maximise the total score. A small positive base alone would not guarantee the
+first part (two pairs of 1 can lose to one pair of 45), so cardinality is
+enforced separately by augmenting paths; this may cost a little score for the
+sake of one more person meeting someone, which is the intended trade-off
+("nobody is dropped silently").
 
 Algorithm (targets and measurements: docs/performance.md, "Weekly matching"):
 
-1. Candidates. Up to DENSE_MAX people, every allowed pair is scored (dense
-   numpy). Above that, people are split into random blocks of about BLOCK (by
-   the seed) and every pair inside a block that shares a topic is scored with
-   one sparse product (speaks × learns); pairs that share a *rare* topic are
-   added across blocks (so the one person who speaks a niche topic is still
-   found), and a few random partners for people with few candidates. Each
-   person keeps their TOP_K best.
-2. Assignment. The maximum-weight perfect assignment on the bipartite double
-   cover (person -> partner, with "nobody" allowed at weight 0) is the
+1. Candidates. Up to DENSE_MAX people every allowed pair is scored (dense
+   numpy) and each person keeps their DENSE_TOP_K best. Above that, people
+   are ordered by work start and cut into blocks of about BLOCK, so a block
+   holds people whose hours overlap (who score higher together anyway); in a
+   block every pair sharing a topic is scored by sparse products over a few
+   rows at a time (`_Org.fused`: one product carries both teach counts and
+   the met/forbidden/same-function flags) and each person keeps their TOP_K
+   best. Pairs sharing a *rare* topic are added across blocks when they beat
+   one side's K-th best (the only speaker of a niche topic may sit in
+   another block), and random allowed partners for people with fewer than K.
+   Partners are ranked without priority points (a person's own priority is the
+   same with everyone; counted in the weights, it decides who is left over).
+2. Assignment, per block. The maximum-weight perfect assignment on the
+   bipartite double cover (person -> partner, "nobody" at weight 0) is the
    fractional-matching LP optimum; scipy's sparse LAPJV solves it. Its
    permutation splits into 2-cycles (pairs), even cycles (take the heavier
    alternate half) and odd cycles (drop the one person whose absence costs
    least).
 3. Cardinality. People left over are paired among themselves when allowed,
-   then Edmonds' augmenting paths (blossoms) are searched from each one
-   (dense mode: on all allowed pairs, so the matching is of maximum
-   cardinality; sparse mode: on the candidates plus every allowed pair of the
-   people left over).
-4. Trios. Each remaining person with at least one allowed partner joins the
+   then Edmonds' augmenting paths (blossoms) are searched from each one: in
+   dense mode on all allowed pairs, so the matching has maximum cardinality;
+   in sparse mode on the candidates plus every allowed pair of the people
+   left over.
+4. Improvement. 2-opt over the candidate edges: swap partners between two
+   pairs, or replace a partner by someone left over, when the total rises.
+5. Small rounds (≤ EXACT_MAX people) are then solved exactly: branch and cut
+   on the matching LP over all allowed pairs (HiGHS, blossom inequalities),
+   among matchings of that maximum cardinality, starting from step 4's.
+6. Trios. Each remaining person with at least one allowed partner joins the
    pair that gains most, if the trio keeps every constraint pairwise;
    otherwise they are reported in `unmatched` with a reason (and the round
    gives them priority next week).
 
-Determinism: people are sorted by id and then shuffled by `seed`; all ties
-(solver order, candidate cut-offs, who is left over) follow that order, so the
-same input and seed give the same groups, and another seed may break ties
-differently.
+Determinism: people are sorted by id, then ordered by work start with ties
+shuffled by `seed`; every tie (solver order, candidate cut-offs, who is left
+over, the LP's tie-breaking perturbation) follows that order or the seed's
+generator, so the same input and seed give the same groups (with the same
+numpy/scipy versions), and another seed may break ties differently. The order
+of `candidates` in the input does not matter.
 
 Reasons are short sentences for the intro message. Topics are named through
 `topic_names` (`"topic:<id>"` when missing); people through `person_names`
@@ -66,8 +78,8 @@ when given ("Ana can tell Cy about Python"), otherwise phrased without names
 ("Python: one of you speaks about it, the other wants to learn it").
 
 `upper_bound(inp)` is a certified upper bound on the total *pair* score of any
-matching (an LP dual over exact top-K lists, see its docstring); the bench
-reports our score as a fraction of it at sizes where exact blossom is too slow.
+matching (an LP dual checked against every pair, see its docstring); the bench
+reports our score as a fraction of it where exact blossom is too slow.
 """
 
 from __future__ import annotations
@@ -79,7 +91,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
 
 # -- score weights (see the module docstring) ------------------------------------------------
 
@@ -91,6 +103,10 @@ NEVER_MET = 5
 HOURS_PER_POINT = 2.0
 WORKDAY_HOURS = 8.0
 PRIORITY = 20
+# The most a pair can score without priority: two topics each way, mutual, new, same hours.
+MAX_PAIR_SCORE = (
+    BASE + 2 * (TEACH_FIRST + TEACH_SECOND) + MUTUAL + NEVER_MET + int(WORKDAY_HOURS // HOURS_PER_POINT)
+)
 # Points for 0, 1, 2+ topics taught in one direction.
 _TEACH = np.array([0, TEACH_FIRST, TEACH_FIRST + TEACH_SECOND], dtype=np.int32)
 
@@ -98,13 +114,22 @@ _TEACH = np.array([0, TEACH_FIRST, TEACH_FIRST + TEACH_SECOND], dtype=np.int32)
 
 # Up to this many people every allowed pair is scored (n² int32 arrays: 25 MB at 2,500).
 DENSE_MAX = 2500
-# Sparse mode: people per random block. Bigger blocks find better partners and
-# cost ~ n × BLOCK pair scores; see docs/performance.md for the trade.
-BLOCK = 3000
+# Sparse mode: people per block (contiguous in work start). Bigger blocks find better
+# partners and cost ~ n × BLOCK pair scores; see docs/performance.md for the trade.
+BLOCK = 10000
 # Candidates kept per person. The assignment graph has ≤ n × TOP_K edges.
-TOP_K = 12
+TOP_K = 8
+# Up to this many people the round is solved exactly (LP with blossom cuts, see
+# `_exact_small`): ~50 ms on average at 60 people, 0.1 s at 80 (2 s at worst seen).
+EXACT_MAX = 80
+MAX_NODES = 40  # LPs solved at most; the heuristic's matching stands if the search is cut short
+# Rounds of 2-opt after the assignment (each is a few vectorised passes over the candidates).
+IMPROVE_ROUNDS = 4
 # Dense mode keeps more: the assignment is cheap at that size and nearly exact with 100.
 DENSE_TOP_K = 100
+# People left over who get a full O(n) scan (augmenting paths, trios); beyond that the
+# leftovers are structural (one function outnumbering the rest) and scans cannot help.
+FULL_ROWS = 500
 # Pairs sharing a rare topic, scored across blocks: at most this many per person.
 RARE_PAIRS_PER_PERSON = 20
 
@@ -112,7 +137,7 @@ RARE_PAIRS_PER_PERSON = 20
 
 NOBODY_ELSE = "no one else is taking part this week"
 NO_OTHER_FUNCTION = "no one from another function is available"
-ALL_MET_RECENTLY = "everyone available from another function has met you recently"
+ALL_MET_RECENTLY = "everyone available has met you recently"
 NO_ALLOWED_PARTNER = "no one available could be paired with you this week"
 ODD_ONE_OUT = "you were the odd one out, and no group of three fitted everyone's constraints"
 ALL_PARTNERS_TAKEN = "everyone you could meet was already paired with someone else"
@@ -160,8 +185,14 @@ def hours_points(start_a: float, start_b: float) -> int:
     return int(_overlap_hours(start_a, start_b) // HOURS_PER_POINT)
 
 
+def _quarter_hour(start: float) -> float:
+    """A work start rounded to the quarter hour, in [0, 24): time zones are whole quarters, and
+    a bounded set of values keeps the hours score a small table lookup in bulk."""
+    return (round(start * 4) % 96) / 4
+
+
 def _overlap_hours(start_a: float, start_b: float) -> float:
-    distance = abs(start_a % 24.0 - start_b % 24.0)
+    distance = abs(_quarter_hour(start_a) - _quarter_hour(start_b))
     distance = min(distance, 24.0 - distance)
     return max(0.0, WORKDAY_HOURS - distance)
 
@@ -240,15 +271,17 @@ class _Org:
         self.inp = inp
         n = self.n = len(people)
         self.rng = np.random.default_rng(inp.seed)
-        starts = np.array([c.work_start_utc % 24.0 for c in people], dtype=np.float64)
+        starts = np.array([_quarter_hour(c.work_start_utc) for c in people], dtype=np.float64)
         order = np.lexsort((self.rng.permutation(n), starts))
         self.people = [people[k] for k in order]
-        self.index = {c.id: i for i, c in enumerate(self.people)}
+        self.sorted_ids = np.array([c.id for c in people], dtype=np.int64)  # ascending
+        self.index_of_sorted = np.empty(n, dtype=np.int64)
+        self.index_of_sorted[order] = np.arange(n)
         self.func = np.unique([c.function for c in self.people], return_inverse=True)[1].astype(np.int32)
         self.allow_same = inp.allow_same_function
         self.prio_points = np.array([PRIORITY if c.priority else 0 for c in self.people], dtype=np.int32)
-        # Few distinct start times in practice (one per office/zone): hours points by table lookup.
-        uniq, code = np.unique([c.work_start_utc for c in self.people], return_inverse=True)
+        # At most 96 distinct (quarter-hour) starts: hours points by table lookup.
+        uniq, code = np.unique([_quarter_hour(c.work_start_utc) for c in self.people], return_inverse=True)
         self.start_code = code.astype(np.intp)
         self.zones = len(uniq)
         self.hours_table = np.array(
@@ -262,7 +295,6 @@ class _Org:
         self.past_pairs = self._pairs(inp.past_pairs)
         self.forbidden = self._pair_matrix(self.forbidden_pairs)
         self.past = self._pair_matrix(self.past_pairs)
-        self.recent_only = self._pair_matrix(self._pairs(inp.recent_pairs - inp.blocked_pairs))
         self._fused: tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray] | None = None
 
     def _topic_matrix(self, sets: list[frozenset[int]]) -> sp.csr_matrix:
@@ -274,17 +306,20 @@ class _Org:
         data = np.ones(len(cols), dtype=np.int32)
         return sp.csr_matrix((data, cols, indptr), shape=(self.n, max(1, len(self._topic_col))))
 
-    def _pairs(self, pairs: Iterable[frozenset[int]]) -> np.ndarray:
-        """Unique index pairs (i < j) among present people, shape (m, 2); others are ignored."""
-        found = []
-        for pair in pairs:
-            if len(pair) != 2:
-                continue
-            x, y = pair
-            i, j = self.index.get(x), self.index.get(y)
-            if i is not None and j is not None:
-                found.append((min(i, j), max(i, j)))
-        return np.array(sorted(set(found)), dtype=np.int64).reshape(-1, 2)
+    def _pairs(self, pairs: frozenset[frozenset[int]]) -> np.ndarray:
+        """Unique index pairs (i < j) among present people, shape (m, 2); others are ignored.
+
+        Vectorised: at 50,000 people the cooldown alone lists ~300,000 pairs."""
+        two = [pair for pair in pairs if len(pair) == 2]
+        flat = np.fromiter(itertools.chain.from_iterable(two), dtype=np.int64, count=2 * len(two))
+        if len(flat) == 0:
+            return np.zeros((0, 2), dtype=np.int64)
+        pos = np.searchsorted(self.sorted_ids, flat)
+        pos = np.minimum(pos, len(self.sorted_ids) - 1)
+        present = self.sorted_ids[pos] == flat
+        idx = self.index_of_sorted[pos].reshape(-1, 2)
+        idx = idx[present.reshape(-1, 2).all(axis=1)]
+        return np.unique(np.sort(idx, axis=1), axis=0)
 
     def _pair_matrix(self, pairs: np.ndarray) -> sp.csr_matrix:
         rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
@@ -381,7 +416,7 @@ class _Org:
         blocks_a = [self.speaks, self.learns]
         blocks_b = [self.learns, self.speaks * d]
         everyone = np.arange(n)
-        if not self.allow_same:
+        if not self.allow_same and n:
             onehot = sp.csr_matrix(
                 (np.ones(n, dtype=np.int32), (everyone, self.func)), shape=(n, int(self.func.max()) + 1)
             )
@@ -523,8 +558,8 @@ def _symmetric_edges(rows: np.ndarray, cols: np.ndarray, data: np.ndarray) -> tu
 # -- candidates -------------------------------------------------------------------------------
 
 
-def _candidates(org: _Org) -> tuple[np.ndarray, np.ndarray, np.ndarray, sp.csr_matrix | None]:
-    """Candidate edges (i < j, score) and, in dense mode, the full allowed graph for augmentation.
+def _candidates(org: _Org) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int], sp.csr_matrix | None]:
+    """Candidate edges (i < j, score), block bounds, and in dense mode the full allowed graph.
 
     Partners are ranked without priority points (a person's priority is the same
     with every partner; counted in the weights, it only decides who is left over)."""
@@ -536,7 +571,7 @@ def _candidates(org: _Org) -> tuple[np.ndarray, np.ndarray, np.ndarray, sp.csr_m
         rows, cols = rows[keep], cols[keep]
         allowed = sp.csr_matrix(w >= 0)
         i, j, _ = _symmetric_edges(rows, cols, np.zeros(len(rows)))
-        return i, j, org.pair_scores(i, j), allowed
+        return i, j, org.pair_scores(i, j), [0, n], allowed
     blocks = max(1, round(n / BLOCK))
     bounds = np.linspace(0, n, blocks + 1).astype(np.int64)
     block_of = np.repeat(np.arange(blocks), np.diff(bounds))
@@ -547,10 +582,10 @@ def _candidates(org: _Org) -> tuple[np.ndarray, np.ndarray, np.ndarray, sp.csr_m
         parts.append((rows, cols))
     if blocks > 1:
         parts.append(_rare_pairs(org, block_of, kth))
-    parts.append(_random_pairs(org, parts))
+    parts.append(_random_pairs(org, parts, bounds, block_of))
     rows = np.concatenate([p[0] for p in parts])
     i, j, _ = _symmetric_edges(rows, np.concatenate([p[1] for p in parts]), np.zeros(len(rows)))
-    return i, j, org.pair_scores(i, j), None
+    return i, j, org.pair_scores(i, j), bounds.tolist(), None
 
 
 def _rare_pairs(org: _Org, block_of: np.ndarray, kth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -576,8 +611,11 @@ def _rare_pairs(org: _Org, block_of: np.ndarray, kth: np.ndarray) -> tuple[np.nd
     return i[keep], j[keep]
 
 
-def _random_pairs(org: _Org, parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Random allowed partners for people with few candidates (no topics, or only rare ones)."""
+def _random_pairs(
+    org: _Org, parts: list[tuple[np.ndarray, np.ndarray]], bounds: np.ndarray, block_of: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random allowed partners in their block for people with few candidates (few or no topics):
+    the per-block assignment can use them, and nobody depends on leftovers handling alone."""
     have = np.zeros(org.n, dtype=np.int64)
     for rows, cols in parts:
         have += np.bincount(rows, minlength=org.n) + np.bincount(cols, minlength=org.n)
@@ -585,7 +623,8 @@ def _random_pairs(org: _Org, parts: list[tuple[np.ndarray, np.ndarray]]) -> tupl
     if len(short) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     i = np.repeat(short, 2 * TOP_K)
-    j = org.rng.integers(0, org.n, len(i))
+    lo, hi = bounds[block_of[i]], bounds[block_of[i] + 1]
+    j = lo + (org.rng.random(len(i)) * (hi - lo)).astype(np.int64)
     keep = org.allowed(i, j)
     return i[keep], j[keep]
 
@@ -666,10 +705,12 @@ def _augment(partner: np.ndarray, roots: list[int], neighbours: sp.csr_matrix) -
     """Grow the matching along augmenting paths from each root (blossoms contracted), in place.
 
     One search per root is enough: a vertex with no augmenting path now never
-    gets one later (Edmonds). Work is proportional to the part of the graph
-    each search reaches, not to n."""
+    gets one later (Edmonds), and the whole alternating tree of a failed search
+    (a "Hungarian tree") can be dropped for good, so failed searches together
+    cost O(edges) however many people are left over."""
     indptr, indices = neighbours.indptr, neighbours.indices
     match: list[int] = partner.tolist()  # -1 = exposed; a list: this loop is pure Python
+    dead: set[int] = set()
 
     for root in roots:
         if match[root] != -1:
@@ -712,7 +753,7 @@ def _augment(partner: np.ndarray, roots: list[int], neighbours: sp.csr_matrix) -
             v = queue[head]
             head += 1
             for to in indices[indptr[v] : indptr[v + 1]].tolist():
-                if base_of(v) == base_of(to) or match[v] == to:
+                if to in dead or base_of(v) == base_of(to) or match[v] == to:
                     continue
                 if to == root or (match[to] != -1 and match[to] in parent):
                     top = lca(v, to)
@@ -735,6 +776,8 @@ def _augment(partner: np.ndarray, roots: list[int], neighbours: sp.csr_matrix) -
                     used.add(nxt)
                     touched.append(nxt)
                     queue.append(nxt)
+        if found == -1:
+            dead.update(touched)
         v = found
         while v != -1:
             pv = parent[v]
@@ -758,8 +801,8 @@ def match(
     n = org.n
     if n == 0:
         return Matching(groups=(), unmatched={}, total_score=0.0)
-    ei, ej, ew, allowed = _candidates(org)
-    partner, _, _ = _assignment_pairs(n, ei, ej, ew)
+    ei, ej, ew, bounds, allowed = _candidates(org)
+    partner = _solve_blocks(n, ei, ej, ew, bounds)
     exposed = np.flatnonzero(partner == -1)
     if len(exposed) > 1:
         _pair_leftovers(org, partner, exposed)
@@ -767,9 +810,169 @@ def match(
     if len(exposed) > 0:
         graph = allowed if allowed is not None else _augment_graph(org, ei, ej, exposed)
         _augment(partner, exposed.tolist(), graph)
-        exposed = np.flatnonzero(partner == -1)
+    _improve(org, partner, ei, ej, ew)
+    if allowed is not None and n <= EXACT_MAX:
+        # Small rounds: the exact optimum among maximum-cardinality matchings.
+        partner = _exact_small(org, allowed, partner)
+    exposed = np.flatnonzero(partner == -1)
     trios = _trios(org, partner, exposed)
     return _result(org, partner, trios, topic_names, person_names)
+
+
+def _solve_blocks(n: int, ei: np.ndarray, ej: np.ndarray, ew: np.ndarray, bounds: list[int]) -> np.ndarray:
+    """Partner per person (-1 if none) from the assignment, solved block by block.
+
+    scipy's LAPJV is fast on one block of 10,000 (~0.4 s) but slows down
+    sharply (~17 s at 50,000) once a few cross-block edges tie the blocks
+    together; those edges are used afterwards by `_improve` instead."""
+    partner = np.full(n, -1, dtype=np.int64)
+    block = np.searchsorted(np.asarray(bounds), np.arange(n), side="right") - 1
+    inside = block[ei] == block[ej]
+    for b, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        sel = inside & (block[ei] == b)
+        sub = _assignment_pairs(hi - lo, ei[sel] - lo, ej[sel] - lo, ew[sel])[0]
+        paired = sub >= 0
+        partner[lo:hi][paired] = sub[paired] + lo
+    return partner
+
+
+def _improve(org: _Org, partner: np.ndarray, ei: np.ndarray, ej: np.ndarray, ew: np.ndarray) -> None:
+    """2-opt over the candidate edges, in place, keeping everyone matched who is.
+
+    For an edge (u, v) outside the matching: if u and v are paired with u' and v',
+    pair (u, v) and (u', v') instead when allowed and heavier; if v has nobody,
+    pair (u, v) and leave u' instead when heavier (someone with priority, say).
+    Non-overlapping improvements are applied best first, a few rounds."""
+    n = org.n
+    weight = np.zeros(n, dtype=np.int64)
+    for _ in range(IMPROVE_ROUNDS):
+        has = np.flatnonzero(partner >= 0)
+        weight[:] = 0
+        weight[has] = org.pair_scores(has, partner[has])
+        pu, pv = partner[ei], partner[ej]
+        live = pu != ej
+        swaps: list[tuple[float, int, int, int, int]] = []
+        both = np.flatnonzero(live & (pu >= 0) & (pv >= 0))
+        # Cheap filter first: no pair scores more than MAX_PAIR_SCORE plus priority.
+        bound = MAX_PAIR_SCORE + org.prio_points[pu[both]] + org.prio_points[pv[both]]
+        both = both[ew[both] + bound > weight[ei[both]] + weight[ej[both]]]
+        if len(both):
+            other = org.pair_scores(pu[both], pv[both])
+            gain = ew[both] + other - weight[ei[both]] - weight[ej[both]]
+            good = (other >= 0) & (gain > 0)
+            for g, e in zip(gain[good].tolist(), both[good].tolist(), strict=True):
+                swaps.append((g, int(ei[e]), int(ej[e]), int(pu[e]), int(pv[e])))
+        for u_side, v_side, pu_side, pv_side in ((ei, ej, pu, pv), (ej, ei, pv, pu)):
+            lone = np.flatnonzero(live & (pu_side >= 0) & (pv_side < 0))
+            gain = ew[lone] - weight[u_side[lone]]
+            for g, e in zip(gain.tolist(), lone.tolist(), strict=True):
+                if g > 0:
+                    swaps.append((g, int(u_side[e]), int(v_side[e]), int(pu_side[e]), -1))
+        if not swaps:
+            return
+        swaps.sort(key=lambda x: -x[0])
+        touched = np.zeros(n, dtype=bool)
+        for _, u, v, pu_, pv_ in swaps:
+            group = [u, v, pu_] + ([pv_] if pv_ >= 0 else [])
+            if touched[group].any():
+                continue
+            touched[group] = True
+            partner[u], partner[v] = v, u
+            if pv_ >= 0:
+                partner[pu_], partner[pv_] = pv_, pu_
+            else:
+                partner[pu_] = -1
+
+
+def _exact_small(org: _Org, allowed: sp.csr_matrix, incumbent: np.ndarray) -> np.ndarray:
+    """The maximum-weight matching among those with as many pairs as `incumbent` (the maximum).
+
+    Branch and cut on the matching LP over all allowed pairs plus Σx = size,
+    solved by HiGHS: while a solution is fractional, odd sets whose blossom
+    inequality (edges inside an odd set S ≤ (|S| − 1) / 2, Edmonds' matching
+    polytope) is violated become cuts; when none is found, branch on the most
+    fractional edge. Starts from the heuristic's matching and returns it
+    unchanged if nothing better is found within MAX_NODES LPs."""
+    from scipy.optimize import linprog
+
+    n = org.n
+    upper = sp.triu(allowed, k=1).tocoo()
+    i, j = upper.row.astype(np.int64), upper.col.astype(np.int64)
+    m = len(i)
+    size = int((incumbent >= 0).sum()) // 2
+    if m == 0 or size == 0:
+        return incumbent
+    # Integer scores plus a seeded perturbation summing to < 1: breaks the LP's ties (fewer
+    # degenerate fractional optima, and the seed picks among equal matchings) without
+    # changing which matchings are optimal.
+    w = org.pair_scores(i, j) + org.rng.random(m) / (m + 1)
+    edge = np.arange(m)
+    rows: list[sp.csr_matrix] = [
+        sp.csr_matrix((np.ones(2 * m), (np.concatenate([i, j]), np.tile(edge, 2))), shape=(n, m))
+    ]
+    limits: list[np.ndarray] = [np.ones(n)]
+    best = incumbent
+    chosen = incumbent[i] == j
+    best_value = float(w[chosen].sum())
+    stack: list[dict[int, int]] = [{}]  # edge -> fixed value
+    solved = 0
+    while stack and solved < MAX_NODES:
+        fixed = stack.pop()
+        bounds = np.zeros((m, 2))
+        bounds[:, 1] = 1
+        for e, value in fixed.items():
+            bounds[e] = value
+        while solved < MAX_NODES:
+            solved += 1
+            lp = linprog(
+                -w,
+                A_ub=sp.vstack(rows, format="csr"),
+                b_ub=np.concatenate(limits),
+                A_eq=np.ones((1, m)),
+                b_eq=[size],
+                bounds=bounds,
+                method="highs",
+            )
+            if lp.status != 0 or -lp.fun <= best_value + 1e-9:
+                break  # infeasible, or cannot beat what we have
+            x = lp.x
+            fractional = (x > 1e-6) & (x < 1 - 1e-6)
+            if not fractional.any():
+                taken = x > 0.5
+                best = np.full(n, -1, dtype=np.int64)
+                best[i[taken]], best[j[taken]] = j[taken], i[taken]
+                best_value = float(w[taken].sum())
+                break
+            cuts = _blossom_cuts(n, i, j, x, fractional)
+            if cuts:
+                rows.append(sp.csr_matrix(np.array([inside for inside, _ in cuts], dtype=np.float64)))
+                limits.append(np.array([limit for _, limit in cuts]))
+                continue
+            e = int(np.argmin(np.abs(x - 0.5)))
+            stack.append({**fixed, e: 0})
+            stack.append({**fixed, e: 1})  # explored first
+            break
+    return best
+
+
+def _blossom_cuts(
+    n: int, i: np.ndarray, j: np.ndarray, x: np.ndarray, fractional: np.ndarray
+) -> list[tuple[np.ndarray, float]]:
+    """Violated blossom inequalities among a few candidate odd sets: components of the
+    fractional edges, and of the edges with x above a few levels (a cheap stand-in
+    for exact Padberg–Rao separation; branching covers the rest)."""
+    cuts: dict[bytes, tuple[np.ndarray, float]] = {}
+    for support in (fractional, x > 1e-6, x > 0.3, x > 0.45):
+        graph = sp.csr_matrix((np.ones(int(support.sum())), (i[support], j[support])), shape=(n, n))
+        count, label = connected_components(graph, directed=False)
+        sizes = np.bincount(label, minlength=count)
+        for c in np.flatnonzero((sizes >= 3) & (sizes % 2 == 1)).tolist():
+            members = label == c
+            inside = members[i] & members[j]
+            limit = (sizes[c] - 1) / 2
+            if x[inside].sum() > limit + 1e-6:
+                cuts.setdefault(inside.tobytes(), (inside, limit))
+    return list(cuts.values())
 
 
 def _pair_leftovers(org: _Org, partner: np.ndarray, exposed: np.ndarray) -> None:
@@ -793,10 +996,13 @@ def _pair_leftovers(org: _Org, partner: np.ndarray, exposed: np.ndarray) -> None
 
 
 def _augment_graph(org: _Org, ei: np.ndarray, ej: np.ndarray, exposed: np.ndarray) -> sp.csr_matrix:
-    """Candidates plus every allowed pair of the people left over, as a symmetric 0/1 graph."""
+    """Candidates plus every allowed pair of (up to FULL_ROWS of) the people left over.
+
+    A full row costs O(n); thousands left over happen only when one function
+    outnumbers all others together, and then extra rows cannot help anyway."""
     rows = [ei, ej]
     cols = [ej, ei]
-    for v in exposed.tolist():
+    for v in _leftover_order(org, exposed)[:FULL_ROWS]:
         others = np.flatnonzero(org.row_scores(v) >= 0)
         rows += [np.full(len(others), v), others]
         cols += [others, np.full(len(others), v)]
@@ -815,8 +1021,7 @@ def _trios(org: _Org, partner: np.ndarray, exposed: np.ndarray) -> dict[int, int
     firsts = np.flatnonzero((partner >= 0) & (np.arange(org.n) < partner))
     seconds = partner[firsts]
     taken = np.zeros(len(firsts), dtype=bool)
-    # Priority people first, then the seed's order.
-    for v in sorted(exposed.tolist(), key=lambda v: (org.prio_points[v] == 0, v)):
+    for v in _leftover_order(org, exposed)[:FULL_ROWS]:
         row = org.row_scores(v)
         gain = row[firsts].astype(np.int64) + row[seconds]
         fits = (row[firsts] >= 0) & (row[seconds] >= 0) & ~taken
@@ -828,19 +1033,35 @@ def _trios(org: _Org, partner: np.ndarray, exposed: np.ndarray) -> dict[int, int
     return joined
 
 
-def _unmatched_reason(org: _Org, v: int, left_over: int) -> str:
-    row = org.row_scores(v)
-    if (row >= 0).any():
-        return ODD_ONE_OUT if left_over == 1 else ALL_PARTNERS_TAKEN
-    others = np.ones(org.n, dtype=bool)
-    others[v] = False
-    if not org.allow_same:
-        others &= org.func != org.func[v]
-    if not others.any():
-        return NO_OTHER_FUNCTION if not org.allow_same else NOBODY_ELSE
-    recent = org.recent_only[v].toarray().ravel() > 0
-    # Name the cooldown only when it is the whole story; a block is never revealed.
-    return ALL_MET_RECENTLY if recent[others].all() else NO_ALLOWED_PARTNER
+def _leftover_order(org: _Org, exposed: np.ndarray) -> list[int]:
+    """People left over, priority first, then the seed's order."""
+    return sorted(exposed.tolist(), key=lambda v: (org.prio_points[v] == 0, v))
+
+
+def _unmatched_reasons(org: _Org, left: list[int]) -> dict[int, str]:
+    """Why each person left over was not paired (counts, not a scan per person)."""
+    n = org.n
+    others = np.full(n, n - 1) if org.allow_same else n - np.bincount(org.func)[org.func]
+    # Forbidden partners who would otherwise be allowed, per person.
+    counts: dict[str, np.ndarray] = {}
+    for name, pairs in (("forbidden", org.forbidden_pairs), ("recent", org._pairs(org.inp.recent_pairs))):
+        i, j = pairs[:, 0], pairs[:, 1]
+        if not org.allow_same:
+            keep = org.func[i] != org.func[j]
+            i, j = i[keep], j[keep]
+        counts[name] = np.bincount(np.concatenate([i, j]), minlength=n)
+    allowed = others - counts["forbidden"]
+    reasons: dict[int, str] = {}
+    for v in left:
+        if allowed[v] > 0:
+            reasons[v] = ODD_ONE_OUT if len(left) == 1 else ALL_PARTNERS_TAKEN
+        elif others[v] == 0:
+            reasons[v] = NOBODY_ELSE if org.allow_same else NO_OTHER_FUNCTION
+        elif counts["recent"][v] == others[v]:
+            reasons[v] = ALL_MET_RECENTLY  # the cooldown is the whole story
+        else:
+            reasons[v] = NO_ALLOWED_PARTNER  # a block is never revealed
+    return reasons
 
 
 def _result(
@@ -883,7 +1104,7 @@ def _result(
             )
         )
     left = [v for v in np.flatnonzero(partner == -1).tolist() if v not in trios]
-    unmatched = {people[v].id: _unmatched_reason(org, v, len(left)) for v in left}
+    unmatched = {people[v].id: reason for v, reason in _unmatched_reasons(org, left).items()}
     groups.sort(key=lambda g: g.members)
     return Matching(
         groups=tuple(groups),
@@ -895,45 +1116,91 @@ def _result(
 # -- a certified upper bound --------------------------------------------------------------------
 
 
-def upper_bound(inp: MatchInput, *, k: int = 48) -> float:
-    """An upper bound on the total pair score of ANY matching of `inp` (trios not counted).
+def upper_bound(inp: MatchInput, *, rounds: int = 8, per_row: int = 16, tolerance: float = 1e-4) -> float:
+    """A certified upper bound on the total pair score of ANY matching of `inp` (trios not counted).
 
-    Each person's exact k best partners over *all* pairs are found (every pair
-    sharing a topic is scored, in row chunks; pairs sharing none score at most
-    `no_topic_max`). Let θ_i be person i's k-th best score (0 with fewer than k
-    allowed partners). Any pair (i, j) outside everyone's top-k lists scores at
-    most min(θ_i, θ_j). The assignment on the double cover of the top-k edges,
-    with weight θ_i on i's "nobody" entry, has value V; its LP dual (u, v)
-    gives y_i = (u_i + v_i) / 2 with y_i + y_j ≥ w_ij on listed edges and
-    y_i ≥ θ_i / 2 (so ≥ w_ij on unlisted ones): a feasible dual of the
-    fractional-matching LP over all pairs. Hence max matching ≤ Σ y = V / 2.
+    LP duality: for any y ≥ 0, with δ_i = ½ max_j (w_ij − y_i − y_j)⁺ over all
+    allowed partners j, the vector y + δ is feasible for the dual of the
+    fractional-matching LP (y_i + y_j ≥ w_ij for every pair), so every matching
+    scores at most Σ y + Σ δ. The bound is only as good as y, so y comes from
+    column generation: solve the LP (HiGHS) on a set of edges, take its duals,
+    scan *every* pair sharing a topic for the most violated ones, add them,
+    repeat until the bound improves by less than `tolerance`. Pairs sharing no
+    topic are bounded per work-start zone (their score is base + never-met +
+    hours + priority). Returns the smallest bound seen.
 
-    Costs one score per topic-sharing pair (n² / 2 at 50,000 people: minutes);
-    a bench tool, not part of the round."""
+    Scans all topic-sharing pairs each round (about a minute per round at 50,000
+    people): a bench tool, not part of the round."""
+    from scipy.optimize import linprog  # only the bench needs an LP solver
+
     org = _Org(inp)
     n = org.n
     if n < 2:
         return 0.0
-    rows, cols, data, kth, valid = org.rect_top_k(0, n, 0, n, k, priority=True)
-    data = data + org.prio_points[rows]
-    theta = np.where(valid >= k, kth + org.prio_points, 0)
-    # Rows whose k-th best topic pair does not beat every topic-free pair are scored in full.
-    redo = np.flatnonzero((valid < k) | (theta < org.no_topic_max()))
-    if len(redo):
-        keep = ~np.isin(rows, redo)
-        extra_rows, extra_cols, extra_data = [rows[keep]], [cols[keep]], [data[keep]]
-        for v in redo.tolist():
-            full = org.row_scores(v)
-            ok = np.flatnonzero(full >= 0)
-            best = ok[np.argsort(-full[ok], kind="stable")[:k]]
-            theta[v] = int(full[best].min()) if len(ok) > k else 0
-            extra_rows.append(np.full(len(best), v))
-            extra_cols.append(best)
-            extra_data.append(full[best])
-        rows, cols, data = np.concatenate(extra_rows), np.concatenate(extra_cols), np.concatenate(extra_data)
-    i, j, s = _symmetric_edges(rows, cols, data)
-    _, _, value = _assignment_pairs(n, i, j, s, loop=theta)
-    return value / 2.0
+    ei, ej, _, _, _ = _candidates(org)
+    best = math.inf
+    for _ in range(max(1, rounds)):
+        ew = org.pair_scores(ei, ej)
+        if len(ei):
+            incidence = sp.csr_matrix(
+                (np.ones(2 * len(ei)), (np.concatenate([ei, ej]), np.tile(np.arange(len(ei)), 2))),
+                shape=(n, len(ei)),
+            )
+            lp = linprog(
+                -ew.astype(np.float64), A_ub=incidence, b_ub=np.ones(n), bounds=(0, None), method="highs-ipm"
+            )
+            y = np.maximum(-np.asarray(lp.ineqlin.marginals, dtype=np.float64), 0.0)
+        else:
+            y = np.zeros(n)
+        worst, rows, cols = _violations(org, y, per_row)
+        bound = float(y.sum() + 0.5 * np.maximum(worst, 0.0).sum())
+        if len(rows) == 0 or bound > best * (1 - tolerance):
+            best = min(best, bound)
+            break
+        best = bound
+        ei, ej, _ = _symmetric_edges(
+            np.concatenate([ei, rows]), np.concatenate([ej, cols]), np.zeros(len(ei) + len(rows))
+        )
+    return best
+
+
+def _violations(org: _Org, y: np.ndarray, per_row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per person the largest w_ij − y_i − y_j over all allowed j (an upper bound for pairs sharing
+    no topic), and each person's `per_row` most violated topic-sharing pairs."""
+    a, b, table = org.fused()
+    bt = b.T.tocsr()
+    n = org.n
+    hours = org.hours_table.astype(np.int64)
+    worst = np.full(n, -np.inf)
+    found_rows, found_cols = [], []
+    for lo in range(0, n, _CHUNK_ROWS):
+        hi = min(n, lo + _CHUNK_ROWS)
+        x = (a[lo:hi] @ bt).tocsr()
+        counts = np.diff(x.indptr)
+        local = np.repeat(np.arange(hi - lo, dtype=np.intp), counts)
+        score = table[x.data].astype(np.int64)
+        score += hours[org.start_code[lo:hi][local], org.start_code[x.indices]]
+        score += org.prio_points[lo:hi][local] + org.prio_points[x.indices]
+        slack = np.where(score > 0, score - y[lo:hi][local] - y[x.indices], -np.inf)
+        some = counts > 0
+        worst[lo:hi][some] = np.maximum.reduceat(slack, x.indptr[:-1][some])
+        # Quantised to half points for the top-k cut; exact values go into `worst`.
+        level = np.clip(np.floor(2 * slack + 0.5), 0, 1_000).astype(np.int64)
+        keep = _top_k(local, level, hi - lo, per_row, org.rng)[0]
+        found_rows.append(local[keep] + lo)
+        found_cols.append(x.indices[keep].astype(np.int64))
+    # Pairs sharing no topic: base + never-met + hours + both priorities, maximised per zone.
+    zone_best = np.full(org.zones, -np.inf)
+    np.maximum.at(zone_best, org.start_code, org.prio_points - y)
+    no_topic = (
+        BASE
+        + NEVER_MET
+        + org.prio_points
+        - y
+        + np.max(org.hours_table[org.start_code].astype(np.float64) + zone_best[None, :], axis=1)
+    )
+    worst = np.maximum(worst, no_topic)
+    return worst, np.concatenate(found_rows), np.concatenate(found_cols)
 
 
 def scored_pairs(inp: MatchInput) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

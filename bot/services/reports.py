@@ -25,6 +25,9 @@ membership through the gateway and caches the answer.
 from __future__ import annotations
 
 import calendar
+import csv
+import io
+import json
 import logging
 import re
 import threading
@@ -480,10 +483,6 @@ def _hours_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[Any]
         # SQLite keeps UTC datetimes as ISO text; julianday() reads them. CAST truncates.
         return cast((func.julianday(later) - func.julianday(earlier)) * 24, Integer).label("h")
     return cast(func.floor(extract("epoch", later - earlier) / 3600), Integer).label("h")
-
-
-def _by_cur(rows: Iterable[Any]) -> dict[int, Any]:
-    return {int(row.cur): row for row in rows}
 
 
 def _median(histogram: Sequence[tuple[float, int]]) -> float | None:
@@ -1125,16 +1124,17 @@ def _summary(
 
     if full:
         rate = _answer_rate(session, cur, prev)
-        cells = {
-            c: _rate(rate.get(c, (0, 0, 0))[1], rate.get(c, (0, 0, 0))[0], rate.get(c, (0, 0, 0))[2])
-            for c in (0, 1)
-        }
+        cells = {}
+        for c in (0, 1):
+            asked, answered, people = rate.get(c, (0, 0, 0))
+            cells[c] = _rate(answered, asked, people)
         metrics.append(Metric("followup_rate", "Follow-up answer rate", cells[1], cells[0]))
 
         cross = _cross_function(session, cur, prev)
-        cells = {
-            c: _rate(cross.get(c, (0, 0))[1], cross.get(c, (0, 0))[0], held_cells[c].people) for c in (0, 1)
-        }
+        cells = {}
+        for c in (0, 1):
+            chats, across = cross.get(c, (0, 0))
+            cells[c] = _rate(across, chats, held_cells[c].people)
         metrics.append(Metric("cross_function", "Chats across functions", cells[1], cells[0]))
 
         days = _days_to_chat(session, cur, prev)
@@ -1260,3 +1260,60 @@ def is_admin(settings: Settings, slack: SlackGateway, user_id: str) -> bool:
 def clear_admin_cache() -> None:
     with _group_lock:
         _group_cache.clear()
+
+
+# -- exports ------------------------------------------------------------------------------------
+
+
+def export_name(table: Table, period: Period, ext: str) -> str:
+    return f"infochat_{table.key}_{period.first_day:%Y%m%d}-{period.last_day:%Y%m%d}.{ext}"
+
+
+def to_csv(table: Table) -> bytes:
+    """One table as UTF-8 CSV with a header row; a hidden cell is written as `*`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(table.columns)
+    for label, cells in table.rows:
+        writer.writerow(
+            [label, *(SUPPRESSED if c.suppressed and c.text is None else _blank(c.export()) for c in cells)]
+        )
+    return buffer.getvalue().encode("utf-8")
+
+
+def _blank(value: str | float | int | None) -> str | float | int:
+    return "" if value is None else value
+
+
+def to_json(table: Table, report: Report) -> bytes:
+    """One table as JSON: rows keyed by column; a hidden cell is null and named in `suppressed`."""
+    rows = []
+    for label, cells in table.rows:
+        row: dict[str, Any] = {table.columns[0]: label}
+        hidden = []
+        for name, cell in zip(table.columns[1:], cells, strict=True):
+            row[name] = cell.export()
+            if cell.suppressed and cell.text is None:
+                hidden.append(name)
+        if hidden:
+            row["suppressed"] = hidden
+        rows.append(row)
+    document = {
+        "table": table.key,
+        "title": table.title,
+        "note": table.note,
+        "period": {
+            "first_day": report.period.first_day.isoformat(),
+            "last_day": report.period.last_day.isoformat(),
+        },
+        "previous_period": {
+            "first_day": report.summary.previous.first_day.isoformat(),
+            "last_day": report.summary.previous.last_day.isoformat(),
+        },
+        "min_group_size": report.min_group_size,
+        "generated_at": report.generated_at.isoformat(),
+        "columns": table.columns,
+        "rows": rows,
+        "privacy": report.footer,
+    }
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
