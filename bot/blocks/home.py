@@ -99,7 +99,21 @@ def activity_blocks(activity: HomeActivity, zone: ZoneInfo) -> list[Block]:
 
 
 def home_view(
-    profile: ProfileSnapshot | None, now: datetime, zone: ZoneInfo, activity: HomeActivity | None = None
+    profile: ProfileSnapshot | None,
+    now: datetime,
+    zone: ZoneInfo,
+    activity: HomeActivity | None = None,
+    admin: list[Block] | None = None,
+) -> Block:
+    """The App Home; programme admins also get `admin` (headline figures and report buttons) on top."""
+    view = _member_home(profile, now, zone, activity)
+    if admin:
+        view["blocks"] = cap_blocks([*admin, divider(), *view["blocks"]], MAX_VIEW_BLOCKS)
+    return view
+
+
+def _member_home(
+    profile: ProfileSnapshot | None, now: datetime, zone: ZoneInfo, activity: HomeActivity | None
 ) -> Block:
     if profile is None or not profile.joined:
         view = welcome_home_view(profile.display_name if profile else None)

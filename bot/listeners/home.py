@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from bot import notify
 from bot.blocks.home import ChatCard, HomeActivity, home_view
+from bot.blocks.reports import admin_home_blocks
 from bot.context import AppContext
 from bot.models import Person, utcnow
-from bot.services import followups, profiles
+from bot.services import followups, profiles, reports
 from bot.services import requests as request_service
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,16 @@ def _activity(session: Session, person: Person, now: datetime, tz: str) -> HomeA
     )
 
 
+def _admin_blocks(ctx: AppContext, user_id: str, now: datetime) -> list[dict[str, object]] | None:
+    """Headline figures and report buttons, for programme admins only (an audited view)."""
+    if not reports.is_admin(ctx.settings, ctx.slack, user_id):
+        return None
+    with ctx.db.session() as session:
+        summary = reports.headline(session, now, ctx.settings.min_group_size, ctx.settings.timezone)
+        reports.record_access(session, user_id, "report.home", "headline figures")
+    return admin_home_blocks(summary)
+
+
 def publish_home(ctx: AppContext, user_id: str) -> None:
     """Render and publish `user_id`'s App Home; failures are logged, never raised to Slack."""
     with _lock_for(user_id):
@@ -58,7 +69,8 @@ def publish_home(ctx: AppContext, user_id: str) -> None:
             snapshot = profiles.snapshot(person) if person is not None else None
             zone = profiles.person_zone(person, ctx.settings.timezone) if person else ctx.settings.zone
             activity = _activity(session, person, now, ctx.settings.timezone) if person else None
+        admin = _admin_blocks(ctx, user_id, now)
         try:
-            ctx.slack.publish_home(user_id, home_view(snapshot, now, zone, activity))
+            ctx.slack.publish_home(user_id, home_view(snapshot, now, zone, activity, admin))
         except Exception:
             log.exception("could not publish App Home", extra={"slack_user": user_id})
