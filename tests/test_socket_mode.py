@@ -313,3 +313,17 @@ def test_serve_socket_without_app_token_names_the_variable(
     assert done.returncode == 2
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     assert len(lines) == 1 and "SLACK_APP_TOKEN" in lines[0], lines
+
+
+def test_socket_mode_retry_attempt_of_a_handled_event_is_dropped(
+    socket_process: tuple[subprocess.Popen, int], standin: SlackStandIn
+) -> None:
+    standin.add_user("U1", name="alice", real_name="Alice Smith")
+    envelope = _event_callback(standin, {"type": "app_home_opened", "user": "U1", "tab": "home"})
+    first = standin.socket_send("events_api", envelope)
+    assert standin.socket_ack(first, 10) == {}
+    assert _wait(lambda: len(standin.calls_to("views.publish")) == 1)
+    retry = standin.socket_send("events_api", envelope, retry_attempt=1, retry_reason="timeout")
+    assert standin.socket_ack(retry, 10) == {}  # acked, so Slack stops retrying
+    time.sleep(0.5)
+    assert len(standin.calls_to("views.publish")) == 1
