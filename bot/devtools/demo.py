@@ -257,6 +257,28 @@ def journey_weekly_round(demo: Demo) -> None:
     demo._seen = len(demo.standin.transcript())
 
 
+def journey_report(demo: Demo) -> None:
+    admin = demo.people[-1]
+    demo.say(f"{admin.name}, a programme admin, types `/infochat report`")
+    answer = demo.slack.command(admin.user_id, "report").json()
+    print(f"   ephemeral to {admin.name}: {answer.get('text', '')}")
+    demo.standin.wait_for(lambda: len(demo.standin.uploaded_files) >= 2, timeout=60)
+    summary = next(
+        (m for m in demo.standin.messages_in(admin.user_id) if "report" in str(m.get("text", "")).lower()),
+        None,
+    )
+    if summary is not None:
+        _print_message(demo, f"DM to {admin.name}", summary)
+    for name, data, _ in demo.standin.uploaded_files.values():
+        (demo.folder / name).write_bytes(data)
+        print(f"   chart uploaded to {admin.name}'s DM: {name} ({len(data):,} bytes, saved in {demo.folder})")
+    someone = demo.people[4]
+    demo.say(f"{someone.name}, not an admin, tries the same")
+    refusal = demo.slack.command(someone.user_id, "report").json().get("text", "")
+    print(f"   ephemeral to {someone.name}: {refusal}")
+    demo._seen = len(demo.standin.transcript())
+
+
 JOURNEYS: list[tuple[str, Journey]] = [
     ("Getting started", journey_help),
     ("App Home", journey_app_home),
@@ -264,6 +286,7 @@ JOURNEYS: list[tuple[str, Journey]] = [
     ("Find someone and ask for a chat", journey_find_and_ask),
     ("The weekly pairing round", journey_weekly_round),
     ("Follow-up: what did you learn?", journey_followup),
+    ("HR report", journey_report),
 ]
 
 
