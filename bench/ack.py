@@ -37,7 +37,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -58,8 +58,10 @@ perf = time.perf_counter
 # --------------------------------------------------------------------------- requests
 
 
-def signed_request(port: int, user_id: str, timestamp: int) -> bytes:
-    """One `/infochat help` POST, with the form fields and headers Slack sends."""
+def signed_request(
+    port: int, user_id: str, timestamp: int, text: str = "help", response_url: str | None = None
+) -> bytes:
+    """One `/infochat <text>` POST, with the form fields and headers Slack sends."""
     body = urlencode(
         {
             "token": "bench-verification-token",
@@ -70,10 +72,10 @@ def signed_request(port: int, user_id: str, timestamp: int) -> bytes:
             "user_id": user_id,
             "user_name": user_id.lower(),
             "command": "/infochat",
-            "text": "help",
+            "text": text,
             "api_app_id": "A0INFOCHAT",
             "is_enterprise_install": "false",
-            "response_url": f"https://hooks.slack.com/commands/{TEAM_ID}/1/{user_id.lower()}",
+            "response_url": response_url or f"https://hooks.slack.com/commands/{TEAM_ID}/1/{user_id.lower()}",
             "trigger_id": f"1.{timestamp}.{user_id.lower()}",
         }
     ).encode()
@@ -96,15 +98,37 @@ def signed_request(port: int, user_id: str, timestamp: int) -> bytes:
 # --------------------------------------------------------------------------- load generator
 
 
+@dataclass(frozen=True)
+class Workload:
+    """What the connections send, and what every answer must carry.
+
+    The default is this bench's: `/infochat help` from one user per connection, the
+    request signed once and re-sent (re-signed every minute). With `commands`, the
+    connections take turns through the (user_id, text) pairs, one after another
+    across all connections, each request signed as it leaves. An answer must be a
+    200 whose body holds one of `markers`; `Phase.answers` counts the first found.
+    """
+
+    markers: tuple[bytes, ...] = (HELP_MARKER,)
+    expected: str = "the help text"  # what a 200 without a marker lacked, for the error detail
+    commands: Sequence[tuple[str, str]] = ()
+    response_url: str | None = None
+
+
+HELP = Workload()
+
+
 @dataclass
 class Phase:
     connections: int
     measure_from: float
     stop_at: float
     max_requests: int
+    workload: Workload = HELP
     latencies: list[float] = field(default_factory=list)  # seconds, measured window only
     statuses: Counter[int] = field(default_factory=Counter)  # non-200 answers
-    bad_bodies: int = 0  # 200 without the help text
+    answers: Counter[bytes] = field(default_factory=Counter)  # good answers by the marker they carried
+    bad_bodies: int = 0  # 200 without any of the workload's markers
     dropped: int = 0  # connections lost mid-request
     malformed: int = 0  # responses that are not parseable HTTP/1.1
     note: str = ""
@@ -149,7 +173,11 @@ class Connection(asyncio.Protocol):
             assert self.transport is not None
             self.transport.close()
             return
-        if now - self.signed_at > RESIGN_EVERY:
+        workload = self.phase.workload
+        if workload.commands:
+            user_id, text = workload.commands[self.phase.issued % len(workload.commands)]
+            self.request = signed_request(self.port, user_id, int(time.time()), text, workload.response_url)
+        elif now - self.signed_at > RESIGN_EVERY:
             self.request = signed_request(self.port, self.user_id, int(time.time()))
             self.signed_at = now
         self.phase.issued += 1
@@ -190,8 +218,13 @@ class Connection(asyncio.Protocol):
         phase = self.phase
         if self.status != 200:
             phase.statuses[self.status] += 1
-        elif buf.find(HELP_MARKER, self.head_len, self.need) < 0:
-            phase.bad_bodies += 1
+        else:
+            for marker in phase.workload.markers:
+                if buf.find(marker, self.head_len, self.need) >= 0:
+                    phase.answers[marker] += 1
+                    break
+            else:
+                phase.bad_bodies += 1
         if self.started >= phase.measure_from:
             phase.latencies.append(done - self.started)
             phase.last_done = done
@@ -216,9 +249,11 @@ async def _drive(phase: Phase, port: int, index: int) -> None:
         await conn.closed
 
 
-async def run_phase(port: int, connections: int, warmup: float, duration: float, max_requests: int) -> Phase:
+async def run_phase(
+    port: int, connections: int, warmup: float, duration: float, max_requests: int, workload: Workload = HELP
+) -> Phase:
     start = perf()
-    phase = Phase(connections, start + warmup, start + warmup + duration, max_requests)
+    phase = Phase(connections, start + warmup, start + warmup + duration, max_requests, workload)
     drivers = asyncio.gather(*(_drive(phase, port, i) for i in range(connections)))
     try:
         # Bounded even if the server stops answering: in-flight requests get 30 s.
@@ -419,7 +454,7 @@ def summarise(run: int, phase: Phase, cpu: tuple[float | None, float, float | No
     if phase.statuses:
         detail.append("statuses " + ", ".join(f"{s}x{n}" for s, n in sorted(phase.statuses.items())))
     if phase.bad_bodies:
-        detail.append(f"{phase.bad_bodies} 200s without the help text")
+        detail.append(f"{phase.bad_bodies} 200s without {phase.workload.expected}")
     if phase.dropped:
         detail.append(f"{phase.dropped} connections lost mid-request")
     if phase.malformed:

@@ -253,10 +253,10 @@ def format_row(row: Row) -> str:
 
 
 @contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
+def postgres_database(admin_url: str, prefix: str = "infochat_bench") -> Iterator[str]:
     """A database of our own on the given server, dropped afterwards."""
     admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
-    name = f"infochat_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
