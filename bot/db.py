@@ -3,21 +3,26 @@
 A unit of work is `with db.session() as session: ...`: it commits when the
 block ends and rolls back when it raises. Listeners and jobs open one inside
 themselves (never in Bolt middleware, which runs before the listener rather
-than around it).
+than around it). `db.run(work)` runs a unit of work given as a function and runs
+it again if the connection fails under it (see bot.retry for when that is safe).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import retry
+
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> URL:
@@ -70,12 +75,32 @@ class Database:
         session = self._sessions()
         try:
             yield session
-            session.commit()
+            # Flush first: a failure while flushing is still inside the transaction,
+            # which the server rolls back; only a failure of COMMIT itself leaves
+            # the outcome unknown, and bot.retry must not repeat such a unit.
+            session.flush()
+            try:
+                session.commit()
+            except Exception as error:
+                setattr(error, retry.COMMIT_OUTCOME_UNKNOWN, True)
+                raise
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
+
+    def run(
+        self, work: Callable[[Session], T], *, label: str, budget: float = retry.BACKGROUND_BUDGET_SECONDS
+    ) -> T:
+        """Run `work` in one unit of work, again on a fresh connection if the
+        connection fails under it. `work` must be safe to repeat from the start."""
+
+        def attempt() -> T:
+            with self.session() as session:
+                return work(session)
+
+        return retry.retrying(attempt, label=label, budget=budget)
 
     def ping(self) -> bool:
         """True when the database answers a trivial query (used by /readyz)."""

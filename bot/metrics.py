@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from bot.db import Database
 from bot.models import OutboxMessage, OutboxStatus, utcnow
+
+if TYPE_CHECKING:  # bot.db imports bot.retry, which counts its retries here
+    from bot.db import Database
 
 REQUESTS = Counter("infochat_requests", "Slack requests handled", ["kind", "status"])
 ACK_SECONDS = Histogram(
@@ -27,6 +29,11 @@ ACK_SECONDS = Histogram(
 )
 SLACK_API_ERRORS = Counter(
     "infochat_slack_api_errors", "Slack Web API calls that failed", ["method", "error"]
+)
+DB_RETRIES = Counter(
+    "infochat_db_retries",
+    "Units of work run again after the database connection failed under them",
+    ["unit_of_work"],
 )
 
 
@@ -68,7 +75,7 @@ def registry_for(db: Database) -> CollectorRegistry:
 
         multiprocess.MultiProcessCollector(registry)
     else:
-        for metric in (REQUESTS, ACK_SECONDS, SLACK_API_ERRORS):
+        for metric in (REQUESTS, ACK_SECONDS, SLACK_API_ERRORS, DB_RETRIES):
             registry.register(metric)
     registry.register(OutboxCollector(db))
     return registry

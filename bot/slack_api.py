@@ -30,6 +30,7 @@ from slack_sdk.http_retry import (
 from slack_sdk.web import SlackResponse
 
 from bot.metrics import SLACK_API_ERRORS
+from bot.retry import note_side_effect
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,12 @@ class TokenBucket:
         return wait
 
 
+# Methods that only read: repeating them (bot.retry) changes nothing in Slack.
+READ_ONLY_METHODS = frozenset(
+    {"auth.test", "users.info", "users.list", "usergroups.users.list", "conversations.history"}
+)
+
+
 class SlackGateway:
     """Thin, logged access to the Web API methods infochat uses."""
 
@@ -98,6 +105,8 @@ class SlackGateway:
     def call(self, method: str, **params: Any) -> SlackResponse:
         """Call `method` (e.g. "views.publish") through slack_sdk's typed wrapper,
         which knows whether Slack wants JSON, a form or a query string."""
+        if method not in READ_ONLY_METHODS:
+            note_side_effect(method)  # a database retry must not repeat what Slack has seen
         try:
             return getattr(self.client, method.replace(".", "_"))(**params)
         except SlackApiError as exc:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 
+from bot import retry
 from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient
 from bot.devtools.standin import SlackStandIn
-from bot.models import OutboxMessage, OutboxStatus
-from bot.services import outbox
+from bot.models import OutboxMessage, OutboxStatus, Person
+from bot.services import outbox, profiles
 from tests.conftest import pg_admin_url
 from tests.factories import make_person
 
@@ -133,3 +137,104 @@ def test_database_connections_dropped_mid_flight_are_replaced(
     admin.dispose()
     assert "Welcome back" in slack.command("UR", "resume").json()["text"]
     assert httpx.get(server.root + "/readyz").status_code == 200
+
+
+def _backends_waiting_on_a_lock(admin: Database, database: str) -> list[int]:
+    with admin.engine.connect() as connection:
+        return list(
+            connection.scalars(
+                text(
+                    "SELECT pid FROM pg_stat_activity"
+                    " WHERE datname = :db AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                ),
+                {"db": database},
+            )
+        )
+
+
+@pytest.mark.skipif(not pg_admin_url(), reason="a connection dying mid-transaction is a PostgreSQL scenario")
+def test_a_command_whose_connection_dies_mid_transaction_is_run_again(
+    slack: SlackAppClient, server: AppServer, db: Database
+) -> None:
+    """A PostgreSQL restart kills connections inside transactions, not only idle ones.
+
+    A row lock holds `/infochat pause` inside its transaction; its backend is then
+    killed, as a restart would. The user must still get their answer, from a
+    second attempt on a fresh connection, and the pause is recorded once.
+    """
+    make_person(db, None, "UR", "Rosa Tanaka", "Sales")
+    admin = Database(pg_admin_url() or "")
+    locker = db.engine.connect()
+    try:
+        locker.execute(text("SELECT 1 FROM people WHERE slack_user_id = 'UR' FOR UPDATE"))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            reply = pool.submit(slack.command, "UR", "pause 1w")
+            deadline = time.monotonic() + 5
+            while not (waiting := _backends_waiting_on_a_lock(admin, str(db.url.database))):
+                assert time.monotonic() < deadline, "the pause never reached the locked row"
+                time.sleep(0.02)
+            with admin.engine.connect() as connection:
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": waiting[0]})
+                connection.commit()
+            time.sleep(0.2)  # the retry now waits on the same lock
+            locker.commit()
+            response = reply.result(timeout=5)
+    finally:
+        locker.close()
+        admin.dispose()
+    assert response.status_code == 200
+    assert "paused until" in response.json()["text"]
+    with db.session() as session:
+        person = profiles.get_person(session, "UR")
+        assert person is not None and person.paused_until is not None
+    metrics = httpx.get(server.root + "/metrics").text
+    assert 'infochat_db_retries_total{unit_of_work="/infochat pause"} 1.0' in metrics
+
+
+def test_a_unit_of_work_that_already_reached_slack_is_not_repeated(db: Database) -> None:
+    """Retrying after a message went out would send it twice: the failure is raised instead."""
+    attempts: list[int] = []
+
+    def send_then_fail() -> None:
+        attempts.append(1)
+        retry.note_side_effect("chat.postMessage")
+        raise OperationalError("UPDATE people", {}, _ServerGone("server closed the connection"))
+
+    with pytest.raises(OperationalError):
+        retry.retrying(send_then_fail, label="test")
+    assert len(attempts) == 1
+
+
+def test_a_connection_failure_before_anything_left_is_retried_and_a_bad_query_is_not(db: Database) -> None:
+    calls: list[int] = []
+
+    def fails_once(session: Session) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("SELECT 1", {}, _ServerGone("terminating connection due to shutdown"))
+        make_person_row(session)
+        return len(calls)
+
+    assert db.run(fails_once, label="test") == 2
+    with db.session() as session:
+        assert profiles.get_person(session, "UF") is not None
+
+    bad: list[int] = []
+
+    def bad_sql(session: Session) -> None:
+        bad.append(1)
+        session.execute(text("SELECT * FROM no_such_table"))
+
+    with pytest.raises(DBAPIError):
+        db.run(bad_sql, label="test")
+    assert len(bad) == 1
+
+
+class _ServerGone(Exception):
+    """What psycopg raises when the server is unreachable: an error without a SQLSTATE."""
+
+    sqlstate = None
+
+
+def make_person_row(session: Session) -> None:
+    session.add(Person(slack_user_id="UF", name="Fern", real_name="Fern Okafor"))

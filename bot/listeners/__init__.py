@@ -16,6 +16,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.context import AppContext
+from bot.retry import ACK_BUDGET_SECONDS, BACKGROUND_BUDGET_SECONDS, retry_listener
 
 Listener = Callable[..., Any]
 
@@ -23,7 +24,13 @@ Listener = Callable[..., Any]
 @dataclass
 class ListenerRegistry:
     """Registers listeners on the Bolt app and remembers what was registered,
-    so a test can hold it against manifest.yml."""
+    so a test can hold it against manifest.yml.
+
+    Every ack and lazy function is wrapped by `bot.retry.retry_listener`: if the
+    database connection dies under it (a PostgreSQL restart), it runs again on a
+    fresh connection, unless it already reached Slack. Acks give up after 1.5 s,
+    inside Slack's 3 s deadline.
+    """
 
     app: App
     commands: set[str] = field(default_factory=set)
@@ -40,23 +47,31 @@ class ListenerRegistry:
         matchers: Sequence[Callable[..., bool]] | None = None,
     ) -> None:
         self.commands.add(name)
-        self.app.command(name, matchers=matchers)(ack=ack, lazy=list(lazy))
+        self.app.command(name, matchers=matchers)(ack=_ack(ack), lazy=_lazy(lazy))
 
     def action(self, action_id: str, ack: Listener, lazy: Sequence[Listener] = ()) -> None:
         self.actions.add(action_id)
-        self.app.action(action_id)(ack=ack, lazy=list(lazy))
+        self.app.action(action_id)(ack=_ack(ack), lazy=_lazy(lazy))
 
     def view(self, callback_id: str, ack: Listener, lazy: Sequence[Listener] = ()) -> None:
         self.views.add(callback_id)
-        self.app.view(callback_id)(ack=ack, lazy=list(lazy))
+        self.app.view(callback_id)(ack=_ack(ack), lazy=_lazy(lazy))
 
     def event(self, event_type: str, ack: Listener, lazy: Sequence[Listener] = ()) -> None:
         self.events.add(event_type)
-        self.app.event(event_type)(ack=ack, lazy=list(lazy))
+        self.app.event(event_type)(ack=_ack(ack), lazy=_lazy(lazy))
 
     def suggestion(self, action_id: str, ack: Listener) -> None:
         self.options.add(action_id)
-        self.app.options(action_id)(ack=ack, lazy=[])
+        self.app.options(action_id)(ack=_ack(ack), lazy=[])
+
+
+def _ack(listener: Listener) -> Listener:
+    return retry_listener(listener, budget=ACK_BUDGET_SECONDS)
+
+
+def _lazy(listeners: Sequence[Listener]) -> list[Listener]:
+    return [retry_listener(listener, budget=BACKGROUND_BUDGET_SECONDS) for listener in listeners]
 
 
 def just_ack(ack: Callable[..., None]) -> None:

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import blocks
+from bot import blocks, retry
 from bot.context import AppContext
 from bot.listeners import ListenerRegistry, find, followups, reports
 from bot.listeners.home import publish_home
 from bot.listeners.views import NOT_ELIGIBLE, open_profile_modal
 from bot.models import utcnow
+from bot.retry import ACK_BUDGET_SECONDS
 from bot.services import profiles
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,9 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
             ack(response_type="ephemeral", text=blocks.usage_message(inv.subcommand, COMMAND))
             return
         try:
-            body = route.answer(ctx, inv)
+            body = retry.retrying(
+                lambda: route.answer(ctx, inv), label=f"/infochat {inv.subcommand}", budget=ACK_BUDGET_SECONDS
+            )
         except Exception:
             log.exception("/infochat %s failed", inv.subcommand, extra={"slack_user": inv.user_id})
             body = {"text": blocks.SOMETHING_WENT_WRONG}
@@ -149,7 +152,9 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         if route is None or route.work is None:
             return
         try:
-            route.work(ctx, inv, respond)
+            retry.retrying(
+                lambda: route.work(ctx, inv, respond), label=f"/infochat {inv.subcommand} follow-up"
+            )
         except Exception:
             log.exception("/infochat %s follow-up failed", inv.subcommand, extra={"slack_user": inv.user_id})
             respond(response_type="ephemeral", text=blocks.SOMETHING_WENT_WRONG)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bot import retry
 from bot.context import AppContext
 from bot.listeners import ListenerRegistry, home, just_ack
 from bot.services import directory, outbox
@@ -26,7 +27,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
             return
         user_id = str(event.get("user", ""))
         try:
-            home.publish_home(ctx, user_id)
+            retry.retrying(lambda: home.publish_home(ctx, user_id), label="publish App Home")
         except Exception:
             log.exception("could not publish App Home for %s", user_id)
 

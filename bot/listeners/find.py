@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bot import blocks
+from bot import blocks, retry
 from bot.blocks.search import (
     FIND_OWN_FUNCTION_ACTION,
     FIND_PAGE_ACTION,
@@ -73,7 +73,10 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         query, page, own = parsed
         try:
             # Re-run for whoever clicked (record=False: the search was counted once).
-            message = run_search(ctx, user_id, query, page=page, include_own_function=own, record=False)
+            message = retry.retrying(
+                lambda: run_search(ctx, user_id, query, page=page, include_own_function=own, record=False),
+                label="find paging",
+            )
         except Exception:
             log.exception("find paging failed", extra={"slack_user": user_id})
             respond(replace_original=True, text=blocks.SOMETHING_WENT_WRONG)

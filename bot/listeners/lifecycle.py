@@ -14,10 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.response import BoltResponse
+from sqlalchemy.orm import Session
 
 from bot.context import AppContext
 from bot.listeners import ListenerRegistry
 from bot.models import utcnow
+from bot.retry import ACK_BUDGET_SECONDS
 from bot.services import appstate
 
 log = logging.getLogger(__name__)
@@ -31,8 +33,11 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
                 _resume_after_reinstall()
             return next()
         event_type = str((body.get("event") or {}).get("type", ""))
-        with ctx.db.session() as session:
-            first = appstate.record_event(session, str(event_id), event_type, utcnow())
+        first = ctx.db.run(
+            lambda session: appstate.record_event(session, str(event_id), event_type, utcnow()),
+            label="record_event",
+            budget=ACK_BUDGET_SECONDS,
+        )
         if not first:
             log.info("event %s (%s) already handled; dropping the retry", event_id, event_type)
             return BoltResponse(status=200, body="")
@@ -40,9 +45,11 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
 
     def _resume_after_reinstall() -> None:
         # A slash command reaching us proves the app is installed again.
-        with ctx.db.session() as session:
-            if appstate.sending_stopped(session) and appstate.resume_sending(session):
-                log.warning("app in use again: sending resumed")
+        def resume(session: Session) -> bool:
+            return appstate.sending_stopped(session) and appstate.resume_sending(session)
+
+        if ctx.db.run(resume, label="resume_after_reinstall", budget=ACK_BUDGET_SECONDS):
+            log.warning("app in use again: sending resumed")
 
     registry.app.middleware(drop_repeated_events)
 

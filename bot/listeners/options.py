@@ -14,6 +14,7 @@ from typing import Any
 from bot.blocks.topics import topic_options
 from bot.context import AppContext
 from bot.listeners import ListenerRegistry
+from bot.retry import ACK_BUDGET_SECONDS
 from bot.services.topics import MAX_QUERY_LENGTH, typeahead
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,10 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
     def ack_topic_suggestions(ack: Callable[..., None], payload: dict[str, Any]) -> None:
         query = str(payload.get("value") or "")[:MAX_QUERY_LENGTH]
         try:
-            with ctx.db.session() as session:
-                found = typeahead(session, query)
-                options = topic_options(found.topics, query, exact=found.exact is not None)
+            found = ctx.db.run(
+                lambda session: typeahead(session, query), label="typeahead", budget=ACK_BUDGET_SECONDS
+            )
+            options = topic_options(found.topics, query, exact=found.exact is not None)
         except Exception:
             log.exception("topic type-ahead failed for %r", query)
             options = topic_options([], query)

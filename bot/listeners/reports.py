@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from bot import blocks, charts
+from bot import blocks, charts, retry
 from bot.blocks import reports as report_blocks
 from bot.context import AppContext
 from bot.listeners import ListenerRegistry, just_ack
@@ -184,7 +184,12 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         if period is None:
             return
         try:
-            deliver_report(ctx, _user(body), period, sections=[section.key] if section else None, via="home")
+            retry.retrying(
+                lambda: deliver_report(
+                    ctx, _user(body), period, sections=[section.key] if section else None, via="home"
+                ),
+                label="report view",
+            )
         except Exception:
             log.exception("report view failed", extra={"slack_user": _user(body)})
             _tell(ctx, body, respond, blocks.SOMETHING_WENT_WRONG)
@@ -196,7 +201,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         if period is None:
             return
         try:
-            export_csv(ctx, _user(body), period, via="button")
+            retry.retrying(lambda: export_csv(ctx, _user(body), period, via="button"), label="report export")
         except Exception:
             log.exception("report export failed", extra={"slack_user": _user(body)})
             _tell(ctx, body, respond, blocks.SOMETHING_WENT_WRONG)
