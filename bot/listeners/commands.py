@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ class Subcommand:
 
 
 def _help(ctx: AppContext, inv: Invocation) -> dict[str, Any] | None:
-    return {"text": blocks.help_text(COMMAND), "blocks": blocks.help_blocks(COMMAND)}
+    return _help_answer()
 
 
 def _coming_soon(ctx: AppContext, inv: Invocation) -> dict[str, Any] | None:
@@ -122,6 +123,23 @@ ROUTES.update(
 )
 
 
+def context_free_answer(text: str | None) -> dict[str, Any] | None:
+    """The ack for a subcommand whose answer depends on nothing but the text (help, and
+    the usage reply to an unknown subcommand), or None when it needs the app (the
+    database, the user, Slack). bot.quick_acks answers these without Bolt."""
+    subcommand, _ = parse(text)
+    if subcommand == "help":
+        return _help_answer()
+    if subcommand not in ROUTES:
+        return {"text": blocks.usage_message(subcommand, COMMAND)}
+    return None
+
+
+@functools.cache
+def _help_answer() -> dict[str, Any]:
+    return {"text": blocks.help_text(COMMAND), "blocks": blocks.help_blocks(COMMAND)}
+
+
 def _invocation(command: dict[str, Any]) -> Invocation:
     subcommand, argument = parse(command.get("text"))
     return Invocation(str(command.get("user_id", "")), subcommand, argument, command)
@@ -129,11 +147,12 @@ def _invocation(command: dict[str, Any]) -> Invocation:
 
 def register(registry: ListenerRegistry, ctx: AppContext) -> None:
     def ack_command(ack: Callable[..., None], command: dict[str, Any]) -> None:
-        inv = _invocation(command)
-        route = ROUTES.get(inv.subcommand)
-        if route is None:
-            ack(response_type="ephemeral", text=blocks.usage_message(inv.subcommand, COMMAND))
+        static = context_free_answer(command.get("text"))
+        if static is not None:
+            ack(response_type="ephemeral", **static)
             return
+        inv = _invocation(command)
+        route = ROUTES[inv.subcommand]
         try:
             body = retry.retrying(
                 lambda: route.answer(ctx, inv), label=f"/infochat {inv.subcommand}", budget=ACK_BUDGET_SECONDS

@@ -25,12 +25,23 @@ from bot.services import appstate
 log = logging.getLogger(__name__)
 
 
+def resume_after_reinstall(ctx: AppContext) -> None:
+    """A slash command reaching us proves the app is installed again: resume sending.
+    (The state is cached per process for 30 s, so this rarely reaches the database.)"""
+
+    def resume(session: Session) -> bool:
+        return appstate.sending_stopped(session) is not None and appstate.resume_sending(session)
+
+    if ctx.db.run(resume, label="resume_after_reinstall", budget=ACK_BUDGET_SECONDS):
+        log.warning("app in use again: sending resumed")
+
+
 def register(registry: ListenerRegistry, ctx: AppContext) -> None:
     def drop_repeated_events(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if not event_id:
             if "command" in body:
-                _resume_after_reinstall()
+                resume_after_reinstall(ctx)
             return next()
         event_type = str((body.get("event") or {}).get("type", ""))
         first = ctx.db.run(
@@ -42,14 +53,6 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
             log.info("event %s (%s) already handled; dropping the retry", event_id, event_type)
             return BoltResponse(status=200, body="")
         return next()
-
-    def _resume_after_reinstall() -> None:
-        # A slash command reaching us proves the app is installed again.
-        def resume(session: Session) -> bool:
-            return appstate.sending_stopped(session) and appstate.resume_sending(session)
-
-        if ctx.db.run(resume, label="resume_after_reinstall", budget=ACK_BUDGET_SECONDS):
-            log.warning("app in use again: sending resumed")
 
     registry.app.middleware(drop_repeated_events)
 
