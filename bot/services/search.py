@@ -6,7 +6,7 @@ An *expert* is an available person (`profiles.available_clause`) who takes
 chats (`chats_per_month > 0`) and speaks about (TopicKind.SPEAK) a matching
 topic, or whose "ask me about" line matches the query. Matches, best first:
 
-* exact: the topic the query names by key or alias (`topics.find_topic`);
+* exact: the topic the query names by key or alias (as `topics.find_topic` finds it);
 * fuzzy: topics whose every query word is in the topic's words, allowing a
   typo or two in longer words ("kubernets", "learning machine", "machne
   lerning"), or whose spelling without spaces is almost the query's
@@ -37,11 +37,11 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
-from sqlalchemy import and_, bindparam, case, false, func, literal, select, union_all
+from sqlalchemy import and_, bindparam, case, false, func, insert, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from bot.models import (
@@ -56,7 +56,7 @@ from bot.models import (
     TopicKind,
 )
 from bot.services.profiles import available_clause
-from bot.services.topics import BUILTIN_ALIASES, find_topic, topic_key
+from bot.services.topics import BUILTIN_ALIASES, lookup_keys, pick_topic, topic_key
 
 MAX_QUERY_LENGTH = 100
 # Ranked hits kept (ten pages of five). Nobody pages further; keeping the list
@@ -282,7 +282,21 @@ class _AskIndex:
         self.max_updated: datetime | None = None
         self.checked_at = 0.0
 
-    def refresh(self, session: Session, count: int, max_updated: datetime | None) -> None:
+    def needs_count(self) -> bool:
+        """Whether the next stamp query should count the people.
+
+        Counting them is a scan of `people` (the costliest part of a search's
+        stamp, ~1 ms in PostgreSQL at 10,000 rows) and only tells of deleted
+        rows, whose stale entries can only add a candidate that the SQL step
+        drops. So it is counted when the index is first filled and then at each
+        re-check; the newest `updated_at` (an index lookup) is read every time.
+        """
+        return self.stamp is None or time.monotonic() - self.checked_at > self.RECHECK_SECONDS
+
+    def refresh(self, session: Session, count: int | None, max_updated: datetime | None) -> None:
+        """Bring the index up to date; `count` None means the people were not counted this time."""
+        if count is None:
+            count = self.stamp[0] if self.stamp is not None else -1
         stamp = (count, max_updated)
         stale = time.monotonic() - self.checked_at > self.RECHECK_SECONDS
         if stamp == self.stamp and not stale:
@@ -345,31 +359,104 @@ def clear_caches() -> None:
         _caches.clear()
 
 
-def _stamps(session: Session) -> Any:
+def _stamps(session: Session, cache: _Cache, searcher_slack_id: str = "") -> Any:
     """One round trip telling whether topics or people changed since the caches were filled.
 
     Topics are only created or deleted (merged), never renamed, and ids and
     `created_at` grow, so count + max id + newest creation pins the catalogue
-    even where SQLite reuses a deleted row's id.
+    even where SQLite reuses a deleted row's id. People are counted only when
+    the ask index needs it (`_AskIndex.needs_count`; otherwise the count is
+    None). The same row carries the searcher's id and function (None, None for
+    someone without a profile): one round trip fewer for every search.
     """
-    return session.connection().execute(_STAMPS).one()
+    stmt = _STAMPS_COUNTING if cache.ask.needs_count() else _STAMPS
+    return session.connection().execute(stmt, {"slack_user_id": searcher_slack_id}).one()
+
+
+def _stamps_statement(count_people: bool) -> Any:
+    """(topics, max topic id, newest topic, people or None, newest person update, searcher id, function).
+
+    One scan of `topics` for its three figures; the newest `updated_at` is an
+    index lookup; the searcher, a unique-key lookup, is outer-joined so the row
+    is there whoever searches.
+    """
+    t, p = Topic.__table__.c, Person.__table__.c
+    topics = select(
+        func.count().label("topics"),
+        func.max(t.id).label("max_id"),
+        func.max(t.created_at).label("newest"),
+    ).subquery("topic_stamp")
+    people = select(func.count()).select_from(Person.__table__).scalar_subquery() if count_people else null()
+    me = Person.__table__.alias("searcher")
+    return select(
+        topics.c.topics,
+        topics.c.max_id,
+        topics.c.newest,
+        people,
+        select(func.max(p.updated_at)).scalar_subquery(),
+        me.c.id,
+        me.c.function,
+    ).select_from(topics.outerjoin(me, me.c.slack_user_id == bindparam("slack_user_id")))
 
 
 # Statements every search runs, built once: constructing them costs about as
 # much as running them. (Core on the tables: no ORM row objects to build.)
-_STAMPS = select(
-    select(func.count()).select_from(Topic.__table__).scalar_subquery(),
-    select(func.max(Topic.__table__.c.id)).scalar_subquery(),
-    select(func.max(Topic.__table__.c.created_at)).scalar_subquery(),
-    select(func.count()).select_from(Person.__table__).scalar_subquery(),
-    select(func.max(Person.__table__.c.updated_at)).scalar_subquery(),
-)
-_SEARCHER = select(Person.__table__.c.id, Person.__table__.c.function).where(
-    Person.__table__.c.slack_user_id == bindparam("slack_user_id")
-)
-_ALIAS_KEYS = select(TopicAlias.__table__.c.key).where(
-    TopicAlias.__table__.c.topic_id == bindparam("topic_id")
-)
+_STAMPS_COUNTING = _stamps_statement(count_people=True)
+_STAMPS = _stamps_statement(count_people=False)
+
+
+class _Topic(NamedTuple):
+    id: int
+    name: str
+    key: str
+
+
+_BY_KEY, _BY_ALIAS, _ALIAS_OF = range(3)
+
+
+def _exact_statement() -> Any:
+    """Topics named by `keys` directly or through a database alias, and every alias of those topics.
+
+    What `topics.find_topic` reads in up to two queries, plus the aliases a search
+    adds to its spellings, in one round trip. Rows: (via, alias or key, id, name, key).
+    """
+    t, a = Topic.__table__.c, TopicAlias.__table__.c
+    keys = bindparam("keys", expanding=True)
+    alias = TopicAlias.__table__.alias("spelling")
+    named = union_all(
+        select(t.id).where(t.key.in_(keys)), select(a.topic_id).where(a.key.in_(keys))
+    ).scalar_subquery()
+    return union_all(
+        select(literal(_BY_KEY).label("via"), t.key.label("spelling"), t.id, t.name, t.key).where(
+            t.key.in_(keys)
+        ),
+        select(literal(_BY_ALIAS), a.key, t.id, t.name, t.key)
+        .join_from(TopicAlias.__table__, Topic.__table__, a.topic_id == t.id)
+        .where(a.key.in_(keys)),
+        select(literal(_ALIAS_OF), alias.c.key, alias.c.topic_id, literal(""), literal("")).where(
+            alias.c.topic_id.in_(named)
+        ),
+    )
+
+
+_EXACT = _exact_statement()
+
+
+def _find_exact(session: Session, text: str) -> tuple[_Topic | None, list[str]]:
+    """The topic `text` names, with `topics.find_topic`'s precedence, and that topic's database aliases."""
+    keys = lookup_keys(text)
+    if not keys:
+        return None, []
+    by_key: dict[str, _Topic] = {}
+    by_alias: dict[str, _Topic] = {}
+    aliases_of: dict[int, list[str]] = {}
+    for via, spelling, topic_id, name, key in session.connection().execute(_EXACT, {"keys": keys}):
+        if via == _ALIAS_OF:
+            aliases_of.setdefault(topic_id, []).append(spelling)
+        else:
+            (by_key if via == _BY_KEY else by_alias)[spelling] = _Topic(topic_id, name, key)
+    exact = pick_topic(keys, by_key, by_alias)
+    return exact, (aliases_of.get(exact.id, []) if exact is not None else [])
 
 
 def _load_catalogue(session: Session, stamp: tuple[Any, ...]) -> _Catalogue:
@@ -387,7 +474,7 @@ def _load_catalogue(session: Session, stamp: tuple[Any, ...]) -> _Catalogue:
 
 def _refresh(session: Session, cache: _Cache, stamps: Any) -> _Catalogue:
     """Bring the caches up to date with `stamps`; call with `cache.lock` held."""
-    topics, max_id, newest, people, max_updated = stamps
+    topics, max_id, newest, people, max_updated = stamps[:5]
     stamp = (topics, max_id, newest)
     if cache.catalogue is None or cache.catalogue.stamp != stamp:
         cache.catalogue = _load_catalogue(session, stamp)
@@ -398,7 +485,7 @@ def _refresh(session: Session, cache: _Cache, stamps: Any) -> _Catalogue:
 def warm_caches(session: Session) -> None:
     """Fill this process's caches now, so the first search does not pay for it (~50–80 ms)."""
     cache = _cache_for(session)
-    stamps = _stamps(session)
+    stamps = _stamps(session, cache)
     with cache.lock:
         _refresh(session, cache, stamps)
 
@@ -490,6 +577,12 @@ class _Candidate:
     same_function: bool
     spare: int  # chats left this UTC month
     recent: int  # chats in any role in the last 90 days
+    # What a hit shows, read by the same statement.
+    slack_user_id: str = ""
+    name: str = ""
+    title: str = ""
+    tz: str | None = None
+    ask_me_about: str = ""
 
 
 @dataclass(frozen=True)
@@ -512,7 +605,8 @@ def _rank_statement(has_exact: bool, has_topics: bool, has_ask: bool, hide_own: 
     matched people are a CTE, their chats are counted through
     chat_participants' person index, each is given a status (shown, departed,
     paused, at capacity, own function), window sums count every status, and
-    only the first MAX_HITS rows come back.
+    only the first MAX_HITS rows come back, with what a hit shows of each person
+    (so no second query is needed for the details).
     """
     t, p, cp, c = _links.c, _people.c, _participants.c, _chats.c
     parts: list[Any] = []
@@ -569,6 +663,12 @@ def _rank_statement(has_exact: bool, has_topics: bool, has_ask: bool, hide_own: 
     rows = (
         select(
             p.id.label("id"),
+            p.slack_user_id.label("slack_user_id"),
+            p.real_name.label("real_name"),
+            p.name.label("name"),
+            p.title.label("title"),
+            p.tz.label("tz"),
+            p.ask_me_about.label("ask_me_about"),
             p.function.label("function"),
             cand.c.tier.label("tier"),
             same.label("same"),
@@ -584,7 +684,22 @@ def _rank_statement(has_exact: bool, has_topics: bool, has_ask: bool, hide_own: 
     r = rows.c
     per_status = [func.sum(case((r.status == code, 1), else_=0)).over() for code in range(5)]
     return (
-        select(r.id, r.function, r.tier, r.same, r.spare, r.recent, r.status, *per_status)
+        select(
+            r.id,
+            r.function,
+            r.tier,
+            r.same,
+            r.spare,
+            r.recent,
+            r.status,
+            *per_status,
+            r.slack_user_id,
+            r.real_name,
+            r.name,
+            r.title,
+            r.tz,
+            r.ask_me_about,
+        )
         .order_by(r.status, r.same, r.tier, r.spare.desc(), r.recent, r.id)
         .limit(MAX_HITS)
     )
@@ -630,7 +745,19 @@ def _rank(
         counts = {code: int(row[7 + code] or 0) for code in range(5)}
         if row.status == SHOWN:
             top.append(
-                _Candidate(row.id, row.function, row.tier, bool(row.same), int(row.spare), int(row.recent))
+                _Candidate(
+                    row.id,
+                    row.function,
+                    row.tier,
+                    bool(row.same),
+                    int(row.spare),
+                    int(row.recent),
+                    row.slack_user_id,
+                    row.real_name or row.name or row.slack_user_id,
+                    row.title or "",
+                    row.tz,
+                    row.ask_me_about or "",
+                )
             )
     return _Ranked(top, counts)
 
@@ -671,15 +798,7 @@ def _suggestions(
     return [catalogue.names[t] for t in ranked if t in offered][:MAX_SUGGESTIONS]
 
 
-_DETAILS = select(
-    _people.c.id,
-    _people.c.slack_user_id,
-    _people.c.real_name,
-    _people.c.name,
-    _people.c.title,
-    _people.c.tz,
-    _people.c.ask_me_about,
-).where(_people.c.id.in_(bindparam("ids", expanding=True)))
+_RECORD = insert(Search.__table__)
 _MATCHED_LINKS = select(_links.c.person_id, _links.c.topic_id).where(
     _links.c.kind == TopicKind.SPEAK,
     _links.c.person_id.in_(bindparam("ids", expanding=True)),
@@ -698,7 +817,6 @@ def _hits(
         return []
     ids = [cand.person_id for cand in top]
     connection = session.connection()
-    details = {row.id: row for row in connection.execute(_DETAILS, {"ids": ids})}
     topic_ids = [*matches.fuzzy, *([matches.exact_id] if matches.exact_id is not None else [])]
     topics_of: dict[int, list[int]] = {}
     if topic_ids:
@@ -713,9 +831,6 @@ def _hits(
 
     hits: list[ExpertHit] = []
     for cand in top:
-        row = details.get(cand.person_id)
-        if row is None:  # erased between the two queries
-            continue
         match: Match = (
             "exact" if cand.tier == _TIER["exact"] else "fuzzy" if cand.tier == _TIER["fuzzy"] else "ask"
         )
@@ -723,17 +838,17 @@ def _hits(
         hits.append(
             ExpertHit(
                 person_id=cand.person_id,
-                slack_user_id=row.slack_user_id,
-                name=row.real_name or row.name or row.slack_user_id,
+                slack_user_id=cand.slack_user_id,
+                name=cand.name,
                 function=cand.function,
-                title=row.title or "",
-                tz=row.tz,
+                title=cand.title,
+                tz=cand.tz,
                 matching_topics=[names[topic_id] for topic_id in topic_list if topic_id in names],
                 match=match,
                 same_function=cand.same_function,
                 spare=cand.spare,
                 recent_chats=cand.recent,
-                ask_me_about=(row.ask_me_about or "") if match == "ask" else "",
+                ask_me_about=cand.ask_me_about if match == "ask" else "",
             )
         )
     return hits
@@ -758,28 +873,26 @@ def find_experts(
     for an empty or over-long query, before touching the database.
     """
     text = normalise_query(query)
-    searcher = session.connection().execute(_SEARCHER, {"slack_user_id": searcher_slack_id}).first()
-    my_function = searcher.function if searcher is not None else None
+    cache = _cache_for(session)
+    # The stamp query runs outside the lock: concurrent searches only queue for
+    # the in-memory matching (well under a millisecond) and for rare reloads.
+    stamps = _stamps(session, cache, searcher_slack_id)
+    searcher_id, my_function = stamps[5], stamps[6]
     excluded = {searcher_slack_id, *exclude_slack_ids}
 
-    exact = find_topic(session, text)
+    exact, aliases = _find_exact(session, text)
     keys = [topic_key(text)]
     if exact is not None:
         # Every spelling of the exact topic counts: "k8s" also finds "Kubernetes
         # at scale", and "kubernetes" an ask line saying "k8s".
-        spellings = [exact.key, *_BUILTIN_ALIAS_KEYS.get(exact.key, [])]
-        spellings += session.connection().execute(_ALIAS_KEYS, {"topic_id": exact.id}).scalars()
+        spellings = [exact.key, *_BUILTIN_ALIAS_KEYS.get(exact.key, []), *aliases]
         keys += [k for k in dict.fromkeys(spellings) if k not in keys]
-    cache = _cache_for(session)
-    # The stamp query runs outside the lock: concurrent searches only queue for
-    # the in-memory matching (well under a millisecond) and for rare reloads.
-    stamps = _stamps(session)
     with cache.lock:
         catalogue = _refresh(session, cache, stamps)
         matches = _match(cache, catalogue, keys, exact.id if exact is not None else None)
-    names = dict(catalogue.names)
-    if exact is not None:
-        names[exact.id] = exact.name  # created after the catalogue was read
+    names = catalogue.names  # read only; copied (2,000 entries and more) only when patched
+    if exact is not None and names.get(exact.id) != exact.name:
+        names = {**names, exact.id: exact.name}  # created after the catalogue was read
 
     ranked = _rank(session, matches, excluded, now, my_function, include_own_function)
     hits = _hits(session, ranked.top, matches, names)
@@ -790,16 +903,18 @@ def find_experts(
         suggestions = _suggestions(session, catalogue, keys, skip, now, excluded)
 
     if record:
-        session.add(
-            Search(
-                person_id=searcher.id if searcher is not None else None,
-                query=text[:MAX_QUERY_LENGTH],
-                topic_id=exact.id if exact is not None else None,
-                results=total,
-                created_at=now,
-            )
+        # Core, not an ORM object: nothing reads the row back, and the unit of
+        # work's flush machinery costs more than the INSERT itself.
+        session.connection().execute(
+            _RECORD,
+            {
+                "person_id": searcher_id,
+                "query": text[:MAX_QUERY_LENGTH],
+                "topic_id": exact.id if exact is not None else None,
+                "results": total,
+                "created_at": now,
+            },
         )
-        session.flush()
     return SearchResult(
         query=text,
         topic=exact.name if exact is not None else None,

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import ColumnElement, Select, delete, func, literal, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -144,6 +144,8 @@ _BUILTIN_KEYS: dict[str, str] = {topic_key(alias): topic_key(name) for alias, na
 # canonical key -> canonical display name, for creating the topic an alias names.
 _BUILTIN_NAMES: dict[str, str] = {topic_key(name): name for name in BUILTIN_ALIASES.values()}
 
+T = TypeVar("T")
+
 
 def _canonical_key(key: str) -> str:
     return _BUILTIN_KEYS.get(key, key)
@@ -196,6 +198,35 @@ def validate_topic_list(names: list[str]) -> str | None:
 # -- lookups -----------------------------------------------------------------------
 
 
+def lookup_keys(text: str) -> list[str]:
+    """The keys `find_topic` looks `text` up by: its own, then its built-in alias's topic; [] if none."""
+    key = topic_key(text)
+    if not key:
+        return []
+    keys = [key]
+    if key in _BUILTIN_KEYS:
+        keys.append(_BUILTIN_KEYS[key])
+    return keys
+
+
+def pick_topic(keys: list[str], by_key: Mapping[str, T], by_alias: Mapping[str, T]) -> T | None:
+    """`find_topic`'s precedence over what `lookup_keys` found as topic keys and as database aliases.
+
+    The text's own key first, then a database alias (so admins can redefine
+    "ML"), then the built-in alias's topic, or the alias a merge left behind
+    when that topic was merged into another.
+    """
+    key = keys[0]
+    if key in by_key:
+        return by_key[key]
+    for candidate in keys:
+        topic = by_key.get(candidate) if candidate != key else None
+        topic = topic or by_alias.get(candidate)
+        if topic is not None:
+            return topic
+    return None
+
+
 def find_topic(session: Session, text: str) -> Topic | None:
     """The existing topic `text` names: by key, then a database alias, then a built-in alias.
 
@@ -203,23 +234,15 @@ def find_topic(session: Session, text: str) -> Topic | None:
     built-in alias's canonical topic may itself have been merged into another;
     the alias that merge left behind is followed. Two queries at most.
     """
-    key = topic_key(text)
-    if not key:
+    keys = lookup_keys(text)
+    if not keys:
         return None
-    keys = [key]
-    if key in _BUILTIN_KEYS:
-        keys.append(_BUILTIN_KEYS[key])
     by_key = {t.key: t for t in session.scalars(select(Topic).where(Topic.key.in_(keys)))}
-    if key in by_key:
-        return by_key[key]
+    if keys[0] in by_key:
+        return by_key[keys[0]]
     aliased = select(TopicAlias.key, Topic).join(Topic, TopicAlias.topic_id == Topic.id)
     by_alias = {k: t for k, t in session.execute(aliased.where(TopicAlias.key.in_(keys)))}
-    for candidate in keys:
-        topic = by_key.get(candidate) if candidate != key else None
-        topic = topic or by_alias.get(candidate)
-        if topic is not None:
-            return topic
-    return None
+    return pick_topic(keys, by_key, by_alias)
 
 
 def _insert_ignoring_duplicates(session: Session, table: Any) -> Any:
