@@ -5,19 +5,24 @@ from __future__ import annotations
 import html
 import json
 import time
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
 from slack_bolt.request import BoltRequest
+from sqlalchemy import func, select
 
 from bot.blocks import SUBCOMMANDS
+from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient
 from bot.devtools.standin import SlackStandIn
+from bot.models import SlackEvent
 from bot.quick_acks import QuickAcks
 from bot.settings import Settings
 from tests.conftest import make_settings
+
+FORM = "application/x-www-form-urlencoded"
 
 
 def test_signed_help_answers_within_ack_deadline_with_every_subcommand(slack: SlackAppClient) -> None:
@@ -56,12 +61,51 @@ def test_unknown_subcommand_gets_short_usage_not_a_trace(slack: SlackAppClient) 
         pytest.param({"timestamp": int(time.time()) - 6 * 60}, id="six-minutes-old"),
     ],
 )
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        pytest.param(
+            b"command=%2Finfochat&text=help&user_id=U1&team_id=T0INFOCHAT&trigger_id=t1", FORM, id="help"
+        ),
+        pytest.param(
+            b"command=%2Finfochat&text=pause+1w&user_id=U1&team_id=T0INFOCHAT&trigger_id=t1", FORM, id="pause"
+        ),
+        pytest.param(
+            b"payload="
+            + quote(
+                json.dumps({"type": "block_suggestion", "action_id": "speak_topics", "value": "py"})
+            ).encode(),
+            FORM,
+            id="options",
+        ),
+        pytest.param(
+            b"payload="
+            + quote(
+                json.dumps({"type": "block_actions", "user": {"id": "U1"}, "actions": [{"action_id": "x"}]})
+            ).encode(),
+            FORM,
+            id="block-actions",
+        ),
+        pytest.param(
+            json.dumps(
+                {
+                    "type": "event_callback",
+                    "event_id": "EvForged",
+                    "event": {"type": "app_home_opened", "user": "U1", "tab": "home"},
+                }
+            ).encode(),
+            "application/json",
+            id="event",
+        ),
+    ],
+)
 def test_bad_signatures_are_rejected_and_change_nothing(
-    slack: SlackAppClient, standin: SlackStandIn, tamper: dict
+    slack: SlackAppClient, standin: SlackStandIn, db: Database, tamper: dict, body: bytes, content_type: str
 ) -> None:
-    body = b"command=%2Finfochat&text=help&user_id=U1&team_id=T0INFOCHAT&trigger_id=t1"
-    response = slack.post(body, "application/x-www-form-urlencoded", **tamper)
+    response = slack.post(body, content_type, **tamper)
     assert response.status_code == 401
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(SlackEvent)) == 0
     time.sleep(0.2)
     assert standin.calls == []
 
