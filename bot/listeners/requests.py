@@ -19,7 +19,7 @@ from bot.blocks import requests as request_blocks
 from bot.context import AppContext
 from bot.listeners import ListenerRegistry, just_ack
 from bot.listeners.home import publish_home
-from bot.models import Chat, Person, utcnow
+from bot.models import Chat, Person, RequestStatus, utcnow
 from bot.services import directory, followups, outbox, profiles
 from bot.services import requests as request_service
 
@@ -76,6 +76,8 @@ def refresh_request_dm(ctx: AppContext, request_id: int) -> None:
         sent = notify.sent_request_dm(session, request_id)
         if request is None or sent is None or not sent.sent_ts or not sent.sent_channel:
             return
+        if request.status == RequestStatus.OPEN:
+            return  # unanswered (e.g. a refused or invalid answer): the DM keeps its buttons
         card = notify.request_card(request, ctx.settings.timezone)
         outcome = request_blocks.outcome_for(str(request.status))
         channel, ts = sent.sent_channel, sent.sent_ts
@@ -222,6 +224,12 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
             request = request_service.load_request(session, request_id) if request_id else None
             if request is None:
                 ack()
+                return
+            try:
+                # Before anything is stored: only the addressed expert may suggest someone.
+                request_service.require_expert(request, _user(body))
+            except request_service.NotAllowed as refusal:
+                ack(response_action="errors", errors={"colleague": str(refusal)})
                 return
             suggested = profiles.get_person(session, suggested_id)
             if suggested is None:

@@ -187,7 +187,8 @@ def load_request(session: Session, request_id: int) -> ChatRequest | None:
     return session.get(ChatRequest, request_id)
 
 
-def _require_expert(request: ChatRequest, clicking_slack_id: str) -> None:
+def require_expert(request: ChatRequest, clicking_slack_id: str) -> None:
+    """Only the addressed expert may answer; NotAllowed (with a kind message) for anyone else."""
     if request.expert.slack_user_id != clicking_slack_id:
         raise NotAllowed(f"Only {request.expert.display_name} can answer this request.")
 
@@ -208,7 +209,7 @@ def _transition(
 
 def accept(session: Session, request: ChatRequest, clicking_slack_id: str, now: datetime) -> Chat | None:
     """Accept once: returns the new chat, or None when the request was already answered."""
-    _require_expert(request, clicking_slack_id)
+    require_expert(request, clicking_slack_id)
     if not _transition(session, request, RequestStatus.ACCEPTED, now):
         return None
     chat = Chat(kind=ChatKind.REQUEST, request_id=request.id, topic_id=request.topic_id, created_at=now)
@@ -224,7 +225,7 @@ def accept(session: Session, request: ChatRequest, clicking_slack_id: str, now: 
 def decline(
     session: Session, request: ChatRequest, clicking_slack_id: str, reason: str, now: datetime
 ) -> bool:
-    _require_expert(request, clicking_slack_id)
+    require_expert(request, clicking_slack_id)
     return _transition(
         session, request, RequestStatus.DECLINED, now, decline_reason=reason.strip()[:MAX_REASON]
     )
@@ -238,7 +239,7 @@ def redirect(
     note: str,
     now: datetime,
 ) -> bool:
-    _require_expert(request, clicking_slack_id)
+    require_expert(request, clicking_slack_id)
     if suggested.id in (request.expert_id, request.learner_id):
         raise NotAllowed("Suggest a colleague other than yourself or the person asking.")
     if not suggested.can_be_messaged:
