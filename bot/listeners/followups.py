@@ -186,8 +186,8 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         with ctx.db.session() as session:
             chat = session.get(Chat, chat_id)
             me = profiles.get_person(session, user_id)
-            if chat is None or me is None:
-                return
+            if chat is None or me is None or all(p.person_id != me.id for p in chat.participants):
+                return  # nothing was saved for someone outside the chat: nobody's Home changes
             others = [p.slack_user_id for p in followups.partners_of(chat, me.id)]
             my_id = me.id
         checkins.refresh_checkins(ctx, chat_id, my_id)
