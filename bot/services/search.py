@@ -41,7 +41,23 @@ from typing import Any, Literal, NamedTuple
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
-from sqlalchemy import and_, bindparam, case, false, func, insert, literal, null, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    String,
+    all_,
+    and_,
+    any_,
+    bindparam,
+    case,
+    false,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from bot.models import (
@@ -534,7 +550,28 @@ _chats = Chat.__table__
 _participants = ChatParticipant.__table__
 
 
-def _listed() -> Any:
+def _one_of(column: Any, name: str, item: Any, postgres: bool) -> Any:
+    """`column IN (:name…)`; on PostgreSQL `column = ANY(:name)`, one array parameter.
+
+    An expanding IN is rendered into the SQL at every execution with one
+    parameter per item (up to MAX_ASK_PEOPLE of them), so the statement's text
+    changes with the list's length: SQLAlchemy renders it, PostgreSQL parses
+    it and psycopg can never prepare it. With an array the text is constant.
+    Same rows: the lists hold no NULLs, and an empty list matches nothing.
+    """
+    if postgres:
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(item)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def _none_of(column: Any, name: str, item: Any, postgres: bool) -> Any:
+    """`column NOT IN (:name…)`; on PostgreSQL `column <> ALL(:name)` (see `_one_of`)."""
+    if postgres:
+        return column != all_(bindparam(name, type_=postgresql.ARRAY(item)))
+    return column.not_in(bindparam(name, expanding=True))
+
+
+def _listed(postgres: bool) -> Any:
     """Who may appear in results or in the hidden counts.
 
     `available_clause` without its pause and leave conditions: paused and
@@ -550,7 +587,7 @@ def _listed() -> Any:
         p.is_ultra_restricted == false(),
         p.joined_at.is_not(None),
         p.chats_per_month > 0,
-        p.slack_user_id.not_in(bindparam("excluded", expanding=True)),
+        _none_of(p.slack_user_id, "excluded", String, postgres),
     )
 
 
@@ -592,7 +629,7 @@ class _Ranked:
 
 
 @lru_cache(maxsize=32)
-def _rank_statement(has_exact: bool, has_topics: bool, has_ask: bool, hide_own: bool) -> Any:
+def _rank_statement(has_exact: bool, has_topics: bool, has_ask: bool, hide_own: bool, postgres: bool) -> Any:
     """The ranking statement for one shape of search, built once.
 
     Building this statement costs more than running it for a small topic
@@ -618,13 +655,13 @@ def _rank_statement(has_exact: bool, has_topics: bool, has_ask: bool, hide_own: 
         )
         parts.append(
             select(t.person_id.label("person_id"), tier.label("tier")).where(
-                t.kind == TopicKind.SPEAK, t.topic_id.in_(bindparam("topic_ids", expanding=True))
+                t.kind == TopicKind.SPEAK, _one_of(t.topic_id, "topic_ids", BigInteger, postgres)
             )
         )
     if has_ask:
         parts.append(
             select(p.id.label("person_id"), literal(_TIER["ask"]).label("tier")).where(
-                p.id.in_(bindparam("ask_ids", expanding=True))
+                _one_of(p.id, "ask_ids", BigInteger, postgres)
             )
         )
     matched = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("matched")
@@ -678,7 +715,7 @@ def _rank_statement(has_exact: bool, has_topics: bool, has_ask: bool, hide_own: 
         )
         .select_from(cand.join(_people, p.id == cand.c.person_id))
         .outerjoin(usage, usage.c.person_id == p.id)
-        .where(_listed())
+        .where(_listed(postgres))
         .subquery("rows")
     )
     r = rows.c
@@ -724,6 +761,7 @@ def _rank(
         bool(topic_ids),
         bool(matches.ask_people),
         my_function is not None and not include_own_function,
+        session.get_bind().dialect.name == "postgresql",
     )
     first = month_start(now)
     params: dict[str, Any] = {
@@ -799,11 +837,14 @@ def _suggestions(
 
 
 _RECORD = insert(Search.__table__)
-_MATCHED_LINKS = select(_links.c.person_id, _links.c.topic_id).where(
-    _links.c.kind == TopicKind.SPEAK,
-    _links.c.person_id.in_(bindparam("ids", expanding=True)),
-    _links.c.topic_id.in_(bindparam("topic_ids", expanding=True)),
-)
+_MATCHED_LINKS = {
+    postgres: select(_links.c.person_id, _links.c.topic_id).where(
+        _links.c.kind == TopicKind.SPEAK,
+        _one_of(_links.c.person_id, "ids", BigInteger, postgres),
+        _one_of(_links.c.topic_id, "topic_ids", BigInteger, postgres),
+    )
+    for postgres in (False, True)
+}
 
 
 def _hits(
@@ -820,7 +861,8 @@ def _hits(
     topic_ids = [*matches.fuzzy, *([matches.exact_id] if matches.exact_id is not None else [])]
     topics_of: dict[int, list[int]] = {}
     if topic_ids:
-        for person_id, topic_id in connection.execute(_MATCHED_LINKS, {"ids": ids, "topic_ids": topic_ids}):
+        stmt = _MATCHED_LINKS[connection.dialect.name == "postgresql"]
+        for person_id, topic_id in connection.execute(stmt, {"ids": ids, "topic_ids": topic_ids}):
             topics_of.setdefault(person_id, []).append(topic_id)
 
     def topic_order(topic_id: int) -> tuple[int, float, str]:
