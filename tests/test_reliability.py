@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -17,10 +17,11 @@ from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient
 from bot.devtools.standin import SlackStandIn
-from bot.models import OutboxMessage, OutboxStatus, Person
+from bot.models import Chat, ChatRequest, OutboxMessage, OutboxStatus, Person, RequestStatus
 from bot.services import outbox, profiles
 from tests.conftest import pg_admin_url
 from tests.factories import make_person
+from tests.test_requests import ask, group_dms, request_dm
 
 
 def home_opened(user: str = "U1") -> dict[str, str]:
@@ -189,6 +190,46 @@ def test_a_command_whose_connection_dies_mid_transaction_is_run_again(
         assert person is not None and person.paused_until is not None
     metrics = httpx.get(server.root + "/metrics").text
     assert 'infochat_db_retries_total{unit_of_work="/infochat pause"} 1.0' in metrics
+
+
+@pytest.mark.skipif(not pg_admin_url(), reason="a connection dying mid-transaction is a PostgreSQL scenario")
+def test_an_accept_whose_connection_dies_mid_transaction_still_introduces_once(
+    slack: SlackAppClient, standin: SlackStandIn, server: AppServer, db: Database
+) -> None:
+    """The same for work after the ack: the expert's Accept is applied by a lazy
+    function; killed mid-UPDATE, it runs again and the intro goes out exactly once."""
+    make_person(db, standin, "ULENA", "Lena Park", "Sales", learns=["Kubernetes"])
+    make_person(db, standin, "UEXP", "Omar Haddad", "Engineering", speaks=["Kubernetes"])
+    ask(slack, standin, "ULENA", "UEXP")
+    dm = request_dm(standin, "UEXP")
+    admin = Database(pg_admin_url() or "")
+    locker = db.engine.connect()
+    try:
+        locker.execute(text("SELECT 1 FROM chat_requests FOR UPDATE"))
+        assert slack.block_action("UEXP", "request_accept", message=dm).status_code == 200
+        deadline = time.monotonic() + 5
+        while not (waiting := _backends_waiting_on_a_lock(admin, str(db.url.database))):
+            assert time.monotonic() < deadline, "the accept never reached the locked request"
+            time.sleep(0.02)
+        with admin.engine.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": waiting[0]})
+            connection.commit()
+        time.sleep(0.2)
+        locker.commit()
+    finally:
+        locker.close()
+        admin.dispose()
+    standin.wait_for(lambda: len(group_dms(standin)) == 1)
+    with db.session() as session:
+        assert session.scalar(select(ChatRequest.status)) == RequestStatus.ACCEPTED
+        assert session.scalar(select(func.count()).select_from(Chat)) == 1
+    outbox.deliver(server.app.ctx)
+    time.sleep(0.3)
+    assert len(group_dms(standin)) == 1
+    assert (
+        'infochat_db_retries_total{unit_of_work="bot.listeners.requests.'
+        in httpx.get(server.root + "/metrics").text
+    )
 
 
 def test_a_unit_of_work_that_already_reached_slack_is_not_repeated(db: Database) -> None:
