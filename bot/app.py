@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_sdk.signature import SignatureVerifier
 
 from bot.context import AppContext
 from bot.db import Database
 from bot.listeners import ListenerRegistry, register_all
+from bot.listeners.shapes import malformed
 from bot.settings import Settings
 from bot.slack_api import SlackGateway, build_web_client
 
@@ -59,6 +62,32 @@ class _DropTokenSkippedWarning(logging.Filter):
         return "token` will be unused" not in record.getMessage()
 
 
+def _header(req: BoltRequest, name: str) -> str | None:
+    values = req.headers.get(name) or [None]
+    return values[0]
+
+
+class _InfochatBolt(App):
+    """Bolt, refusing payloads it could not read before it reads them (see `bot.listeners.shapes`);
+    HTTP and Socket Mode both dispatch through here. A request not signed by Slack is left to
+    Bolt, which answers 401 whatever it holds."""
+
+    def __init__(self, *, signing_secret: str, **kwargs: Any) -> None:
+        super().__init__(signing_secret=signing_secret, **kwargs)
+        self._verifier = SignatureVerifier(signing_secret)
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        if req.mode == "http" and not self._verifier.is_valid(
+            req.raw_body, _header(req, "x-slack-request-timestamp"), _header(req, "x-slack-signature")
+        ):
+            return super().dispatch(req)
+        problem = malformed(req.body)
+        if problem is not None:
+            log.warning("malformed Slack payload refused: %s", problem)
+            return BoltResponse(status=400, body="")
+        return super().dispatch(req)
+
+
 _bolt_logger = logging.getLogger("bot.bolt")
 _bolt_logger.addFilter(_DropTokenSkippedWarning())
 
@@ -69,7 +98,7 @@ def build_app(settings: Settings, db: Database | None = None) -> InfochatApp:
     db = db or Database(settings.database_url)
     ctx = AppContext(settings=settings, db=db, slack=SlackGateway(client))
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="infochat-lazy")
-    bolt = App(
+    bolt = _InfochatBolt(
         client=client,
         signing_secret=signing_secret,
         # Ack-first: listeners answer in their ack function and defer slow work

@@ -9,8 +9,9 @@ from typing import Any
 from bot import blocks
 from bot.blocks.home import EDIT_PROFILE_ACTION, PAUSE_ACTION, RESUME_ACTION
 from bot.context import AppContext
-from bot.listeners import ListenerRegistry, just_ack
+from bot.listeners import ListenerRegistry, just_ack, shapes
 from bot.listeners.home import publish_home
+from bot.listeners.replies import clicking_user, responder
 from bot.listeners.views import open_profile_modal
 from bot.models import utcnow
 from bot.services import profiles
@@ -21,7 +22,7 @@ Respond = Callable[..., Any]
 
 
 def _user(body: dict[str, Any]) -> str:
-    return str(body["user"]["id"])
+    return clicking_user(body)
 
 
 def register(registry: ListenerRegistry, ctx: AppContext) -> None:
@@ -30,7 +31,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
             publish_home(ctx, _user(body))
 
     def pause_from_home(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any]) -> None:
-        choice = (action.get("selected_option") or {}).get("value", "2w")
+        choice = shapes.option_value(action) or "2w"
         with ctx.db.session() as session:
             person = profiles.get_person(session, _user(body))
             if person is not None and person.has_joined:
@@ -63,11 +64,11 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         ack()
 
     def tell_left(body: dict[str, Any], respond: Respond) -> None:
-        respond(replace_original=True, text=blocks.LEFT_MESSAGE)
+        responder(ctx, body, respond)(replace_original=True, text=blocks.LEFT_MESSAGE)
         publish_home(ctx, _user(body))
 
-    def tell_stayed(respond: Respond) -> None:
-        respond(replace_original=True, text=blocks.STAYED_MESSAGE)
+    def tell_stayed(body: dict[str, Any], respond: Respond) -> None:
+        responder(ctx, body, respond)(replace_original=True, text=blocks.STAYED_MESSAGE)
 
     registry.action(EDIT_PROFILE_ACTION, ack=just_ack, lazy=[edit_profile])
     registry.action(PAUSE_ACTION, ack=pause_from_home, lazy=[refresh_home])

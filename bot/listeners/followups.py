@@ -11,7 +11,6 @@ happen afterwards.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -20,8 +19,9 @@ from bot import checkins
 from bot.blocks import followups as followup_blocks
 from bot.blocks.requests import notice_view, refusal_text
 from bot.context import AppContext
-from bot.listeners import ListenerRegistry, just_ack
+from bot.listeners import ListenerRegistry, just_ack, shapes
 from bot.listeners.home import publish_home
+from bot.listeners.replies import clicking_user, responder
 from bot.models import Chat, utcnow
 from bot.services import followups, profiles
 from bot.services import outbox as outbox_service
@@ -38,41 +38,33 @@ Respond = Callable[..., Any]
 
 
 def _user(body: dict[str, Any]) -> str:
-    return str(body["user"]["id"])
+    return clicking_user(body)
 
 
 def _chat_id_from_action(action: dict[str, Any]) -> int | None:
-    value = str(action.get("value") or "")
-    return int(value) if value.isdigit() else None
+    return shapes.as_id(action.get("value"))
 
 
 def _chat_id_from_view(view: dict[str, Any]) -> int | None:
-    try:
-        chat_id = json.loads(view.get("private_metadata") or "{}").get("chat")
-    except (json.JSONDecodeError, AttributeError):
-        return None
-    return chat_id if isinstance(chat_id, int) else None
+    chat_id = shapes.json_object(view.get("private_metadata")).get("chat")
+    return shapes.as_id(chat_id) if isinstance(chat_id, int) else None
 
 
 def _state(view: dict[str, Any], block_id: str) -> dict[str, Any]:
-    block = view.get("state", {}).get("values", {}).get(block_id) or {}
-    return next(iter(block.values()), {}) if block else {}
+    return shapes.input_state(view, block_id)
 
 
 def parse_learning(view: dict[str, Any]) -> followups.LearningInput:
-    """Slack's view state -> plain input; missing or null fields become empty values."""
-    useful = str((_state(view, "useful").get("selected_option") or {}).get("value") or "")
-    share = str((_state(view, "share").get("selected_option") or {}).get("value") or "me")
-    topics = [t.strip() for t in str(_state(view, "topics").get("value") or "").split(",") if t.strip()]
-    show = _state(view, "show_name").get("selected_options") or []
+    """Slack's view state -> plain input; missing, null or malformed fields become empty values."""
+    topics = [t.strip() for t in shapes.text_value(_state(view, "topics")).split(",") if t.strip()]
     return followups.LearningInput(
-        text=str(_state(view, "learned").get("value") or ""),
-        usefulness=int(useful) if useful.isdigit() else None,
+        text=shapes.text_value(_state(view, "learned")),
+        usefulness=shapes.as_small_int(shapes.option_value(_state(view, "useful"))),
         topics=topics,
-        share=share,
-        show_name=any(o.get("value") == "yes" for o in show),
-        thanks=str(_state(view, "thanks").get("value") or ""),
-        referral=str(_state(view, "referral").get("selected_user") or "") or None,
+        share=shapes.option_value(_state(view, "share")) or "me",
+        show_name=any(o.get("value") == "yes" for o in shapes.option_values(_state(view, "show_name"))),
+        thanks=shapes.text_value(_state(view, "thanks")),
+        referral=shapes.text_value(_state(view, "referral"), "selected_user") or None,
     )
 
 
@@ -103,6 +95,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
 
     # -- We met -> record it, open "what I learned" -------------------------------------------
     def met_clicked(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        respond = responder(ctx, body, respond)
         user_id = _user(body)
         with ctx.db.session() as session:
             loaded = _load(session, _chat_id_from_action(action), user_id, respond)
@@ -197,6 +190,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
 
     # -- Not yet ---------------------------------------------------------------------------------
     def not_yet_clicked(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        respond = responder(ctx, body, respond)
         user_id = _user(body)
         with ctx.db.session() as session:
             loaded = _load(session, _chat_id_from_action(action), user_id, respond)
@@ -211,6 +205,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
 
     # -- We couldn't meet -> the reason ------------------------------------------------------------
     def couldnt_clicked(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        respond = responder(ctx, body, respond)
         user_id = _user(body)
         with ctx.db.session() as session:
             loaded = _load(session, _chat_id_from_action(action), user_id, respond)
@@ -223,7 +218,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
 
     def ack_couldnt(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         user_id = _user(body)
-        reason = str((_state(view, "reason").get("selected_option") or {}).get("value") or "")
+        reason = shapes.option_value(_state(view, "reason")) or ""
         if reason not in followups.REASONS:
             ack(response_action="errors", errors={"reason": "Pick what got in the way."})
             return
@@ -254,6 +249,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
 
     # -- the ghost rule's buttons ---------------------------------------------------------------------
     def stay_active_clicked(body: dict[str, Any], respond: Respond) -> None:
+        respond = responder(ctx, body, respond)
         user_id = _user(body)
         # Only ever acts on the person who clicked: the buttons name nobody.
         with ctx.db.session() as session:
@@ -265,6 +261,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         publish_home(ctx, user_id)
 
     def pause_me_clicked(body: dict[str, Any], respond: Respond) -> None:
+        respond = responder(ctx, body, respond)
         user_id = _user(body)
         with ctx.db.session() as session:
             person = profiles.get_person(session, user_id)

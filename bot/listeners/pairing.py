@@ -9,8 +9,9 @@ from typing import Any
 from bot.blocks import pairing as pairing_blocks
 from bot.blocks.requests import refusal_text
 from bot.context import AppContext
-from bot.listeners import ListenerRegistry, just_ack
+from bot.listeners import ListenerRegistry, just_ack, shapes
 from bot.listeners.home import publish_home
+from bot.listeners.replies import clicking_user, responder
 from bot.models import Chat, utcnow
 from bot.services import pairing
 
@@ -20,14 +21,14 @@ Respond = Callable[..., Any]
 
 
 def _chat_id(action: dict[str, Any]) -> int | None:
-    value = str(action.get("value") or "")
-    return int(value) if value.isdigit() else None
+    return shapes.as_id(action.get("value"))
 
 
 def register(registry: ListenerRegistry, ctx: AppContext) -> None:
     def cant_make_it(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        respond = responder(ctx, body, respond)
         chat_id = _chat_id(action)
-        user_id = str(body["user"]["id"])
+        user_id = clicking_user(body)
         with ctx.db.session() as session:
             chat = session.get(Chat, chat_id) if chat_id else None
             if chat is None:
@@ -49,8 +50,9 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
                 publish_home(ctx, member)
 
     def dont_pair_again(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        respond = responder(ctx, body, respond)
         chat_id = _chat_id(action)
-        user_id = str(body["user"]["id"])
+        user_id = clicking_user(body)
         with ctx.db.session() as session:
             chat = session.get(Chat, chat_id) if chat_id else None
             if chat is None:

@@ -9,16 +9,17 @@ addressed expert, a chat's participants), never trusted from the payload.
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
 from bot import notify
 from bot.blocks import requests as request_blocks
 from bot.context import AppContext
-from bot.listeners import ListenerRegistry, just_ack
+from bot.listeners import ListenerRegistry, just_ack, shapes
 from bot.listeners.home import publish_home
+from bot.listeners.replies import clicking_user, responder
 from bot.models import Chat, Person, RequestStatus, utcnow
 from bot.services import directory, followups, outbox, profiles
 from bot.services import requests as request_service
@@ -26,25 +27,26 @@ from bot.services import requests as request_service
 log = logging.getLogger(__name__)
 
 Ack = Callable[..., None]
+
+# What a users_select submits: a Slack user id.
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
 Respond = Callable[..., Any]
 
 
 def _user(body: dict[str, Any]) -> str:
-    return str(body["user"]["id"])
+    return clicking_user(body)
 
 
 def _state_value(view: dict[str, Any], block_id: str) -> dict[str, Any]:
-    block = view.get("state", {}).get("values", {}).get(block_id) or {}
-    return next(iter(block.values()), {}) if block else {}
+    return shapes.input_state(view, block_id)
 
 
 def _text(view: dict[str, Any], block_id: str) -> str:
-    return str(_state_value(view, block_id).get("value") or "")
+    return shapes.text_value(_state_value(view, block_id))
 
 
 def _choice(view: dict[str, Any], block_id: str, default: str) -> str:
-    option = _state_value(view, block_id).get("selected_option") or {}
-    return str(option.get("value") or default)
+    return shapes.option_value(_state_value(view, block_id)) or default
 
 
 def _intro_prefill(learner: Person, expert: Person) -> str:
@@ -60,13 +62,12 @@ def parse_draft(view: dict[str, Any]) -> request_service.RequestDraft:
         goal=_text(view, "goal"),
         questions=_text(view, "questions"),
         preferred_format=_choice(view, "format", "any"),
-        duration_minutes=int(duration) if duration.isdigit() else 0,
+        duration_minutes=shapes.as_small_int(duration) or 0,
     )
 
 
 def _request_id(value: object) -> int | None:
-    text = str(value or "")
-    return int(text) if text.isdigit() else None
+    return shapes.as_id(value)
 
 
 def refresh_request_dm(ctx: AppContext, request_id: int) -> None:
@@ -94,10 +95,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
     # -- Ask for a chat -> the request modal --------------------------------------
     def open_request_modal(body: dict[str, Any], action: dict[str, Any]) -> None:
         user_id = _user(body)
-        try:
-            target = json.loads(action.get("value") or "{}")
-        except json.JSONDecodeError:
-            target = {}
+        target = shapes.json_object(action.get("value"))
         expert_id, topic = str(target.get("expert", "")), str(target.get("topic", ""))
         with ctx.db.session() as session:
             learner = directory.ensure_member(session, ctx.slack, user_id)
@@ -123,10 +121,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         if errors:
             ack(response_action="errors", errors=errors)
             return
-        try:
-            target = json.loads(view.get("private_metadata") or "{}")
-        except json.JSONDecodeError:
-            target = {}
+        target = shapes.json_object(view.get("private_metadata"))
         now = utcnow()
         with ctx.db.session() as session:
             learner = profiles.get_person(session, _user(body))
@@ -151,6 +146,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
 
     # -- the expert answers -----------------------------------------------------------
     def accept_clicked(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        respond = responder(ctx, body, respond)
         request_id = _request_id(action.get("value"))
         if request_id is None:
             return
@@ -175,6 +171,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
 
     def open_answer_modal(build: Callable[[int, str], dict[str, Any]]) -> Callable[..., None]:
         def handler(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+            respond = responder(ctx, body, respond)
             request_id = _request_id(action.get("value"))
             if request_id is None:
                 return
@@ -215,8 +212,8 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
 
     def ack_redirect(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         request_id = _request_id(view.get("private_metadata"))
-        suggested_id = str(_state_value(view, "colleague").get("selected_user") or "")
-        if not suggested_id:
+        suggested_id = shapes.text_value(_state_value(view, "colleague"), "selected_user")
+        if not SLACK_USER_ID.fullmatch(suggested_id):
             ack(response_action="errors", errors={"colleague": "Pick the colleague you'd suggest."})
             return
         now = utcnow()
@@ -231,17 +228,19 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
             except request_service.NotAllowed as refusal:
                 ack(response_action="errors", errors={"colleague": str(refusal)})
                 return
-            suggested = profiles.get_person(session, suggested_id)
-            if suggested is None:
-                # Not in the directory yet: a stub the nightly sync completes.
-                suggested = Person(slack_user_id=suggested_id, name="", real_name="", title="")
-                session.add(suggested)
-                session.flush()
             try:
-                if request_service.redirect(
-                    session, request, _user(body), suggested, _text(view, "note"), now
-                ):
-                    notify.tell_redirected(session, request, suggested, tz)
+                # A savepoint: a refused redirect leaves no stub person behind.
+                with session.begin_nested():
+                    suggested = profiles.get_person(session, suggested_id)
+                    if suggested is None:
+                        # Not in the directory yet: a stub the nightly sync completes.
+                        suggested = Person(slack_user_id=suggested_id, name="", real_name="", title="")
+                        session.add(suggested)
+                        session.flush()
+                    if request_service.redirect(
+                        session, request, _user(body), suggested, _text(view, "note"), now
+                    ):
+                        notify.tell_redirected(session, request, suggested, tz)
             except request_service.NotAllowed as refusal:
                 ack(response_action="errors", errors={"colleague": str(refusal)})
                 return
@@ -256,6 +255,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
 
     # -- Mark as done -------------------------------------------------------------------
     def mark_done_clicked(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        respond = responder(ctx, body, respond)
         chat_id = _request_id(action.get("value"))
         if chat_id is None:
             return

@@ -8,8 +8,9 @@ from typing import Any
 
 from bot.blocks.profile import PROFILE_CALLBACK, profile_modal, profile_saved_view
 from bot.context import AppContext
-from bot.listeners import ListenerRegistry
+from bot.listeners import ListenerRegistry, shapes
 from bot.listeners.home import publish_home
+from bot.listeners.replies import clicking_user
 from bot.models import utcnow
 from bot.services import directory, profiles
 
@@ -31,28 +32,31 @@ def open_profile_modal(ctx: AppContext, user_id: str, trigger_id: str) -> bool:
 
 
 def _selected(values: dict[str, Any], block_id: str) -> dict[str, Any]:
-    block = values.get(block_id) or {}
-    return next(iter(block.values()), {}) if block else {}
+    return shapes.input_state({"state": {"values": values}}, block_id)
+
+
+def _option_text(option: dict[str, Any]) -> str:
+    text = option.get("text")
+    return str(text.get("text", "")) if isinstance(text, dict) else ""
 
 
 def parse_profile_submission(state_values: dict[str, Any]) -> profiles.ProfileInput:
     """Slack's view state -> plain input. Missing or null fields become empty values."""
 
     def option_value(block_id: str) -> str | None:
-        option = _selected(state_values, block_id).get("selected_option") or {}
-        return option.get("value")
+        return shapes.option_value(_selected(state_values, block_id))
 
     def topic_values(block_id: str) -> list[str]:
-        options = _selected(state_values, block_id).get("selected_options") or []
-        return [str(o.get("value") or o.get("text", {}).get("text", "")) for o in options]
+        options = shapes.option_values(_selected(state_values, block_id))
+        return [str(o.get("value") or _option_text(o)) for o in options]
 
     capacity = option_value("capacity")
     return profiles.ProfileInput(
         function=option_value("function"),
         speak=topic_values("speak"),
         learn=topic_values("learn"),
-        ask_me_about=str(_selected(state_values, "ask").get("value") or ""),
-        chats_per_month=int(capacity) if capacity is not None and capacity.isdigit() else None,
+        ask_me_about=shapes.text_value(_selected(state_values, "ask")),
+        chats_per_month=shapes.as_small_int(capacity),
         preferred_format=option_value("format") or "any",
         weekly_pairing=option_value("weekly") == "on",
     )
@@ -60,8 +64,9 @@ def parse_profile_submission(state_values: dict[str, Any]) -> profiles.ProfileIn
 
 def register(registry: ListenerRegistry, ctx: AppContext) -> None:
     def ack_profile(ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:
-        user_id = body["user"]["id"]
-        submitted = parse_profile_submission(view.get("state", {}).get("values", {}))
+        user_id = clicking_user(body)
+        state = view.get("state")
+        submitted = parse_profile_submission(state.get("values", {}) if isinstance(state, dict) else {})
         # Validation and saving happen before the ack: field errors must come
         # back in this response, and the confirmation shows what was stored.
         with ctx.db.session() as session:
@@ -82,6 +87,6 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         ack(response_action="update", view=profile_saved_view(saved))
 
     def refresh_home(body: dict[str, Any]) -> None:
-        publish_home(ctx, body["user"]["id"])
+        publish_home(ctx, clicking_user(body))
 
     registry.view(PROFILE_CALLBACK, ack=ack_profile, lazy=[refresh_home])
