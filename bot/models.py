@@ -231,7 +231,8 @@ class ChatRequest(Base):
     status: Mapped[RequestStatus] = mapped_column(_str_enum(RequestStatus), default=RequestStatus.OPEN)
     decline_reason: Mapped[str] = mapped_column(String(500), default="")
     redirect_to_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Indexed for reports: requests sent in a period (the status index cannot range over time).
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -258,7 +259,8 @@ class Chat(Base):
     topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id", ondelete="SET NULL"))
     channel_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Indexed for reports: chats held in a period.
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     # Weekly pairings: the round it came from; "Can't make it" cancels without penalty.
     round_id: Mapped[int | None] = mapped_column(
         ForeignKey("pairing_rounds.id", ondelete="CASCADE"), index=True
@@ -288,7 +290,11 @@ class Outcome(enum.StrEnum):
 
 class ChatParticipant(Base):
     __tablename__ = "chat_participants"
-    __table_args__ = (Index("ix_chat_participants_person", "person_id", "chat_id"),)
+    __table_args__ = (
+        Index("ix_chat_participants_person", "person_id", "chat_id"),
+        # Reports join chats to their participants by side: this covers chat -> (role, person).
+        Index("ix_chat_participants_chat_role", "chat_id", "role", "person_id"),
+    )
 
     chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
