@@ -105,6 +105,12 @@ class InfochatASGI:
         headers: dict[str, list[str]] = {}
         for raw_name, raw_value in scope["headers"]:
             headers.setdefault(raw_name.decode("latin-1").lower(), []).append(raw_value.decode("latin-1"))
+        timestamp = headers.get("x-slack-request-timestamp", [""])[0]
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) < 12):
+            # Slack sends Unix seconds; anything else cannot be signed by Slack, and
+            # slack_sdk's verifier would raise on it instead of refusing it.
+            await _respond(send, 401, {"error": "invalid request"})
+            return
         started = time.perf_counter()
         quick = self.quick_acks.answer(body, headers)
         if quick is not None:

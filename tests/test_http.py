@@ -59,6 +59,8 @@ def test_unknown_subcommand_gets_short_usage_not_a_trace(slack: SlackAppClient) 
         pytest.param({"signed": False}, id="unsigned"),
         pytest.param({"headers": {"X-Slack-Signature": "v0=" + "0" * 64}}, id="wrong-signature"),
         pytest.param({"timestamp": int(time.time()) - 6 * 60}, id="six-minutes-old"),
+        pytest.param({"headers": {"X-Slack-Request-Timestamp": "soon"}}, id="timestamp-not-a-number"),
+        pytest.param({"headers": {"X-Slack-Request-Timestamp": "9" * 30}}, id="timestamp-far-future"),
     ],
 )
 @pytest.mark.parametrize(
