@@ -121,8 +121,9 @@ REQUEST_OTHER = [  # statuses of requests that did not become a chat, with weigh
     (RequestStatus.OPEN, 7),  # only in the last week; older ones expired
 ]
 SHARES = [Share.ME, Share.EXPERT, Share.EVERYONE]
-REPORT_PARTS = [
+REPORT_PARTS = [  # the report's query functions, timed with --breakdown when they exist
     "_participation",
+    "_held",
     "_requests",
     "_chats_held",
     "_answer_rate",
@@ -560,7 +561,9 @@ class Breakdown:
 
     def __enter__(self) -> Breakdown:
         for name in REPORT_PARTS:
-            original = getattr(reports, name)
+            original = getattr(reports, name, None)
+            if original is None:
+                continue
             self.originals[name] = original
             setattr(reports, name, self._wrap(name, original))
         return self
