@@ -113,9 +113,14 @@ class Workload:
     expected: str = "the help text"  # what a 200 without a marker lacked, for the error detail
     commands: Sequence[tuple[str, str]] = ()
     response_url: str | None = None
+    text: str = "help"  # what each connection sends when `commands` is empty
 
 
 HELP = Workload()
+# `/infochat help` is answered before Bolt (bot/quick_acks.py). For comparison, an
+# ack that Bolt dispatches: `leave` from someone who never joined, answered in the
+# ack after one indexed read of `people` ("nothing to leave"), no follow-up work.
+THROUGH_BOLT = Workload(markers=(b"nothing to leave",), expected="the not-taking-part reply", text="leave")
 
 
 @dataclass
@@ -178,7 +183,7 @@ class Connection(asyncio.Protocol):
             user_id, text = workload.commands[self.phase.issued % len(workload.commands)]
             self.request = signed_request(self.port, user_id, int(time.time()), text, workload.response_url)
         elif now - self.signed_at > RESIGN_EVERY:
-            self.request = signed_request(self.port, self.user_id, int(time.time()))
+            self.request = signed_request(self.port, self.user_id, int(time.time()), workload.text)
             self.signed_at = now
         self.phase.issued += 1
         self.started = now
@@ -542,7 +547,14 @@ def bench_workers(
                     cpu0, t0 = CpuSample.take(server.proc.pid), perf()
                     # CPU is sampled over warm-up + measurement; both run at the same load.
                     phase = loop.run_until_complete(
-                        run_phase(server.port, conns, args.warmup, args.duration, args.max_requests)
+                        run_phase(
+                            server.port,
+                            conns,
+                            args.warmup,
+                            args.duration,
+                            args.max_requests,
+                            THROUGH_BOLT if args.through_bolt else HELP,
+                        )
                     )
                     cpu = CpuSample.take(server.proc.pid).since(cpu0, perf() - t0)
                     row = summarise(run, phase, cpu)
@@ -574,6 +586,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--runs", type=int, default=1, help="repeat all phases R times and show medians")
     parser.add_argument("--compare", action="store_true", help="run with INFOCHAT_WORKERS=1 and then 2")
+    parser.add_argument(
+        "--through-bolt",
+        action="store_true",
+        help="send `/infochat leave` (dispatched by Bolt, one database read) instead of help",
+    )
     return parser.parse_args(argv)
 
 
@@ -587,7 +604,8 @@ def main(argv: list[str] | None = None) -> int:
     worker_counts = [1, 2] if args.compare else [args.workers]
     _, loop_name = new_event_loop()
     print(
-        f"infochat ack bench: signed `/infochat help`, keep-alive HTTP/1.1 on 127.0.0.1\n"
+        f"infochat ack bench: signed `/infochat {'leave' if args.through_bolt else 'help'}`, "
+        f"keep-alive HTTP/1.1 on 127.0.0.1\n"
         f"machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), "
         f"Python {platform.python_version()}, {platform.system()} {platform.machine()}\n"
         f"client: this process, one {loop_name} event loop; server: `infochat serve` subprocess, "
