@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -140,6 +142,34 @@ def test_database_connections_dropped_mid_flight_are_replaced(
     assert httpx.get(server.root + "/readyz").status_code == 200
 
 
+@contextmanager
+def connection_killed_mid_transaction(db: Database, lock_sql: str) -> Iterator[None]:
+    """What a PostgreSQL restart does to a unit of work in flight, made deterministic.
+
+    The body starts the app's work; `lock_sql` (a SELECT … FOR UPDATE on the
+    rows it writes) holds it inside its transaction. The backend waiting on the
+    lock is then killed, as a restart would, and the lock released, so the retry
+    (on a fresh connection) can go through.
+    """
+    admin = Database(pg_admin_url() or "")
+    locker = db.engine.connect()
+    try:
+        locker.execute(text(lock_sql))
+        yield
+        deadline = time.monotonic() + 5
+        while not (waiting := _backends_waiting_on_a_lock(admin, str(db.url.database))):
+            assert time.monotonic() < deadline, "the app's work never reached the locked rows"
+            time.sleep(0.02)
+        with admin.engine.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": waiting[0]})
+            connection.commit()
+        time.sleep(0.2)  # the retry now waits on the same lock
+        locker.commit()
+    finally:
+        locker.close()
+        admin.dispose()
+
+
 def _backends_waiting_on_a_lock(admin: Database, database: str) -> list[int]:
     with admin.engine.connect() as connection:
         return list(
@@ -158,31 +188,15 @@ def test_a_command_whose_connection_dies_mid_transaction_is_run_again(
     slack: SlackAppClient, server: AppServer, db: Database
 ) -> None:
     """A PostgreSQL restart kills connections inside transactions, not only idle ones.
-
-    A row lock holds `/infochat pause` inside its transaction; its backend is then
-    killed, as a restart would. The user must still get their answer, from a
-    second attempt on a fresh connection, and the pause is recorded once.
-    """
+    The user must still get their answer, from a second attempt on a fresh
+    connection, and the pause is recorded once."""
     make_person(db, None, "UR", "Rosa Tanaka", "Sales")
-    admin = Database(pg_admin_url() or "")
-    locker = db.engine.connect()
-    try:
-        locker.execute(text("SELECT 1 FROM people WHERE slack_user_id = 'UR' FOR UPDATE"))
-        with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with connection_killed_mid_transaction(
+            db, "SELECT 1 FROM people WHERE slack_user_id = 'UR' FOR UPDATE"
+        ):
             reply = pool.submit(slack.command, "UR", "pause 1w")
-            deadline = time.monotonic() + 5
-            while not (waiting := _backends_waiting_on_a_lock(admin, str(db.url.database))):
-                assert time.monotonic() < deadline, "the pause never reached the locked row"
-                time.sleep(0.02)
-            with admin.engine.connect() as connection:
-                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": waiting[0]})
-                connection.commit()
-            time.sleep(0.2)  # the retry now waits on the same lock
-            locker.commit()
-            response = reply.result(timeout=5)
-    finally:
-        locker.close()
-        admin.dispose()
+        response = reply.result(timeout=5)
     assert response.status_code == 200
     assert "paused until" in response.json()["text"]
     with db.session() as session:
@@ -202,23 +216,8 @@ def test_an_accept_whose_connection_dies_mid_transaction_still_introduces_once(
     make_person(db, standin, "UEXP", "Omar Haddad", "Engineering", speaks=["Kubernetes"])
     ask(slack, standin, "ULENA", "UEXP")
     dm = request_dm(standin, "UEXP")
-    admin = Database(pg_admin_url() or "")
-    locker = db.engine.connect()
-    try:
-        locker.execute(text("SELECT 1 FROM chat_requests FOR UPDATE"))
+    with connection_killed_mid_transaction(db, "SELECT 1 FROM chat_requests FOR UPDATE"):
         assert slack.block_action("UEXP", "request_accept", message=dm).status_code == 200
-        deadline = time.monotonic() + 5
-        while not (waiting := _backends_waiting_on_a_lock(admin, str(db.url.database))):
-            assert time.monotonic() < deadline, "the accept never reached the locked request"
-            time.sleep(0.02)
-        with admin.engine.connect() as connection:
-            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": waiting[0]})
-            connection.commit()
-        time.sleep(0.2)
-        locker.commit()
-    finally:
-        locker.close()
-        admin.dispose()
     standin.wait_for(lambda: len(group_dms(standin)) == 1)
     with db.session() as session:
         assert session.scalar(select(ChatRequest.status)) == RequestStatus.ACCEPTED
