@@ -310,6 +310,31 @@ class ChatParticipant(Base):
     person: Mapped[Person] = relationship(lazy="joined")
 
 
+class PersonUsage(Base):
+    """Each person's chat counts as `/infochat find` ranks by them, kept by bot.services.usage.
+
+    Derived from chats and chat_participants (a row per person who has taken part
+    in a chat), refreshed in the flush that adds, removes or re-dates a
+    participation, so search reads it by primary key instead of counting chats.
+    Each figure says for which instants it holds; outside them search counts
+    from the chats themselves (see bot.services.usage).
+    """
+
+    __tablename__ = "person_usage"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    # UTC month start of the person's latest chat as expert or peer, and how many
+    # such chats they have in that month; None: never expert or peer.
+    month: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    month_chats: Mapped[int] = mapped_column(Integer, default=0)
+    # Chats in any role created at or after recent_oldest (the oldest counted);
+    # recent_before is the newest chat not counted. `recent` is the count of chats
+    # at or after any instant in (recent_before, recent_oldest].
+    recent: Mapped[int] = mapped_column(Integer, default=0)
+    recent_oldest: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    recent_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class Search(Base):
     """One `/infochat find`: feeds "most searched" and "wanted but not offered" reports."""
 
@@ -480,3 +505,8 @@ class AppState(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(500))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+# Keeps person_usage in step with every ORM flush that touches chats; imported
+# here so that whoever writes chats through these models has the hook.
+from bot.services import usage as _usage  # noqa: E402, F401

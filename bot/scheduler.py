@@ -15,7 +15,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -116,6 +116,13 @@ def _privacy_purge(ctx: AppContext) -> str:
     return f"{nightly_purge(ctx.db, ctx.settings.retention_days, utcnow())}; forgot {forgotten} old event ids"
 
 
+def _chat_usage(ctx: AppContext) -> str:
+    from bot.services import usage
+
+    with ctx.db.session() as session:
+        return f"recounted {usage.refresh_expired(session, utcnow())} people's recent chats"
+
+
 def _drain_outbox(ctx: AppContext) -> str:
     return str(outbox.deliver(ctx))
 
@@ -153,6 +160,9 @@ def jobs(ctx: AppContext) -> list[Job]:
     def local_day(now: datetime) -> str:
         return now.astimezone(zone).date().isoformat()
 
+    def hour(now: datetime) -> str:
+        return now.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
     def iso_week(now: datetime) -> str:
         return now.astimezone(zone).strftime("%G-W%V")
 
@@ -168,6 +178,8 @@ def jobs(ctx: AppContext) -> list[Job]:
         Job("outbox", IntervalTrigger(seconds=30), None, _drain_outbox),
         Job("request-reminders", IntervalTrigger(minutes=15), None, _request_reminders),
         Job("followups", IntervalTrigger(minutes=15), None, _followups),
+        # Search's per-person chat counts whose 90-day window moved on (bot/services/usage.py).
+        Job("chat-usage", CronTrigger(minute=7, timezone=UTC), hour, _chat_usage),
     ]
 
 

@@ -97,3 +97,44 @@ def test_db_current_reports_state(empty_database_url: str, tmp_path: Path) -> No
     )
     after = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert after.returncode == 0
+
+
+def test_person_usage_is_backfilled_from_existing_chats(empty_database_url: str) -> None:
+    """0008 counts the chats already there, as the flush hook would have."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert, select
+
+    from bot.models import Chat, ChatKind, ChatParticipant, ChatRole, Person, PersonUsage
+
+    db = Database(empty_database_url)
+    try:
+        migrate.upgrade(db, "0007")
+        now = datetime.now(UTC)
+        with db.engine.begin() as connection:
+            for i in (1, 2):
+                connection.execute(insert(Person.__table__).values(id=i, slack_user_id=f"U{i}", name=f"p{i}"))
+            for chat_id, days in ((1, 1), (2, 100)):
+                connection.execute(
+                    insert(Chat.__table__).values(
+                        id=chat_id, kind=ChatKind.REQUEST, created_at=now - timedelta(days=days)
+                    )
+                )
+                connection.execute(
+                    insert(ChatParticipant.__table__),
+                    [
+                        {"chat_id": chat_id, "person_id": 1, "role": ChatRole.EXPERT},
+                        {"chat_id": chat_id, "person_id": 2, "role": ChatRole.LEARNER},
+                    ],
+                )
+        migrate.upgrade(db)
+        with db.session() as session:
+            rows = {row.person_id: row for row in session.scalars(select(PersonUsage))}
+        assert set(rows) == {1, 2}
+        assert rows[1].recent == rows[2].recent == 1
+        assert rows[1].recent_oldest == now - timedelta(days=1)
+        assert rows[1].recent_before == now - timedelta(days=100)
+        assert rows[1].month is not None and rows[1].month_chats == 1
+        assert rows[2].month is None and rows[2].month_chats == 0
+    finally:
+        db.dispose()

@@ -24,8 +24,8 @@ the topic catalogue and a word index of "ask me about" lines are cached per
 process and per database, refreshed when a one-row stamp query says they
 changed; fuzzy matching runs in memory with rapidfuzz; then one SQL statement
 (built once per shape) classifies, counts and ranks everyone who matches,
-chat counts included, and returns the best MAX_HITS; one more loads their
-names and matching topics.
+chat counts included (read from person_usage, bot/services/usage.py), and
+returns the best MAX_HITS with their names and matching topics.
 """
 
 from __future__ import annotations
@@ -49,11 +49,13 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
+    cast,
     false,
     func,
     insert,
     literal,
     null,
+    or_,
     select,
     union_all,
 )
@@ -66,11 +68,13 @@ from bot.models import (
     ChatRole,
     Person,
     PersonTopic,
+    PersonUsage,
     Search,
     Topic,
     TopicAlias,
     TopicKind,
 )
+from bot.services import usage as _usage_service
 from bot.services.profiles import available_clause
 from bot.services.topics import BUILTIN_ALIASES, lookup_keys, pick_topic, topic_key
 
@@ -83,7 +87,7 @@ MAX_FUZZY_TOPICS = 200
 # People matched through "ask me about" considered at most.
 MAX_ASK_PEOPLE = 2000
 MAX_SUGGESTIONS = 5
-RECENT = timedelta(days=90)
+RECENT = _usage_service.RECENT  # "recent chats": the last 90 days
 # A whole-query spelling (spaces removed) this similar is a match: "machinelearning".
 PHRASE_CUTOFF = 90
 # Nearby topics offered when nothing matched (rapidfuzz WRatio, 0–100).
@@ -390,16 +394,24 @@ def _stamps(session: Session, cache: _Cache, searcher_slack_id: str = "") -> Any
     None). The same row carries the searcher's id and function (None, None for
     someone without a profile): one round trip fewer for every search.
     """
-    stmt = _STAMPS_COUNTING if cache.ask.needs_count() else _STAMPS
-    return session.connection().execute(stmt, {"slack_user_id": searcher_slack_id}).one()
+    connection = session.connection()
+    stmt = _STAMPS[cache.ask.needs_count(), connection.dialect.name == "postgresql"]
+    return connection.execute(stmt, {"slack_user_id": searcher_slack_id}).one()
 
 
-def _stamps_statement(count_people: bool) -> Any:
+def _stamps_statement(count_people: bool, postgres: bool) -> Any:
     """(topics, max topic id, newest topic, people or None, newest person update, searcher id, function).
 
     One scan of `topics` for its three figures; the newest `updated_at` is an
     index lookup; the searcher, a unique-key lookup, is outer-joined so the row
     is there whoever searches.
+
+    On PostgreSQL the row also turns JIT compilation off for the rest of the
+    search's transaction (`set_config(..., true)` is `SET LOCAL`), without a
+    round trip of its own. The ranking statement's per-person fallback counts
+    (reached for almost nobody) inflate its estimated cost past
+    `jit_above_cost` for a popular topic, and compiling it then costs ~60 ms
+    where running it costs ~10.
     """
     t, p = Topic.__table__.c, Person.__table__.c
     topics = select(
@@ -417,13 +429,17 @@ def _stamps_statement(count_people: bool) -> Any:
         select(func.max(p.updated_at)).scalar_subquery(),
         me.c.id,
         me.c.function,
+        *([func.set_config("jit", "off", True)] if postgres else []),
     ).select_from(topics.outerjoin(me, me.c.slack_user_id == bindparam("slack_user_id")))
 
 
 # Statements every search runs, built once: constructing them costs about as
 # much as running them. (Core on the tables: no ORM row objects to build.)
-_STAMPS_COUNTING = _stamps_statement(count_people=True)
-_STAMPS = _stamps_statement(count_people=False)
+_STAMPS = {
+    (counting, postgres): _stamps_statement(counting, postgres)
+    for counting in (False, True)
+    for postgres in (False, True)
+}
 
 
 class _Topic(NamedTuple):
@@ -553,6 +569,7 @@ _people = Person.__table__
 _links = PersonTopic.__table__
 _chats = Chat.__table__
 _participants = ChatParticipant.__table__
+_usage = PersonUsage.__table__
 
 
 def _one_of(column: Any, name: str, item: Any, postgres: bool) -> Any:
@@ -625,6 +642,7 @@ class _Candidate:
     title: str = ""
     tz: str | None = None
     ask_me_about: str = ""
+    topic_ids: tuple[int, ...] = ()  # the matched topics they speak about
 
 
 @dataclass(frozen=True)
@@ -640,15 +658,16 @@ def _rank_statement(has_exact: bool, has_topics: bool, has_ask: bool, hide_own: 
     Building this statement costs more than running it for a small topic
     (~3 ms of SQLAlchemy construction), so each of its few shapes is built once
     and run with bound parameters: exact_id, topic_ids, ask_ids, excluded,
-    my_function and the instants now, month_first, month_next, since, window_start.
+    my_function and the instants now, month_first, month_next and since.
 
     A popular topic can have thousands of experts. Fetching them all to rank in
     Python cost more than the query itself, so the database does it: the
-    matched people are a CTE, their chats are counted through
-    chat_participants' person index, each is given a status (shown, departed,
-    paused, at capacity, own function), window sums count every status, and
-    only the first MAX_HITS rows come back, with what a hit shows of each person
-    (so no second query is needed for the details).
+    matched people are a CTE, their chat counts are read from person_usage
+    (counted from chats only where a row does not answer), each is given a
+    status (shown, departed, paused, at capacity, own function), window sums
+    count every status, and only the first MAX_HITS rows come back, joined to
+    what a hit shows of each person (so no second query is needed for the
+    details, and the window keeps narrow rows).
     """
     t, p, cp, c = _links.c, _people.c, _participants.c, _chats.c
     parts: list[Any] = []
@@ -675,75 +694,132 @@ def _rank_statement(has_exact: bool, has_topics: bool, has_ask: bool, hide_own: 
         .group_by(matched.c.person_id)
         .cte("cand")
     )
-    this_month = and_(
-        c.created_at >= bindparam("month_first"),
-        c.created_at < bindparam("month_next"),
-        cp.role.in_([ChatRole.EXPERT, ChatRole.PEER]),
-    )
-    usage = (
-        select(
-            cp.person_id,
-            func.sum(case((this_month, 1), else_=0)).label("used"),
-            func.sum(case((c.created_at >= bindparam("since"), 1), else_=0)).label("recent"),
+    # Chat counts come from person_usage by primary key (bot/services/usage.py
+    # says when a row answers); only where it does not are the person's chats
+    # counted here, in a correlated subquery that CASE reaches for them alone.
+    u = _usage.c
+    month_first, month_next, since = bindparam("month_first"), bindparam("month_next"), bindparam("since")
+    counted_used = (
+        select(func.count())
+        .select_from(_participants.join(_chats, c.id == cp.chat_id))
+        .where(
+            cp.person_id == p.id,
+            cp.role.in_([ChatRole.EXPERT, ChatRole.PEER]),
+            c.created_at >= month_first,
+            c.created_at < month_next,
         )
-        .join(_chats, c.id == cp.chat_id)
-        # IN (not a join) so that SQLite seeks chat_participants' person index
-        # per candidate instead of scanning every participant.
-        .where(cp.person_id.in_(select(cand.c.person_id)), c.created_at >= bindparam("window_start"))
-        .group_by(cp.person_id)
-        .subquery("usage")
+        .scalar_subquery()
     )
-    spare = p.chats_per_month - func.coalesce(usage.c.used, 0)
-    same = case((p.function == bindparam("my_function"), 1), else_=0)
+    counted_recent = (
+        select(func.count())
+        .select_from(_participants.join(_chats, c.id == cp.chat_id))
+        .where(cp.person_id == p.id, c.created_at >= since)
+        .scalar_subquery()
+    )
+    used = case(
+        (or_(u.month.is_(None), u.month < month_first), 0),
+        (u.month == month_first, u.month_chats),
+        else_=counted_used,
+    )
+    recent = case(
+        (u.person_id.is_(None), 0),
+        (
+            and_(
+                or_(u.recent_before.is_(None), u.recent_before < since),
+                or_(u.recent_oldest.is_(None), u.recent_oldest >= since),
+            ),
+            u.recent,
+        ),
+        else_=counted_recent,
+    )
+    # Narrow rows for all candidates (the window sums keep every row in
+    # memory); what a hit shows is joined for the best MAX_HITS only.
+    base = (
+        select(
+            p.id.label("id"),
+            p.function.label("function"),
+            p.left_at.label("left_at"),
+            p.paused_until.label("paused_until"),
+            p.chats_per_month.label("chats_per_month"),
+            cand.c.tier.label("tier"),
+            used.label("used"),
+            recent.label("recent"),
+        )
+        .select_from(cand.join(_people, p.id == cand.c.person_id))
+        .outerjoin(_usage, u.person_id == p.id)
+        .where(_listed(postgres))
+        # OFFSET 0 keeps PostgreSQL from pulling this subquery up into the
+        # next one, which would copy `used` (and its subquery) into each
+        # expression that reads it: each figure is computed once per person.
+        .offset(0)
+        .subquery("base")
+    )
+    b = base.c
+    spare = b.chats_per_month - b.used
+    same = case((b.function == bindparam("my_function"), 1), else_=0)
     whens: list[Any] = [
-        (p.left_at.is_not(None), DEPARTED),
-        (p.paused_until > bindparam("now"), PAUSED),
+        (b.left_at.is_not(None), DEPARTED),
+        (b.paused_until > bindparam("now"), PAUSED),
         (spare <= 0, AT_CAPACITY),
     ]
     if hide_own:
-        whens.append((p.function == bindparam("my_function"), OWN_FUNCTION))
-    rows = (
-        select(
-            p.id.label("id"),
-            p.slack_user_id.label("slack_user_id"),
-            p.real_name.label("real_name"),
-            p.name.label("name"),
-            p.title.label("title"),
-            p.tz.label("tz"),
-            p.ask_me_about.label("ask_me_about"),
-            p.function.label("function"),
-            cand.c.tier.label("tier"),
-            same.label("same"),
-            spare.label("spare"),
-            func.coalesce(usage.c.recent, 0).label("recent"),
-            case(*whens, else_=SHOWN).label("status"),
-        )
-        .select_from(cand.join(_people, p.id == cand.c.person_id))
-        .outerjoin(usage, usage.c.person_id == p.id)
-        .where(_listed(postgres))
-        .subquery("rows")
-    )
+        whens.append((b.function == bindparam("my_function"), OWN_FUNCTION))
+    rows = select(
+        b.id.label("id"),
+        b.function.label("function"),
+        b.tier.label("tier"),
+        same.label("same"),
+        spare.label("spare"),
+        b.recent.label("recent"),
+        case(*whens, else_=SHOWN).label("status"),
+    ).subquery("rows")
     r = rows.c
-    per_status = [func.sum(case((r.status == code, 1), else_=0)).over() for code in range(5)]
-    return (
-        select(
-            r.id,
-            r.function,
-            r.tier,
-            r.same,
-            r.spare,
-            r.recent,
-            r.status,
-            *per_status,
-            r.slack_user_id,
-            r.real_name,
-            r.name,
-            r.title,
-            r.tz,
-            r.ask_me_about,
-        )
+    per_status = [
+        func.sum(case((r.status == code, 1), else_=0)).over().label(f"n{code}") for code in range(5)
+    ]
+    top = (
+        select(r.id, r.function, r.tier, r.same, r.spare, r.recent, r.status, *per_status)
         .order_by(r.status, r.same, r.tier, r.spare.desc(), r.recent, r.id)
         .limit(MAX_HITS)
+        .subquery("top")
+    )
+    t2 = top.c
+    # The matched topics each of these people speaks about, as "id,id,…"
+    # (read here rather than in a query of its own: one round trip fewer).
+    if has_topics:
+        spoken = _links.alias("spoken")
+        ids = spoken.c.topic_id
+        topics = (
+            select(func.string_agg(cast(ids, String), ",") if postgres else func.group_concat(ids))
+            .where(
+                spoken.c.person_id == t2.id,
+                spoken.c.kind == TopicKind.SPEAK,
+                _one_of(ids, "topic_ids", BigInteger, postgres),
+            )
+            .scalar_subquery()
+        )
+    else:
+        topics = null()
+    return (
+        select(
+            t2.id,
+            t2.function,
+            t2.tier,
+            t2.same,
+            t2.spare,
+            t2.recent,
+            t2.status,
+            *(t2[f"n{code}"] for code in range(5)),
+            p.slack_user_id,
+            p.real_name,
+            p.name,
+            p.title,
+            p.tz,
+            p.ask_me_about,
+            topics.label("topics"),
+        )
+        .join_from(top, _people, p.id == t2.id)
+        .order_by(t2.status, t2.same, t2.tier, t2.spare.desc(), t2.recent, t2.id)
     )
 
 
@@ -780,7 +856,6 @@ def _rank(
         "month_first": first,
         "month_next": _next_month(first),
         "since": now - RECENT,
-        "window_start": min(now - RECENT, first),
     }
     top: list[_Candidate] = []
     counts: dict[int, int] = {}
@@ -800,6 +875,7 @@ def _rank(
                     row.title or "",
                     row.tz,
                     row.ask_me_about or "",
+                    tuple(int(t) for t in str(row.topics).split(",")) if row.topics else (),
                 )
             )
     return _Ranked(top, counts)
@@ -878,33 +954,10 @@ def _offered_statement(postgres: bool) -> Any:
 
 
 _RECORD = insert(Search.__table__)
-_MATCHED_LINKS = {
-    postgres: select(_links.c.person_id, _links.c.topic_id).where(
-        _links.c.kind == TopicKind.SPEAK,
-        _one_of(_links.c.person_id, "ids", BigInteger, postgres),
-        _one_of(_links.c.topic_id, "topic_ids", BigInteger, postgres),
-    )
-    for postgres in (False, True)
-}
 
 
-def _hits(
-    session: Session,
-    top: list[_Candidate],
-    matches: _Matches,
-    names: dict[int, str],
-) -> list[ExpertHit]:
+def _hits(top: list[_Candidate], matches: _Matches, names: dict[int, str]) -> list[ExpertHit]:
     """The page-worthy few, with the details and matching topics shown for each."""
-    if not top:
-        return []
-    ids = [cand.person_id for cand in top]
-    connection = session.connection()
-    topic_ids = [*matches.fuzzy, *([matches.exact_id] if matches.exact_id is not None else [])]
-    topics_of: dict[int, list[int]] = {}
-    if topic_ids:
-        stmt = _MATCHED_LINKS[connection.dialect.name == "postgresql"]
-        for person_id, topic_id in connection.execute(stmt, {"ids": ids, "topic_ids": topic_ids}):
-            topics_of.setdefault(person_id, []).append(topic_id)
 
     def topic_order(topic_id: int) -> tuple[int, float, str]:
         # The exact topic first, then the closest spellings.
@@ -917,7 +970,7 @@ def _hits(
         match: Match = (
             "exact" if cand.tier == _TIER["exact"] else "fuzzy" if cand.tier == _TIER["fuzzy"] else "ask"
         )
-        topic_list = sorted(topics_of.get(cand.person_id, []), key=topic_order)
+        topic_list = sorted(cand.topic_ids, key=topic_order)
         hits.append(
             ExpertHit(
                 person_id=cand.person_id,
@@ -978,7 +1031,7 @@ def find_experts(
         names = {**names, exact.id: exact.name}  # created after the catalogue was read
 
     ranked = _rank(session, matches, excluded, now, my_function, include_own_function)
-    hits = _hits(session, ranked.top, matches, names)
+    hits = _hits(ranked.top, matches, names)
     total = ranked.counts.get(SHOWN, 0)
     suggestions: list[str] = []
     if not hits:

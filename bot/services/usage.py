@@ -1,0 +1,186 @@
+"""Per-person chat counts for search ranking (`person_usage`), kept in step with the chats.
+
+`/infochat find` ranks experts by spare capacity this UTC month (chats as
+expert or peer) and then by chats in the last 90 days (any role). Counting
+those through chat_participants and chats for every candidate cost a popular
+topic (3,000 experts) most of its ranking time, so each person's counts are
+stored in one row that the ranking statement reads by primary key.
+
+What a row says, and when it is exact:
+
+* `month`, `month_chats`: the UTC month of the person's latest chat as expert
+  or peer and how many they have in it. For a search in month M: `month` = M
+  gives the count; `month` before M (or None) means none in M, so 0; `month`
+  after M (a search dated before the latest chat) is not answered by the row.
+* `recent`, `recent_oldest`, `recent_before`: `recent` chats at or after
+  `recent_oldest`, the newest older one at `recent_before`. For any instant
+  `since` in (recent_before, recent_oldest] the number of chats at or after
+  `since` is `recent`. As time passes `since` (now − 90 days) moves past
+  `recent_oldest`; then the row no longer answers.
+
+Where a row does not answer, the ranking statement counts that person's chats
+as before (a correlated subquery reached only for them), so results are exact
+whatever the row's age; `refresh_expired` (hourly, bot.scheduler's
+"chat-usage") re-reads rows whose window moved on, so that stays rare.
+
+The rows are refreshed in the same flush that inserts, deletes or re-dates a
+ChatParticipant or a Chat through the ORM (every path in bot/ does: requests,
+pairing, tests' factories). Cancelling a chat changes nothing: cancelled
+chats count towards capacity, as they always have. Bulk Core statements on
+those tables bypass the hook: call `refresh(session, person_ids)` or
+`rebuild(session)` after them (bench/search.py's seeding does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, event, insert, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session
+
+from bot.models import Chat, ChatParticipant, ChatRole, Person, PersonUsage
+
+RECENT = timedelta(days=90)  # the same window as bot.services.search.RECENT
+CAPACITY_ROLES = (ChatRole.EXPERT, ChatRole.PEER)
+_BATCH = 500
+
+
+def month_start(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _rows(history: dict[int, list[tuple[Any, datetime]]], at: datetime) -> list[dict[str, Any]]:
+    """person_usage rows from each person's (role, chat created_at); `recent` counted from at − RECENT."""
+    since = at - RECENT
+    rows = []
+    for person_id, chats in history.items():
+        if not chats:
+            continue  # no chats, no row
+        capacity = [created for role, created in chats if role in CAPACITY_ROLES]
+        month = month_start(max(capacity)) if capacity else None
+        counted = [created for _, created in chats if created >= since]
+        older = [created for _, created in chats if created < since]
+        rows.append(
+            {
+                "person_id": person_id,
+                "month": month,
+                "month_chats": sum(1 for c in capacity if month_start(c) == month),
+                "recent": len(counted),
+                "recent_oldest": min(counted) if counted else None,
+                "recent_before": max(older) if older else None,
+            }
+        )
+    return rows
+
+
+def _history(session: Session, person_ids: list[int] | None) -> dict[int, list[tuple[Any, datetime]]]:
+    cp, c = ChatParticipant.__table__.c, Chat.__table__.c
+    stmt = select(cp.person_id, cp.role, c.created_at).join_from(
+        ChatParticipant.__table__, Chat.__table__, c.id == cp.chat_id
+    )
+    if person_ids is not None:
+        stmt = stmt.where(cp.person_id.in_(person_ids))
+    history: dict[int, list[tuple[Any, datetime]]] = {pid: [] for pid in person_ids or []}
+    for person_id, role, created in session.connection().execute(stmt):
+        history.setdefault(person_id, []).append((role, created))
+    return history
+
+
+def refresh(session: Session, person_ids: Iterable[int], at: datetime | None = None) -> None:
+    """Recount these people's rows from their chats (no row for someone without any)."""
+    ids = sorted(set(person_ids))
+    at = at or datetime.now(UTC)
+    connection = session.connection()
+    table, people = PersonUsage.__table__, Person.__table__
+    for start in range(0, len(ids), _BATCH):
+        batch = ids[start : start + _BATCH]
+        if connection.dialect.name == "postgresql":
+            # Two transactions recounting one person (an expert accepting two
+            # requests at once) take turns here, so the second counts the
+            # first's chat once it commits, and its DELETE sees the first's row.
+            # (SQLite writers are serialised already.)
+            connection.execute(
+                select(people.c.id)
+                .where(people.c.id.in_(batch))
+                .order_by(people.c.id)
+                .with_for_update(key_share=True)
+            )
+        rows = _rows(_history(session, batch), at)
+        connection.execute(delete(table).where(table.c.person_id.in_(batch)))
+        if rows:
+            connection.execute(insert(table), rows)
+
+
+def rebuild(session: Session, at: datetime | None = None) -> int:
+    """Recount every row from scratch (after bulk loads); returns the rows written."""
+    rows = _rows(_history(session, None), at or datetime.now(UTC))
+    connection = session.connection()
+    connection.execute(delete(PersonUsage.__table__))
+    for start in range(0, len(rows), 5_000):
+        connection.execute(insert(PersonUsage.__table__), rows[start : start + 5_000])
+    return len(rows)
+
+
+def refresh_expired(session: Session, now: datetime) -> int:
+    """Recount the rows whose 90-day window `now` has moved past (or will within the hour)."""
+    u = PersonUsage.__table__.c
+    horizon = now - RECENT + timedelta(hours=1)
+    ids = list(session.connection().execute(select(u.person_id).where(u.recent_oldest < horizon)).scalars())
+    refresh(session, ids, now)
+    return len(ids)
+
+
+# -- the flush hook ---------------------------------------------------------------------------
+
+_PENDING = "infochat_usage_pending"
+
+
+def _chat_people(session: Session, chat_ids: set[int]) -> set[int]:
+    if not chat_ids:
+        return set()
+    cp = ChatParticipant.__table__.c
+    stmt = select(cp.person_id).where(cp.chat_id.in_(sorted(chat_ids)))
+    return set(session.connection().execute(stmt).scalars())
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    # Participants of chats about to be deleted or re-dated: read now, while
+    # their rows are still there (a deleted chat cascades to them).
+    chat_ids: set[int] = set()
+    for obj in session.deleted:
+        if isinstance(obj, Chat) and obj.id is not None:
+            chat_ids.add(obj.id)
+    for obj in session.dirty:
+        if (
+            isinstance(obj, Chat)
+            and obj.id is not None
+            and sa_inspect(obj).attrs.created_at.history.has_changes()
+        ):
+            chat_ids.add(obj.id)
+    if chat_ids:
+        session.info.setdefault(_PENDING, set()).update(_chat_people(session, chat_ids))
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context: Any) -> None:
+    people: set[int] = session.info.pop(_PENDING, set())
+    for obj in (*session.new, *session.deleted, *session.dirty):
+        if isinstance(obj, ChatParticipant):
+            state = sa_inspect(obj)
+            if obj in session.dirty and not (
+                state.attrs.role.history.has_changes()
+                or state.attrs.person_id.history.has_changes()
+                or state.attrs.chat_id.history.has_changes()
+            ):
+                continue  # follow-up answers and check-ins change no count
+            if obj.person_id is not None:
+                people.add(obj.person_id)
+            for old in state.attrs.person_id.history.deleted or ():
+                if old is not None:
+                    people.add(old)
+    if people:
+        refresh(session, people)
