@@ -112,6 +112,16 @@ for _alias, _name in BUILTIN_ALIASES.items():
     _BUILTIN_ALIAS_KEYS.setdefault(topic_key(_name), []).append(topic_key(_alias))
 
 
+# A query's key and lookup keys, memoised: `topic_key` walks the text in Python
+# and a search needs them three times; queries repeat (popular topics).
+_query_key = lru_cache(maxsize=4096)(topic_key)
+
+
+@lru_cache(maxsize=4096)
+def _lookup_keys(text: str) -> tuple[str, ...]:
+    return tuple(lookup_keys(text))
+
+
 class QueryError(ValueError):
     """The query is empty or too long; `reason` is "empty" or "too_long"."""
 
@@ -161,7 +171,7 @@ class SearchResult:
 def normalise_query(query: str) -> str:
     """The query single-spaced; QueryError when it is empty or over MAX_QUERY_LENGTH."""
     text = " ".join(query.split())
-    if not topic_key(text):
+    if not _query_key(text):
         raise QueryError("empty", "Tell me what to look for, e.g. `/infochat find kubernetes`.")
     if len(text) > MAX_QUERY_LENGTH:
         raise QueryError(
@@ -453,48 +463,51 @@ class _Topic(NamedTuple):
 _BY_KEY, _BY_ALIAS, _ALIAS_OF = range(3)
 
 
-def _exact_statement() -> Any:
+@lru_cache(maxsize=2)
+def _exact_statement(postgres: bool) -> Any:
     """Topics named by `keys` directly or through a database alias, and every alias of those topics.
 
     What `topics.find_topic` reads in up to two queries, plus the aliases a search
     adds to its spellings, in one round trip. Rows: (via, alias or key, id, name, key).
+    On PostgreSQL `keys` is one array parameter (see `_one_of`), so the text is constant.
     """
     t, a = Topic.__table__.c, TopicAlias.__table__.c
-    keys = bindparam("keys", expanding=True)
     alias = TopicAlias.__table__.alias("spelling")
+
+    def named_by(column: Any) -> Any:
+        return _one_of(column, "keys", String, postgres)
+
     named = union_all(
-        select(t.id).where(t.key.in_(keys)), select(a.topic_id).where(a.key.in_(keys))
+        select(t.id).where(named_by(t.key)), select(a.topic_id).where(named_by(a.key))
     ).scalar_subquery()
     return union_all(
-        select(literal(_BY_KEY).label("via"), t.key.label("spelling"), t.id, t.name, t.key).where(
-            t.key.in_(keys)
-        ),
-        select(literal(_BY_ALIAS), a.key, t.id, t.name, t.key)
+        select(_n(_BY_KEY).label("via"), t.key.label("spelling"), t.id, t.name, t.key).where(named_by(t.key)),
+        select(_n(_BY_ALIAS), a.key, t.id, t.name, t.key)
         .join_from(TopicAlias.__table__, Topic.__table__, a.topic_id == t.id)
-        .where(a.key.in_(keys)),
-        select(literal(_ALIAS_OF), alias.c.key, alias.c.topic_id, literal(""), literal("")).where(
+        .where(named_by(a.key)),
+        select(_n(_ALIAS_OF), alias.c.key, alias.c.topic_id, literal(""), literal("")).where(
             alias.c.topic_id.in_(named)
         ),
     )
 
 
-_EXACT = _exact_statement()
-
-
 def _find_exact(session: Session, text: str) -> tuple[_Topic | None, list[str]]:
     """The topic `text` names, with `topics.find_topic`'s precedence, and that topic's database aliases."""
-    keys = lookup_keys(text)
+    keys = _lookup_keys(text)
     if not keys:
         return None, []
+    connection = session.connection()
     by_key: dict[str, _Topic] = {}
     by_alias: dict[str, _Topic] = {}
     aliases_of: dict[int, list[str]] = {}
-    for via, spelling, topic_id, name, key in session.connection().execute(_EXACT, {"keys": keys}):
+    for via, spelling, topic_id, name, key in connection.execute(
+        _exact_statement(connection.dialect.name == "postgresql"), {"keys": list(keys)}
+    ):
         if via == _ALIAS_OF:
             aliases_of.setdefault(topic_id, []).append(spelling)
         else:
             (by_key if via == _BY_KEY else by_alias)[spelling] = _Topic(topic_id, name, key)
-    exact = pick_topic(keys, by_key, by_alias)
+    exact = pick_topic(list(keys), by_key, by_alias)
     return exact, (aliases_of.get(exact.id, []) if exact is not None else [])
 
 
@@ -1033,7 +1046,7 @@ def find_experts(
     excluded = {searcher_slack_id, *exclude_slack_ids}
 
     exact, aliases = _find_exact(session, text)
-    keys = [topic_key(text)]
+    keys = [_query_key(text)]
     if exact is not None:
         # Every spelling of the exact topic counts: "k8s" also finds "Kubernetes
         # at scale", and "kubernetes" an ask line saying "k8s".
