@@ -477,3 +477,23 @@ def test_find_with_nothing_offered_suggests_and_records(slack: SlackAppClient, d
     assert "Kubernetes operators" in str(body["blocks"])
     with db.session() as s:
         assert [(r.person_id, r.results) for r in s.scalars(select(Search))] == [(None, 0)]
+
+
+def test_catalogue_between_rechecks_sees_new_topics_and_ignores_merged_ones(db: Database) -> None:
+    """Between re-checks PostgreSQL's stamp reads only the newest topic id; results stay right."""
+    with db.session() as s:
+        searcher(s)
+        person(s, "UPRICE", "Pia Pricing", speaks=["Pricing strategy"])
+        person(s, "UPRICE2", "Pete Pricing", speaks=["Pricing strategies deep dive"])
+    assert set(ids(find(db, "pricing strategy"))) == {"UPRICE", "UPRICE2"}
+    with db.session() as s:  # created after the catalogue was read: found at once
+        person(s, "UNEW", "Nia New", speaks=["Pricing strategy experiments"])
+    assert set(ids(find(db, "pricing strategy"))) == {"UPRICE", "UPRICE2", "UNEW"}
+    with db.session() as s:  # merged away: its experts now come through the target
+        from bot.services.topics import merge_topics
+
+        merge_topics(s, "Pricing strategies deep dive", "Pricing strategy")
+    result = find(db, "pricing strategy")
+    assert set(ids(result)) == {"UPRICE", "UPRICE2", "UNEW"}
+    assert all("Pricing strategies deep dive" not in h.matching_topics for h in result.hits)
+    assert "Pricing strategies deep dive" not in find(db, "pricing strategie deep").suggestions

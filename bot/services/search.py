@@ -401,7 +401,9 @@ def _stamps(session: Session, cache: _Cache, searcher_slack_id: str = "") -> Any
 
     Topics are only created or deleted (merged), never renamed, and ids and
     `created_at` grow, so count + max id + newest creation pins the catalogue
-    even where SQLite reuses a deleted row's id. People are counted only when
+    even where SQLite reuses a deleted row's id. On PostgreSQL the count and the
+    newest creation (a scan of `topics`) are read only with the people count;
+    in between, the max id (see `_stamps_statement`). People are counted only when
     the ask index needs it (`_AskIndex.needs_count`; otherwise the count is
     None). The same row carries the searcher's id and function (None, None for
     someone without a profile): one round trip fewer for every search.
@@ -426,11 +428,22 @@ def _stamps_statement(count_people: bool, postgres: bool) -> Any:
     where running it costs ~10.
     """
     t, p = Topic.__table__.c, Person.__table__.c
-    topics = select(
-        func.count().label("topics"),
-        func.max(t.id).label("max_id"),
-        func.max(t.created_at).label("newest"),
-    ).subquery("topic_stamp")
+    if count_people or not postgres:
+        topics = select(
+            func.count().label("topics"),
+            func.max(t.id).label("max_id"),
+            func.max(t.created_at).label("newest"),
+        ).subquery("topic_stamp")
+    else:
+        # Between re-checks on PostgreSQL, the newest id alone (an index lookup,
+        # where counting scans every topic): ids come from a sequence and are
+        # never reused, so it shows every topic created. A topic deleted (merged
+        # away) is seen at the next re-check; until then its stale catalogue
+        # entry can only add a fuzzy candidate topic that has no experts (its
+        # links moved) and that suggestions never offer (they check the row).
+        topics = select(
+            null().label("topics"), func.max(t.id).label("max_id"), null().label("newest")
+        ).subquery("topic_stamp")
     people = select(func.count()).select_from(Person.__table__).scalar_subquery() if count_people else null()
     me = Person.__table__.alias("searcher")
     return select(
@@ -511,25 +524,36 @@ def _find_exact(session: Session, text: str) -> tuple[_Topic | None, list[str]]:
     return exact, (aliases_of.get(exact.id, []) if exact is not None else [])
 
 
-def _load_catalogue(session: Session, stamp: tuple[Any, ...]) -> _Catalogue:
+def _load_catalogue(session: Session) -> _Catalogue:
+    """The catalogue, stamped with (count, max id, newest creation) of the rows it was read from."""
     names: dict[int, str] = {}
     keys: dict[int, str] = {}
     compact: dict[int, str] = {}
     words = _WordIndex()
-    for topic_id, name, key in session.execute(select(Topic.id, Topic.name, Topic.key)):
+    newest: datetime | None = None
+    for topic_id, name, key, created in session.execute(
+        select(Topic.id, Topic.name, Topic.key, Topic.created_at)
+    ):
         names[topic_id] = name
         keys[topic_id] = key
         compact[topic_id] = key.replace(" ", "")
         words.add(topic_id, key.split())
+        if newest is None or (created is not None and created > newest):
+            newest = created
+    stamp = (len(names), max(names, default=None), newest)
     return _Catalogue(stamp, names, keys, compact, words)
 
 
 def _refresh(session: Session, cache: _Cache, stamps: Any) -> _Catalogue:
     """Bring the caches up to date with `stamps`; call with `cache.lock` held."""
     topics, max_id, newest, people, max_updated = stamps[:5]
-    stamp = (topics, max_id, newest)
-    if cache.catalogue is None or cache.catalogue.stamp != stamp:
-        cache.catalogue = _load_catalogue(session, stamp)
+    current = cache.catalogue
+    if topics is None:  # PostgreSQL between re-checks: the newest id only (`_stamps_statement`)
+        fresh = current is not None and current.stamp[1] == max_id
+    else:
+        fresh = current is not None and current.stamp == (topics, max_id, newest)
+    if not fresh:
+        cache.catalogue = _load_catalogue(session)
     cache.ask.refresh(session, people, max_updated)
     return cache.catalogue
 
