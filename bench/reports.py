@@ -3,7 +3,7 @@
     .venv/bin/python bench/reports.py [--database-url postgresql://postgres@127.0.0.1:5432/test]
                                       [--people 50000] [--chats 1000000] [--runs 5] [--seed 1]
                                       [--sqlite-only | --pg-only] [--periods "" "last quarter" ...]
-                                      [--breakdown] [--dump DIR]
+                                      [--breakdown] [--dump DIR] [--reuse NAME]
 
 Each backend gets a fresh database migrated with `bot.migrate.upgrade`: a
 SQLite file in a temporary folder, and, with `--database-url` (a server URL),
@@ -41,6 +41,12 @@ against the targets: under 2 s on PostgreSQL, under 5 s on SQLite.
 `--breakdown` also times each query function of the report (median over the
 runs); `--dump DIR` writes every report table as CSV per backend and period,
 to compare results before and after a query change (`diff -r`).
+
+`--reuse NAME` keeps the seeded data between runs, to iterate on queries
+without reseeding: the SQLite file `$TMPDIR/NAME.db` and the PostgreSQL
+database NAME are seeded when missing and reused (not reseeded, not dropped)
+when present; seeding uses the day's date, so reuse them on the same UTC day
+only. Drop them by hand when done (`rm`, `DROP DATABASE`).
 """
 
 from __future__ import annotations
@@ -60,11 +66,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, create_engine, func, insert, make_url, select, text
 from typeahead import postgres_database, topic_names  # bench/ is the script's folder
 
 from bot import migrate
-from bot.db import Database
+from bot.db import Database, normalise_url
 from bot.models import (
     Chat,
     ChatKind,
@@ -122,6 +128,7 @@ REQUEST_OTHER = [  # statuses of requests that did not become a chat, with weigh
 ]
 SHARES = [Share.ME, Share.EXPERT, Share.EVERYONE]
 REPORT_PARTS = [  # the report's query functions, timed with --breakdown when they exist
+    "_ranges",
     "_participation",
     "_held",
     "_requests",
@@ -657,16 +664,20 @@ def counts_of(db: Database) -> dict[str, int]:
         }
 
 
-def run_backend(label: str, url: str, args: argparse.Namespace, start: datetime, now: datetime) -> list[Row]:
+def run_backend(
+    label: str, url: str, args: argparse.Namespace, start: datetime, now: datetime, fresh: bool = True
+) -> list[Row]:
     db = Database(url)
     try:
-        migrate.upgrade(db)
         t0 = perf()
-        seed(db, args, start)
+        if fresh:
+            migrate.upgrade(db)
+            seed(db, args, start)
         seeded = perf() - t0
         counts = counts_of(db)
         print(
-            f"{label}: seeded in {seeded:.0f} s: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()),
+            f"{label}: {f'seeded in {seeded:.0f} s' if fresh else 'reused'}: "
+            + ", ".join(f"{n:,} {t}" for t, n in counts.items()),
             flush=True,
         )
         rows, notes = measure(label, db, args, now)
@@ -675,6 +686,20 @@ def run_backend(label: str, url: str, args: argparse.Namespace, start: datetime,
         return rows
     finally:
         db.dispose()
+
+
+def kept_postgres_database(admin_url: str, name: str) -> tuple[str, bool]:
+    """The URL of database `name` on the server, created when missing; (url, created)."""
+    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            exists = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if not exists:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    url = make_url(str(normalise_url(admin_url))).set(database=name).render_as_string(hide_password=False)
+    return url, not exists
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -694,6 +719,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--breakdown", action="store_true", help="also time each query function")
     parser.add_argument("--dump", help="write every report table as CSV under this folder")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--reuse", metavar="NAME", help="keep the seeded SQLite file / PostgreSQL database NAME and reuse it"
+    )
     args = parser.parse_args(argv)
     if args.pg_only and not args.database_url:
         parser.error("--pg-only needs --database-url")
@@ -717,11 +745,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows: list[Row] = []
     if not args.pg_only:
-        with tempfile.TemporaryDirectory(prefix="infochat-reports-") as tmp:
-            rows += run_backend("SQLite", f"sqlite:///{Path(tmp) / 'reports.db'}", args, start, now)
+        if args.reuse:
+            path = Path(tempfile.gettempdir()) / f"{args.reuse}.db"
+            rows += run_backend("SQLite", f"sqlite:///{path}", args, start, now, fresh=not path.exists())
+        else:
+            with tempfile.TemporaryDirectory(prefix="infochat-reports-") as tmp:
+                rows += run_backend("SQLite", f"sqlite:///{Path(tmp) / 'reports.db'}", args, start, now)
     if args.database_url and not args.sqlite_only:
-        with postgres_database(args.database_url, prefix="infochat_bench_reports") as url:
-            rows += run_backend("PostgreSQL", url, args, start, now)
+        if args.reuse:
+            url, fresh = kept_postgres_database(args.database_url, args.reuse)
+            rows += run_backend("PostgreSQL", url, args, start, now, fresh=fresh)
+        else:
+            with postgres_database(args.database_url, prefix="infochat_bench_reports") as url:
+                rows += run_backend("PostgreSQL", url, args, start, now)
     print("\n" + HEADER)
     for row in rows:
         print(format_row(row))

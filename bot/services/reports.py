@@ -55,7 +55,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    union,
+    true,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -544,6 +544,43 @@ def _fn(value: str | None) -> str:
 # -- the queries --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Ranges:
+    """Id bounds of the rows a report reads: chats created in [previous.start, current.end),
+    chats done from the earlier of previous.start and the first trend week up to current.end,
+    and the requests those held chats came from. Ids grow with time, so `id BETWEEN lo AND hi`
+    on chat_participants (by its primary key) and chat_requests reads about the period's rows
+    instead of the whole table; the bounds are taken from the rows themselves, so the extra
+    condition never drops a row (it only tells the planner where to look)."""
+
+    created: tuple[int, int] | None = None
+    done: tuple[int, int] | None = None
+    requests: tuple[int, int] | None = None
+
+
+def _ranges(session: Session, cur: Period, prev: Period) -> _Ranges:
+    if _dialect(session) != "postgresql":
+        # SQLite already drives these joins from the chats' time indexes, one chat at a
+        # time; an id range would lead it to scan chats by rowid instead (slower).
+        return _Ranges()
+    since = min(prev.start, local_midnight(_week_starts(cur)[0], cur.zone))
+    created = select(func.min(Chat.id), func.max(Chat.id)).where(_span(Chat.created_at, cur, prev))
+    done = select(
+        func.min(Chat.id), func.max(Chat.id), func.min(Chat.request_id), func.max(Chat.request_id)
+    ).where(Chat.done_at >= since, Chat.done_at < cur.end)
+    c_lo, c_hi = session.execute(created).one()
+    d_lo, d_hi, r_lo, r_hi = session.execute(done).one()
+
+    def bounds(lo: int | None, hi: int | None) -> tuple[int, int]:
+        return (0, -1) if lo is None or hi is None else (int(lo), int(hi))
+
+    return _Ranges(bounds(c_lo, c_hi), bounds(d_lo, d_hi), bounds(r_lo, r_hi))
+
+
+def _ids_in(column: Any, bounds: tuple[int, int] | None) -> ColumnElement[bool]:
+    return true() if bounds is None else column.between(bounds[0], bounds[1])
+
+
 @dataclass
 class _Participation:
     by_function: dict[str, tuple[int, int, int, int, int]]  # joined, experts, learners, weekly, held
@@ -552,7 +589,12 @@ class _Participation:
         return sum(row[index] for row in self.by_function.values())
 
 
-def _participation(session: Session, period: Period) -> _Participation:
+def _participation(
+    session: Session, cur: Period, prev: Period, ranges: _Ranges | None = None
+) -> tuple[_Participation, _Participation]:
+    """(previous, current) participation by function, from one statement: each set of people
+    is gathered once over both periods with a flag per period, then LEFT JOINed to people."""
+    ranges = ranges or _ranges(session, cur, prev)
     # Each set of people is a subquery of distinct ids, LEFT JOINed: `id IN (subquery)`
     # inside a CASE is a subplan in PostgreSQL, rescanned per person once the set
     # outgrows work_mem (a year of chats).
@@ -562,40 +604,82 @@ def _participation(session: Session, period: Period) -> _Participation:
         .distinct()
         .subquery()
     )
-    active_learners = union(
-        select(ChatRequest.learner_id.label("pid")).where(_between(ChatRequest.created_at, period)),
-        select(ChatParticipant.person_id.label("pid"))
+
+    def flags(column: Any) -> tuple[Any, Any]:
+        return (
+            case((_between(column, prev), 1), else_=0).label("p0"),
+            case((_between(column, cur), 1), else_=0).label("p1"),
+        )
+
+    learner_rows = union_all(
+        select(ChatRequest.learner_id.label("pid"), *flags(ChatRequest.created_at)).where(
+            _span(ChatRequest.created_at, cur, prev)
+        ),
+        select(ChatParticipant.person_id.label("pid"), *flags(Chat.created_at))
         .join(Chat, Chat.id == ChatParticipant.chat_id)
-        .where(_between(Chat.created_at, period), ChatParticipant.role.in_(LEARNER_SIDE)),
+        .where(
+            _span(Chat.created_at, cur, prev),
+            _ids_in(ChatParticipant.chat_id, ranges.created),
+            ChatParticipant.role.in_(LEARNER_SIDE),
+        ),
     ).subquery()
-    held = (
-        select(ChatParticipant.person_id.label("pid"))
-        .join(Chat, Chat.id == ChatParticipant.chat_id)
-        .where(_between(Chat.done_at, period), Chat.created_at < period.end)
-        .distinct()
+    learners = (
+        select(
+            learner_rows.c.pid,
+            func.max(learner_rows.c.p0).label("p0"),
+            func.max(learner_rows.c.p1).label("p1"),
+        )
+        .group_by(learner_rows.c.pid)
         .subquery()
     )
-    stmt = (
+    held_rows = (
         select(
-            Person.function,
-            func.count(),
-            func.count(speakers.c.pid),
-            func.count(active_learners.c.pid),
-            func.count(case((Person.weekly_pairing.is_(True), 1))),
-            func.count(held.c.pid),
+            ChatParticipant.person_id.label("pid"),
+            case((and_(_between(Chat.done_at, prev), Chat.created_at < prev.end), 1), else_=0).label("p0"),
+            case((Chat.done_at >= cur.start, 1), else_=0).label("p1"),
         )
+        .join(Chat, Chat.id == ChatParticipant.chat_id)
+        .where(
+            Chat.done_at >= min(prev.start, cur.start),
+            Chat.done_at < cur.end,
+            Chat.created_at < cur.end,
+            _ids_in(ChatParticipant.chat_id, ranges.done),
+        )
+        .subquery()
+    )
+    held = (
+        select(held_rows.c.pid, func.max(held_rows.c.p0).label("p0"), func.max(held_rows.c.p1).label("p1"))
+        .group_by(held_rows.c.pid)
+        .subquery()
+    )
+    member = (_joined_at(prev.end), _joined_at(cur.end))
+    columns = []
+    for m, ls, hs in ((member[0], learners.c.p0, held.c.p0), (member[1], learners.c.p1, held.c.p1)):
+        columns += [
+            func.count(case((m, 1))),
+            func.count(case((and_(m, speakers.c.pid.is_not(None)), 1))),
+            func.count(case((and_(m, ls == 1), 1))),
+            func.count(case((and_(m, Person.weekly_pairing.is_(True)), 1))),
+            func.count(case((and_(m, hs == 1), 1))),
+        ]
+    stmt = (
+        select(Person.function, *columns)
         .outerjoin(speakers, speakers.c.pid == Person.id)
-        .outerjoin(active_learners, active_learners.c.pid == Person.id)
+        .outerjoin(learners, learners.c.pid == Person.id)
         .outerjoin(held, held.c.pid == Person.id)
-        .where(_joined_at(period.end))
+        .where(or_(member[0], member[1]))
         .group_by(Person.function)
     )
-    by_function: dict[str, tuple[int, int, int, int, int]] = {}
+    by_function: tuple[dict[str, tuple[int, int, int, int, int]], ...] = ({}, {})
     for function, *counts in session.execute(stmt):
         key = function or ""
-        old = by_function.get(key, (0, 0, 0, 0, 0))
-        by_function[key] = tuple(a + int(b) for a, b in zip(old, counts, strict=True))  # type: ignore[assignment]
-    return _Participation(by_function)
+        for c in (0, 1):
+            values = [int(v) for v in counts[5 * c : 5 * c + 5]]
+            if values[0] == 0:
+                continue  # no members of this function at the end of that period
+            old = by_function[c].get(key, (0, 0, 0, 0, 0))
+            by_function[c][key] = tuple(a + b for a, b in zip(old, values, strict=True))  # type: ignore[assignment]
+    return _Participation(by_function[0]), _Participation(by_function[1])
 
 
 def _participation_table(part: _Participation, functions: Sequence[str], k: int) -> Table:
@@ -614,8 +698,11 @@ def _participation_table(part: _Participation, functions: Sequence[str], k: int)
     return suppress_table(table, k)
 
 
-def _chats_held(session: Session, cur: Period, prev: Period) -> dict[int, tuple[int, int]]:
+def _chats_held(
+    session: Session, cur: Period, prev: Period, ranges: _Ranges | None = None
+) -> dict[int, tuple[int, int]]:
     """cur flag -> (chats held, smallest side: distinct learners or distinct experts)."""
+    ranges = ranges or _ranges(session, cur, prev)
     inner = (
         select(
             _is_current(Chat.done_at, cur),
@@ -624,7 +711,11 @@ def _chats_held(session: Session, cur: Period, prev: Period) -> dict[int, tuple[
             case((ChatParticipant.role.in_(EXPERT_SIDE), ChatParticipant.person_id)).label("ep"),
         )
         .join(ChatParticipant, ChatParticipant.chat_id == Chat.id)
-        .where(_span(Chat.done_at, cur, prev), Chat.created_at < cur.end)
+        .where(
+            _span(Chat.done_at, cur, prev),
+            Chat.created_at < cur.end,
+            _ids_in(ChatParticipant.chat_id, ranges.done),
+        )
         .subquery()
     )
     stmt = select(
@@ -648,10 +739,11 @@ class _Held:
     flow: dict[tuple[str | None, str | None], tuple[int, int]]
 
 
-def _held(session: Session, cur: Period, prev: Period) -> _Held:
+def _held(session: Session, cur: Period, prev: Period, ranges: _Ranges | None = None) -> _Held:
     """The participants of every chat held since the earlier of the previous period and the
     first trend week, joined to their functions once (a MATERIALIZED CTE), then aggregated
     four ways in one UNION ALL, instead of four passes over chats x participants x people."""
+    ranges = ranges or _ranges(session, cur, prev)
     bounds = [local_midnight(m, cur.zone) for m in _week_starts(cur)]
     since = min(prev.start, bounds[0])
     rows = (
@@ -664,7 +756,12 @@ def _held(session: Session, cur: Period, prev: Period) -> _Held:
         )
         .join(ChatParticipant, ChatParticipant.chat_id == Chat.id)
         .join(Person, Person.id == ChatParticipant.person_id)
-        .where(Chat.done_at >= since, Chat.done_at < cur.end, Chat.created_at < cur.end)
+        .where(
+            Chat.done_at >= since,
+            Chat.done_at < cur.end,
+            Chat.created_at < cur.end,
+            _ids_in(ChatParticipant.chat_id, ranges.done),
+        )
         .cte("held")
         .prefix_with("MATERIALIZED")
     )
@@ -757,46 +854,45 @@ def _held(session: Session, cur: Period, prev: Period) -> _Held:
 
 
 def _requests(session: Session, cur: Period, prev: Period) -> dict[int, dict[str, tuple[int, int]]]:
-    """cur flag -> {"sent"|"accepted"|"declined"|"expired": (requests, smallest side)}."""
+    """cur flag -> {"sent"|"accepted"|"declined"|"expired": (requests, smallest side)}: one
+    statement, the period's requests read once (a MATERIALIZED CTE) and counted two ways."""
     out: dict[int, dict[str, tuple[int, int]]] = {0: {}, 1: {}}
-    inner = (
-        select(
-            _is_current(ChatRequest.created_at, cur),
-            ChatRequest.status.label("status"),
-            ChatRequest.learner_id.label("lid"),
-            ChatRequest.expert_id.label("eid"),
-        )
-        .where(_span(ChatRequest.created_at, cur, prev))
-        .subquery()
-    )
     groups = {
         "accepted": (RequestStatus.ACCEPTED,),
         "declined": (RequestStatus.DECLINED, RequestStatus.REDIRECTED),
         "expired": (RequestStatus.EXPIRED,),
     }
     outcome = case(
-        *[(inner.c.status.in_([s.value for s in statuses]), name) for name, statuses in groups.items()],
+        *[(ChatRequest.status.in_(statuses), name) for name, statuses in groups.items()],
         else_="other",
-    ).label("outcome")
-    by_outcome = select(
-        inner.c.cur,
-        outcome,
-        func.count(),
-        func.count(distinct(inner.c.lid)),
-        func.count(distinct(inner.c.eid)),
-    ).group_by(inner.c.cur, outcome)
-    for c, name, n, lids, eids in session.execute(by_outcome):
+    )
+    inner = (
+        select(
+            _is_current(ChatRequest.created_at, cur),
+            outcome.label("outcome"),
+            ChatRequest.learner_id.label("lid"),
+            ChatRequest.expert_id.label("eid"),
+        )
+        .where(_span(ChatRequest.created_at, cur, prev))
+        .cte("requests_in_span")
+        .prefix_with("MATERIALIZED")
+    )
+
+    def counts() -> tuple[Any, ...]:
+        return func.count(), func.count(distinct(inner.c.lid)), func.count(distinct(inner.c.eid))
+
+    by_outcome = select(inner.c.cur, inner.c.outcome, *counts()).group_by(inner.c.cur, inner.c.outcome)
+    sent = select(inner.c.cur, literal("sent"), *counts()).group_by(inner.c.cur)
+    for c, name, n, lids, eids in session.execute(union_all(by_outcome, sent)):
         out[int(c)][str(name)] = (int(n), min(int(lids), int(eids)))
-    sent = select(
-        inner.c.cur, func.count(), func.count(distinct(inner.c.lid)), func.count(distinct(inner.c.eid))
-    ).group_by(inner.c.cur)
-    for c, n, lids, eids in session.execute(sent):
-        out[int(c)]["sent"] = (int(n), min(int(lids), int(eids)))
     return out
 
 
-def _answer_rate(session: Session, cur: Period, prev: Period) -> dict[int, tuple[int, int, int]]:
+def _answer_rate(
+    session: Session, cur: Period, prev: Period, ranges: _Ranges | None = None
+) -> dict[int, tuple[int, int, int]]:
     """cur flag -> (participants asked, of whom answered, distinct people asked); by chat introduced."""
+    ranges = ranges or _ranges(session, cur, prev)
     inner = (
         select(
             _is_current(Chat.created_at, cur),
@@ -804,7 +900,11 @@ def _answer_rate(session: Session, cur: Period, prev: Period) -> dict[int, tuple
             ChatParticipant.answered_at.label("answered"),
         )
         .join(ChatParticipant, ChatParticipant.chat_id == Chat.id)
-        .where(_span(Chat.created_at, cur, prev), ChatParticipant.checkins_sent > 0)
+        .where(
+            _span(Chat.created_at, cur, prev),
+            _ids_in(ChatParticipant.chat_id, ranges.created),
+            ChatParticipant.checkins_sent > 0,
+        )
         .subquery()
     )
     stmt = select(
@@ -813,8 +913,12 @@ def _answer_rate(session: Session, cur: Period, prev: Period) -> dict[int, tuple
     return {int(c): (int(n), int(a), int(p)) for c, n, a, p in session.execute(stmt)}
 
 
-def _days_to_chat(session: Session, cur: Period, prev: Period) -> dict[int, tuple[float | None, int]]:
-    """cur flag -> (median days from request to chat held, smallest side)."""
+def _days_to_chat(
+    session: Session, cur: Period, prev: Period, ranges: _Ranges | None = None
+) -> dict[int, tuple[float | None, int]]:
+    """cur flag -> (median days from request to chat held, smallest side): one statement, a
+    histogram of whole hours and the distinct sides, over one MATERIALIZED CTE."""
+    ranges = ranges or _ranges(session, cur, prev)
     hours = _hours_between(Chat.done_at, ChatRequest.created_at, _dialect(session))
     inner = (
         select(
@@ -824,27 +928,38 @@ def _days_to_chat(session: Session, cur: Period, prev: Period) -> dict[int, tupl
             ChatRequest.expert_id.label("eid"),
         )
         .join(ChatRequest, ChatRequest.id == Chat.request_id)
-        .where(_span(Chat.done_at, cur, prev), Chat.created_at < cur.end)
-        .subquery()
-    )
-    histogram: dict[int, list[tuple[float, int]]] = {0: [], 1: []}
-    for c, h, n in session.execute(
-        select(inner.c.cur, inner.c.h, func.count()).group_by(inner.c.cur, inner.c.h)
-    ):
-        histogram[int(c)].append(((float(h or 0) + 0.5) / 24, int(n)))
-    sides = {
-        int(c): min(int(lids), int(eids))
-        for c, lids, eids in session.execute(
-            select(
-                inner.c.cur, func.count(distinct(inner.c.lid)), func.count(distinct(inner.c.eid))
-            ).group_by(inner.c.cur)
+        .where(
+            _span(Chat.done_at, cur, prev),
+            Chat.created_at < cur.end,
+            _ids_in(ChatRequest.id, ranges.requests),
         )
-    }
-    return {c: (_median(histogram[c]), sides.get(c, 0)) for c in (0, 1)}
+        .cte("chats_from_requests")
+        .prefix_with("MATERIALIZED")
+    )
+    no_number = cast(null(), Integer)
+    by_hour = select(
+        literal("hours").label("part"), inner.c.cur, inner.c.h, func.count(), no_number
+    ).group_by(inner.c.cur, inner.c.h)
+    sides = select(
+        literal("sides"),
+        inner.c.cur,
+        no_number,
+        func.count(distinct(inner.c.lid)),
+        func.count(distinct(inner.c.eid)),
+    ).group_by(inner.c.cur)
+    histogram: dict[int, list[tuple[float, int]]] = {0: [], 1: []}
+    smallest: dict[int, int] = {}
+    for part, c, h, a, b in session.execute(union_all(by_hour, sides)):
+        if part == "hours":
+            histogram[int(c)].append(((float(h or 0) + 0.5) / 24, int(a)))
+        else:
+            smallest[int(c)] = min(int(a), int(b))
+    return {c: (_median(histogram[c]), smallest.get(c, 0)) for c in (0, 1)}
 
 
 def _takeaways(session: Session, cur: Period, prev: Period) -> dict[int, tuple[int, int, float | None, int]]:
-    """cur flag -> (takeaways, distinct authors, median usefulness, distinct raters)."""
+    """cur flag -> (takeaways, distinct authors, median usefulness, distinct raters): one
+    statement, totals and a usefulness histogram over one MATERIALIZED CTE."""
     inner = (
         select(
             _is_current(Takeaway.created_at, cur),
@@ -853,26 +968,30 @@ def _takeaways(session: Session, cur: Period, prev: Period) -> dict[int, tuple[i
             case((Takeaway.usefulness.is_not(None), Takeaway.author_id)).label("rater"),
         )
         .where(_span(Takeaway.created_at, cur, prev))
-        .subquery()
+        .cte("takeaways_in_span")
+        .prefix_with("MATERIALIZED")
     )
-    totals = {
-        int(c): (int(n), int(a), int(r))
-        for c, n, a, r in session.execute(
-            select(
-                inner.c.cur,
-                func.count(),
-                func.count(distinct(inner.c.aid)),
-                func.count(distinct(inner.c.rater)),
-            ).group_by(inner.c.cur)
-        )
-    }
-    histogram: dict[int, list[tuple[float, int]]] = {0: [], 1: []}
-    for c, u, n in session.execute(
-        select(inner.c.cur, inner.c.u, func.count())
+    no_number = cast(null(), Integer)
+    totals_q = select(
+        literal("totals").label("part"),
+        inner.c.cur,
+        no_number,
+        func.count(),
+        func.count(distinct(inner.c.aid)),
+        func.count(distinct(inner.c.rater)),
+    ).group_by(inner.c.cur)
+    by_value = (
+        select(literal("useful"), inner.c.cur, inner.c.u, func.count(), no_number, no_number)
         .where(inner.c.u.is_not(None))
         .group_by(inner.c.cur, inner.c.u)
-    ):
-        histogram[int(c)].append((float(u), int(n)))
+    )
+    totals: dict[int, tuple[int, int, int]] = {}
+    histogram: dict[int, list[tuple[float, int]]] = {0: [], 1: []}
+    for part, c, u, n, a, r in session.execute(union_all(totals_q, by_value)):
+        if part == "totals":
+            totals[int(c)] = (int(n), int(a), int(r))
+        else:
+            histogram[int(c)].append((float(u), int(n)))
     out = {}
     for c in (0, 1):
         n, authors, raters = totals.get(c, (0, 0, 0))
@@ -1109,11 +1228,18 @@ def _learnings_by_topic(session: Session, period: Period, k: int) -> Table:
     return suppress_table(table, k)
 
 
-def _expert_load(session: Session, period: Period, functions: Sequence[str], k: int) -> Table:
+def _expert_load(
+    session: Session, period: Period, functions: Sequence[str], k: int, ranges: _Ranges | None = None
+) -> Table:
+    ranges = ranges or _ranges(session, period, period.previous())
     load = (
         select(ChatParticipant.person_id.label("pid"), func.count().label("n"))
         .join(Chat, Chat.id == ChatParticipant.chat_id)
-        .where(_between(Chat.created_at, period), ChatParticipant.role.in_(EXPERT_SIDE))
+        .where(
+            _between(Chat.created_at, period),
+            _ids_in(ChatParticipant.chat_id, ranges.created),
+            ChatParticipant.role.in_(EXPERT_SIDE),
+        )
         .group_by(ChatParticipant.person_id)
         .subquery()
     )
@@ -1175,8 +1301,10 @@ def _summary(
     part: tuple[_Participation, _Participation] | None = None,
     full: bool = True,
     held_chats: _Held | None = None,
+    ranges: _Ranges | None = None,
 ) -> Summary:
-    parts = part or (_participation(session, prev), _participation(session, cur))
+    ranges = ranges or _ranges(session, cur, prev)
+    parts = part or _participation(session, cur, prev, ranges)
     metrics: list[Metric] = []
     for key, label, index in (
         ("experts", "Experts (offer topics)", 1),
@@ -1204,26 +1332,26 @@ def _summary(
     for i, (key, label, _) in enumerate(request_metrics):
         metrics.append(Metric(key, label, req_cells[1][i], req_cells[0][i]))
 
-    held = held_chats.totals if held_chats else _chats_held(session, cur, prev)
+    held = held_chats.totals if held_chats else _chats_held(session, cur, prev, ranges)
     held_cells = {c: count_cell(*held.get(c, (0, 0))) for c in (0, 1)}
     metrics.append(Metric("chats_held", "Chats held", held_cells[1], held_cells[0]))
 
     if full:
-        rate = _answer_rate(session, cur, prev)
+        rate = _answer_rate(session, cur, prev, ranges)
         cells = {}
         for c in (0, 1):
             asked, answered, people = rate.get(c, (0, 0, 0))
             cells[c] = _rate(answered, asked, people)
         metrics.append(Metric("followup_rate", "Follow-up answer rate", cells[1], cells[0]))
 
-        cross = (held_chats or _held(session, cur, prev)).cross
+        cross = (held_chats or _held(session, cur, prev, ranges)).cross
         cells = {}
         for c in (0, 1):
             chats, across = cross.get(c, (0, 0))
             cells[c] = _rate(across, chats, held_cells[c].people)
         metrics.append(Metric("cross_function", "Chats across functions", cells[1], cells[0]))
 
-        days = _days_to_chat(session, cur, prev)
+        days = _days_to_chat(session, cur, prev, ranges)
         cells = {c: Cell(days[c][0], days[c][1], fmt="number") for c in (0, 1)}
         metrics.append(Metric("days_to_chat", "Median days from request to chat", cells[1], cells[0]))
 
@@ -1251,9 +1379,12 @@ def compute_report(
     prev = period.previous()
     started = time.perf_counter()
     _tune_for_reports(session)
-    part_prev, part_cur = _participation(session, prev), _participation(session, period)
-    held = _held(session, period, prev)
-    summary = _summary(session, period, prev, k, now, part=(part_prev, part_cur), held_chats=held)
+    ranges = _ranges(session, period, prev)
+    part_prev, part_cur = _participation(session, period, prev, ranges)
+    held = _held(session, period, prev, ranges)
+    summary = _summary(
+        session, period, prev, k, now, part=(part_prev, part_cur), held_chats=held, ranges=ranges
+    )
     tables = [
         _participation_table(part_cur, functions, k),
         _matrix_table(held, functions, k),
@@ -1263,7 +1394,7 @@ def compute_report(
         _wanted_not_offered(session, period, k),
         _supply_demand(session, period, k),
         _learnings_by_topic(session, period, k),
-        _expert_load(session, period, functions, k),
+        _expert_load(session, period, functions, k, ranges),
     ]
     log.info(
         "report computed",
