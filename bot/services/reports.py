@@ -564,10 +564,14 @@ def _ranges(session: Session, cur: Period, prev: Period) -> _Ranges:
         # time; an id range would lead it to scan chats by rowid instead (slower).
         return _Ranges()
     since = min(prev.start, local_midnight(_week_starts(cur)[0], cur.zone))
-    created = select(func.min(Chat.id), func.max(Chat.id)).where(_span(Chat.created_at, cur, prev))
-    done = select(
-        func.min(Chat.id), func.max(Chat.id), func.min(Chat.request_id), func.max(Chat.request_id)
-    ).where(Chat.done_at >= since, Chat.done_at < cur.end)
+    # `id + 0`: a bare min(id)/max(id) lets PostgreSQL walk the primary key from one end,
+    # filtering on the time column, which for the recent past reads most of the table; an
+    # expression makes it range over the time index instead (0.11 s -> 0.03 s).
+    chat_id, request_id = Chat.id + 0, Chat.request_id + 0
+    created = select(func.min(chat_id), func.max(chat_id)).where(_span(Chat.created_at, cur, prev))
+    done = select(func.min(chat_id), func.max(chat_id), func.min(request_id), func.max(request_id)).where(
+        Chat.done_at >= since, Chat.done_at < cur.end
+    )
     c_lo, c_hi = session.execute(created).one()
     d_lo, d_hi, r_lo, r_hi = session.execute(done).one()
 
