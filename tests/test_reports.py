@@ -316,6 +316,27 @@ def test_report_figures_against_the_previous_period(
     assert [label for label, _ in learned.rows] == ["Kubernetes"]
 
 
+def test_a_to_date_period_is_compared_with_the_same_days_only(
+    db: Database, settings: Settings, company: dict[str, list[int]]
+) -> None:
+    """On 18 November, "this month" (1–18 Nov) is compared with 1–18 October:
+    chats held on 25 October are in neither period."""
+    now = datetime(2026, 11, 18, 12, tzinfo=UTC)
+    for i in range(5):
+        day = datetime(2026, 10, 10, 12, tzinfo=UTC)
+        _chat(db, company["sales"][i], company["eng"][i], created=day - timedelta(days=1), done=day)
+    for i in range(6):
+        day = datetime(2026, 10, 25, 12, tzinfo=UTC)
+        _chat(db, company["sales"][i], company["eng"][i], created=day - timedelta(days=1), done=day)
+    with db.session() as session:
+        period = parse_period("this month", now, settings.timezone)
+        report = reports.report_for(session, period, settings, now)
+    held = report.summary.metric("chats_held")
+    assert held.current.show() == "0"
+    assert held.previous.show() == "5"
+    assert report.summary.metric("requests_sent").previous.show() == "5"
+
+
 def test_private_takeaways_and_small_searches_never_appear(
     db: Database, settings: Settings, company: dict[str, list[int]]
 ) -> None:

@@ -459,7 +459,11 @@ def _between(column: Any, period: Period) -> ColumnElement[bool]:
 
 
 def _span(column: Any, current: Period, previous: Period) -> ColumnElement[bool]:
-    return and_(column >= previous.start, column < current.end)
+    """In either period. A to-date period ("this month" on the 18th) is compared with the
+    same days of the previous one, so the days between the two belong to neither."""
+    if previous.end >= current.start:
+        return and_(column >= previous.start, column < current.end)
+    return or_(_between(column, previous), _between(column, current))
 
 
 def _is_current(column: Any, current: Period) -> ColumnElement[int]:
@@ -784,7 +788,7 @@ def _held(session: Session, cur: Period, prev: Period, ranges: _Ranges | None = 
     # Summary: chats held in either period, by period.
     by_cur = (
         select(_is_current(rows.c.done_at, cur), rows.c.chat_id, rows.c.pid, rows.c.role)
-        .where(rows.c.done_at >= prev.start)
+        .where(_span(rows.c.done_at, cur, prev))
         .subquery()
     )
     totals = select(
@@ -800,7 +804,7 @@ def _held(session: Session, cur: Period, prev: Period, ranges: _Ranges | None = 
             _is_current(rows.c.done_at, cur),
             func.count(distinct(func.coalesce(rows.c.fn, ""))).label("nf"),
         )
-        .where(rows.c.done_at >= prev.start)
+        .where(_span(rows.c.done_at, cur, prev))
         .group_by(rows.c.chat_id, rows.c.done_at)
         .subquery()
     )
