@@ -10,12 +10,14 @@ it again if the connection fails under it (see bot.retry for when that is safe).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import retry
@@ -46,10 +48,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# A pooled connection idle for longer than this is pinged before use (see _ping_if_idle).
+IDLE_PING_SECONDS = 5.0
+
+
+def _mark_checked_in(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
 class Database:
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        idle_ping_seconds: float = IDLE_PING_SECONDS,
+    ) -> None:
         self.url = normalise_url(url)
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        self.idle_ping_seconds = idle_ping_seconds
+        kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
         else:
@@ -59,7 +77,33 @@ class Database:
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            event.listen(self.engine.pool, "checkin", _mark_checked_in)
+            event.listen(self.engine.pool, "checkout", self._ping_if_idle)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _ping_if_idle(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        """Pre-ping, for connections that sat idle in the pool.
+
+        SQLAlchemy's `pool_pre_ping` pings on every checkout: one more round trip
+        per unit of work (~5 % of a search's server CPU, bench/load.py). A server
+        restart is what kills pooled connections, and a connection used moments
+        ago is very likely alive; if it is not, its first statement fails, the
+        pool drops every connection older than the failure, and bot.retry runs
+        the unit of work again on a fresh one. Raising DisconnectionError here
+        makes the pool discard this connection and check out another.
+        """
+        checked_in_at = record.info.get("checked_in_at")
+        if checked_in_at is not None and time.monotonic() - checked_in_at < self.idle_ping_seconds:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+        except Exception as error:  # any driver error: the connection is unusable
+            raise DisconnectionError(f"pooled connection failed its ping: {error}") from error
 
     @property
     def is_sqlite(self) -> bool:

@@ -123,21 +123,12 @@ def test_slack_api_errors_are_counted_by_method(
 def test_database_connections_dropped_mid_flight_are_replaced(
     slack: SlackAppClient, server: AppServer, db: Database
 ) -> None:
-    """What a PostgreSQL restart does to the pool: every open connection dies. pool_pre_ping replaces them."""
+    """What a PostgreSQL restart does to the pool: every open connection dies. The one
+    just used is not pinged again; its first statement fails and bot.retry runs the
+    command again on a fresh connection."""
     make_person(db, None, "UR", "Rosa Tanaka", "Sales")
     assert "paused until" in slack.command("UR", "pause 1w").json()["text"]
-    name = db.url.database
-    admin = Database(pg_admin_url() or "")
-    with admin.engine.connect() as connection:
-        connection.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = :db AND pid <> pg_backend_pid()"
-            ),
-            {"db": name},
-        )
-        connection.commit()
-    admin.dispose()
+    _terminate_backends(str(db.url.database))
     assert "Welcome back" in slack.command("UR", "resume").json()["text"]
     assert httpx.get(server.root + "/readyz").status_code == 200
 
@@ -278,3 +269,34 @@ class _ServerGone(Exception):
 
 def make_person_row(session: Session) -> None:
     session.add(Person(slack_user_id="UF", name="Fern", real_name="Fern Okafor"))
+
+
+@pytest.mark.skipif(not pg_admin_url(), reason="restarting the database server is a PostgreSQL scenario")
+def test_an_idle_pooled_connection_killed_by_a_restart_is_pinged_and_replaced(db: Database) -> None:
+    """Connections idle in the pool longer than idle_ping_seconds are pinged before use,
+    so the first unit of work after a restart does not fail on a dead connection."""
+    pooled = Database(str(db.url.render_as_string(hide_password=False)), idle_ping_seconds=0.0)
+    try:
+        with pooled.session() as session:
+            session.execute(text("SELECT 1"))
+        _terminate_backends(str(db.url.database))
+        with pooled.session() as session:  # no retry: the ping found the dead connection
+            assert session.scalar(text("SELECT 2")) == 2
+    finally:
+        pooled.dispose()
+
+
+def _terminate_backends(database: str) -> None:
+    admin = Database(pg_admin_url() or "")
+    try:
+        with admin.engine.connect() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = :db AND pid <> pg_backend_pid()"
+                ),
+                {"db": database},
+            )
+            connection.commit()
+    finally:
+        admin.dispose()
