@@ -21,19 +21,15 @@ log = logging.getLogger(__name__)
 Respond = Callable[..., Any]
 
 
-def _user(body: dict[str, Any]) -> str:
-    return clicking_user(body)
-
-
 def register(registry: ListenerRegistry, ctx: AppContext) -> None:
     def edit_profile(body: dict[str, Any]) -> None:
-        if not open_profile_modal(ctx, _user(body), body["trigger_id"]):
-            publish_home(ctx, _user(body))
+        if not open_profile_modal(ctx, clicking_user(body), body["trigger_id"]):
+            publish_home(ctx, clicking_user(body))
 
     def pause_from_home(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any]) -> None:
         choice = shapes.option_value(action) or "2w"
         with ctx.db.session() as session:
-            person = profiles.get_person(session, _user(body))
+            person = profiles.get_person(session, clicking_user(body))
             if person is not None and person.has_joined:
                 zone = profiles.person_zone(person, ctx.settings.timezone)
                 try:
@@ -46,26 +42,26 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
 
     def resume_from_home(ack: Callable[..., None], body: dict[str, Any]) -> None:
         with ctx.db.session() as session:
-            person = profiles.get_person(session, _user(body))
+            person = profiles.get_person(session, clicking_user(body))
             if person is not None:
                 profiles.resume(person)
         ack()
 
     def refresh_home(body: dict[str, Any]) -> None:
-        publish_home(ctx, _user(body))
+        publish_home(ctx, clicking_user(body))
 
     # With process_before_response the HTTP answer goes out when the ack
     # function returns, so replies through response_url wait for the lazy step.
     def confirm_leave(ack: Callable[..., None], body: dict[str, Any]) -> None:
         with ctx.db.session() as session:
-            person = profiles.get_person(session, _user(body))
+            person = profiles.get_person(session, clicking_user(body))
             if person is not None and person.has_joined:
                 profiles.leave(person, utcnow())
         ack()
 
     def tell_left(body: dict[str, Any], respond: Respond) -> None:
         responder(ctx, body, respond)(replace_original=True, text=blocks.LEFT_MESSAGE)
-        publish_home(ctx, _user(body))
+        publish_home(ctx, clicking_user(body))
 
     def tell_stayed(body: dict[str, Any], respond: Respond) -> None:
         responder(ctx, body, respond)(replace_original=True, text=blocks.STAYED_MESSAGE)

@@ -52,10 +52,6 @@ class Subcommand:
     work: Callable[[AppContext, Invocation, Respond], None] | None = None
 
 
-def _help(ctx: AppContext, inv: Invocation) -> dict[str, Any] | None:
-    return _help_answer()
-
-
 def _coming_soon(ctx: AppContext, inv: Invocation) -> dict[str, Any] | None:
     return {"text": blocks.coming_soon_message(inv.subcommand)}
 
@@ -110,7 +106,8 @@ def _leave(ctx: AppContext, inv: Invocation) -> dict[str, Any]:
 ROUTES: dict[str, Subcommand] = {name: Subcommand(_coming_soon) for name in PLANNED}
 ROUTES.update(
     {
-        "help": Subcommand(_help),
+        # Answered by context_free_answer before routing; listed here as a known subcommand.
+        "help": Subcommand(lambda ctx, inv: _help_answer()),
         "profile": Subcommand(_silent, _open_profile),
         "join": Subcommand(_silent, _open_profile),
         "pause": Subcommand(_pause, _refresh_home),

@@ -37,10 +37,6 @@ Ack = Callable[..., None]
 Respond = Callable[..., Any]
 
 
-def _user(body: dict[str, Any]) -> str:
-    return clicking_user(body)
-
-
 def _chat_id_from_action(action: dict[str, Any]) -> int | None:
     return shapes.as_id(action.get("value"))
 
@@ -96,7 +92,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
     # -- We met -> record it, open "what I learned" -------------------------------------------
     def met_clicked(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         respond = responder(ctx, body, respond)
-        user_id = _user(body)
+        user_id = clicking_user(body)
         with ctx.db.session() as session:
             loaded = _load(session, _chat_id_from_action(action), user_id, respond)
             if loaded is None:
@@ -119,7 +115,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         checkins.refresh_checkins(ctx, chat_id, person_id)
 
     def ack_learned(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user_id = _user(body)
+        user_id = clicking_user(body)
         submitted = parse_learning(view)
         chat_id = _chat_id_from_view(view)
         now = utcnow()
@@ -171,7 +167,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         )
 
     def after_learned(body: dict[str, Any], view: dict[str, Any]) -> None:
-        user_id = _user(body)
+        user_id = clicking_user(body)
         chat_id = _chat_id_from_view(view)
         outbox_service.deliver(ctx)
         if chat_id is None:
@@ -191,7 +187,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
     # -- Not yet ---------------------------------------------------------------------------------
     def not_yet_clicked(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         respond = responder(ctx, body, respond)
-        user_id = _user(body)
+        user_id = clicking_user(body)
         with ctx.db.session() as session:
             loaded = _load(session, _chat_id_from_action(action), user_id, respond)
             if loaded is None:
@@ -206,7 +202,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
     # -- We couldn't meet -> the reason ------------------------------------------------------------
     def couldnt_clicked(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         respond = responder(ctx, body, respond)
-        user_id = _user(body)
+        user_id = clicking_user(body)
         with ctx.db.session() as session:
             loaded = _load(session, _chat_id_from_action(action), user_id, respond)
             if loaded is None:
@@ -217,7 +213,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         ctx.slack.open_view(str(body.get("trigger_id", "")), view)
 
     def ack_couldnt(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user_id = _user(body)
+        user_id = clicking_user(body)
         reason = shapes.option_value(_state(view, "reason")) or ""
         if reason not in followups.REASONS:
             ack(response_action="errors", errors={"reason": "Pick what got in the way."})
@@ -242,7 +238,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         outbox_service.deliver(ctx)
         chat_id = _chat_id_from_view(view)
         with ctx.db.session() as session:
-            me = profiles.get_person(session, _user(body))
+            me = profiles.get_person(session, clicking_user(body))
             my_id = me.id if me else None
         if chat_id is not None and my_id is not None:
             checkins.refresh_checkins(ctx, chat_id, my_id)
@@ -250,7 +246,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
     # -- the ghost rule's buttons ---------------------------------------------------------------------
     def stay_active_clicked(body: dict[str, Any], respond: Respond) -> None:
         respond = responder(ctx, body, respond)
-        user_id = _user(body)
+        user_id = clicking_user(body)
         # Only ever acts on the person who clicked: the buttons name nobody.
         with ctx.db.session() as session:
             person = profiles.get_person(session, user_id)
@@ -262,7 +258,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
 
     def pause_me_clicked(body: dict[str, Any], respond: Respond) -> None:
         respond = responder(ctx, body, respond)
-        user_id = _user(body)
+        user_id = clicking_user(body)
         with ctx.db.session() as session:
             person = profiles.get_person(session, user_id)
             if person is None:

@@ -23,6 +23,7 @@ from bot import blocks, charts, retry
 from bot.blocks import reports as report_blocks
 from bot.context import AppContext
 from bot.listeners import ListenerRegistry, just_ack
+from bot.listeners.replies import clicking_user, responder
 from bot.models import utcnow
 from bot.services import reports
 
@@ -146,26 +147,19 @@ def export_csv(ctx: AppContext, user_id: str, period: reports.Period, *, via: st
     return len(files)
 
 
-def _user(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id", ""))
-
-
 def _tell(ctx: AppContext, body: dict[str, Any], respond: Respond, text: str) -> None:
-    """Reply to a click: ephemerally where Slack gave a response_url, else by DM (App Home)."""
+    """Reply to a click (ephemerally, or by DM from App Home); a failure is logged, not raised."""
     try:
-        if body.get("response_url"):
-            respond(response_type="ephemeral", replace_original=False, text=text)
-        else:
-            ctx.slack.post_message(ctx.slack.open_dm([_user(body)]), text)
+        responder(ctx, body, respond)(response_type="ephemeral", replace_original=False, text=text)
     except Exception:
-        log.exception("could not reply to a report click", extra={"slack_user": _user(body)})
+        log.exception("could not reply to a report click", extra={"slack_user": clicking_user(body)})
 
 
 def register(registry: ListenerRegistry, ctx: AppContext) -> None:
     def allowed(body: dict[str, Any], respond: Respond) -> bool:
-        if reports.is_admin(ctx.settings, ctx.slack, _user(body)):
+        if reports.is_admin(ctx.settings, ctx.slack, clicking_user(body)):
             return True
-        log.info("report refused: not an admin", extra={"slack_user": _user(body)})
+        log.info("report refused: not an admin", extra={"slack_user": clicking_user(body)})
         _tell(ctx, body, respond, report_blocks.REFUSAL)
         return False
 
@@ -186,12 +180,12 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         try:
             retry.retrying(
                 lambda: deliver_report(
-                    ctx, _user(body), period, sections=[section.key] if section else None, via="home"
+                    ctx, clicking_user(body), period, sections=[section.key] if section else None, via="home"
                 ),
                 label="report view",
             )
         except Exception:
-            log.exception("report view failed", extra={"slack_user": _user(body)})
+            log.exception("report view failed", extra={"slack_user": clicking_user(body)})
             _tell(ctx, body, respond, blocks.SOMETHING_WENT_WRONG)
 
     def download_csv(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
@@ -201,9 +195,11 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         if period is None:
             return
         try:
-            retry.retrying(lambda: export_csv(ctx, _user(body), period, via="button"), label="report export")
+            retry.retrying(
+                lambda: export_csv(ctx, clicking_user(body), period, via="button"), label="report export"
+            )
         except Exception:
-            log.exception("report export failed", extra={"slack_user": _user(body)})
+            log.exception("report export failed", extra={"slack_user": clicking_user(body)})
             _tell(ctx, body, respond, blocks.SOMETHING_WENT_WRONG)
 
     registry.action(report_blocks.REPORT_SHOW_ACTION, ack=just_ack, lazy=[show_section])
