@@ -26,6 +26,7 @@ from bot.models import (
     RequestStatus,
 )
 from bot.services import topics as topic_service
+from bot.services import usage
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +95,6 @@ def validate_draft(draft: RequestDraft) -> dict[str, str]:
 # -- capacity --------------------------------------------------------------------------
 
 
-def month_start(now: datetime) -> datetime:
-    return datetime(now.year, now.month, 1, tzinfo=UTC)
-
-
 def chats_this_month(session: Session, person_ids: list[int], now: datetime) -> dict[int, int]:
     """Chats each person takes part in as expert or peer since the start of this (UTC) month."""
     if not person_ids:
@@ -108,7 +105,7 @@ def chats_this_month(session: Session, person_ids: list[int], now: datetime) -> 
         .where(
             ChatParticipant.person_id.in_(person_ids),
             ChatParticipant.role.in_([ChatRole.EXPERT, ChatRole.PEER]),
-            Chat.created_at >= month_start(now),
+            Chat.created_at >= usage.month_start(now),
         )
         .group_by(ChatParticipant.person_id)
     )

@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
@@ -660,11 +660,6 @@ def _listed(postgres: bool) -> Any:
     )
 
 
-def month_start(now: datetime) -> datetime:
-    """Midnight UTC on the first of `now`'s month: capacity resets then, for everyone."""
-    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
 def _next_month(start: datetime) -> datetime:
     if start.month == 12:
         return start.replace(year=start.year + 1, month=1)
@@ -892,7 +887,7 @@ def _rank(
         my_function is not None and not include_own_function,
         session.get_bind().dialect.name == "postgresql",
     )
-    first = month_start(now)
+    first = _usage_service.month_start(now)
     params: dict[str, Any] = {
         "exact_id": matches.exact_id,
         "topic_ids": topic_ids,

@@ -49,6 +49,7 @@ _BATCH = 500
 
 
 def month_start(at: datetime) -> datetime:
+    """Midnight UTC on the first of `at`'s month: monthly capacity resets then, for everyone."""
     return at.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
