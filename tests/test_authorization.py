@@ -16,7 +16,6 @@ the user whose message or value was copied.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -124,24 +123,6 @@ def dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
-def settle(server: AppServer, timeout: float = 10.0) -> None:
-    """Wait until the lazy listeners the last requests started have all finished.
-
-    Bolt submits them to the app's executor before the HTTP answer goes out, and a
-    submitted task holds a worker (or waits in the queue) until it has finished, so
-    the pool is idle exactly when its queue is empty and every worker is idle.
-    """
-    executor = server.app.executor
-    deadline = time.monotonic() + timeout
-    quiet = 0
-    while quiet < 2:
-        idle = executor._work_queue.empty() and executor._idle_semaphore._value >= len(executor._threads)
-        quiet = quiet + 1 if idle else 0
-        if time.monotonic() > deadline:
-            raise AssertionError("lazy listeners still running")
-        time.sleep(0.01)
-
-
 class Watch:
     """Records the database, Web API calls and response_url posts from here on."""
 
@@ -152,7 +133,7 @@ class Watch:
         self._responses = len(standin.responses)
 
     def settle(self) -> Watch:
-        settle(self.server)
+        self.server.settle()
         return self
 
     @property
@@ -284,7 +265,7 @@ def test_only_the_addressed_expert_answers_a_request(
 ) -> None:
     ask(slack, standin, "ULENA", "UEXP")
     dm = request_dm(standin, "UEXP")
-    settle(server)
+    server.settle()
 
     for forger in (OUTSIDER, "ULENA"):  # someone else, and the requester herself
         watch = Watch(db, standin, server, forger)
@@ -313,7 +294,7 @@ def test_request_buttons_copied_from_the_experts_home_change_nothing(
     request_dm(standin, "UEXP")
     slack.event({"type": "app_home_opened", "user": "UEXP", "tab": "home"})
     standin.wait_for(lambda: ACCEPT_ACTION in json.dumps(standin.home_view("UEXP")))
-    settle(server)
+    server.settle()
     home = standin.home_view("UEXP")
     assert home is not None
 
@@ -366,7 +347,7 @@ def test_a_forged_answer_modal_is_refused_and_changes_nothing(
     ask(slack, standin, "ULENA", "UEXP")
     modal = open_answer_modal(slack, standin, action_id, callback_id)
     assert modal["private_metadata"]  # the request id, as the expert's modal carries it
-    settle(server)
+    server.settle()
 
     for forger in (OUTSIDER, "ULENA"):  # someone else, and the requester herself
         watch = Watch(db, standin, server, forger)
@@ -396,7 +377,7 @@ def test_only_people_in_the_chat_mark_a_requested_chat_done(
     slack: SlackAppClient, standin: SlackStandIn, db: Database, server: AppServer, people: dict[str, int]
 ) -> None:
     intro = accepted_intro(slack, standin)
-    settle(server)
+    server.settle()
     watch = Watch(db, standin, server, OUTSIDER)
     slack.block_action(OUTSIDER, MARK_DONE_ACTION, message=intro)
     wait_for_reply(standin, OUTSIDER, "Only the people in this chat")
@@ -425,7 +406,7 @@ def pairing_intro(
     )
     found = standin.find_message(str(call.response["ts"]))
     assert found is not None
-    settle(server)
+    server.settle()
     return found[1]
 
 
@@ -562,7 +543,7 @@ def test_an_outsider_cannot_submit_someone_elses_followup_modal(
 ) -> None:
     modal = open_followup_modal(slack, standin, action_id, checkin)
     assert modal["callback_id"] == callback_id and json.loads(modal["private_metadata"])["chat"]
-    settle(server)
+    server.settle()
 
     watch = Watch(db, standin, server, OUTSIDER)
     answer = slack.submit(OUTSIDER, modal, answers).json()
@@ -597,11 +578,11 @@ def test_the_partner_submitting_someone_elses_followup_modal_answers_only_for_hi
     checkin: dict[str, Any],
 ) -> None:
     modal = open_followup_modal(slack, standin, action_id, checkin)
-    settle(server)
+    server.settle()
     lena = participant_row(db, people["ULENA"])
 
     slack.submit("UEXP", modal, answers)
-    settle(server)
+    server.settle()
     assert participant_row(db, people["ULENA"]) == lena
     with db.session() as session:
         # Omar's answer is Omar's: the expert's short form, never a referral in Lena's name.
@@ -658,7 +639,7 @@ def test_report_buttons_copied_from_an_admin_refuse_everyone_else(
 ) -> None:
     slack.event({"type": "app_home_opened", "user": "UADMIN", "tab": "home"})
     standin.wait_for(lambda: REPORT_DOWNLOAD_CSV_ACTION in json.dumps(standin.home_view("UADMIN")))
-    settle(server)
+    server.settle()
     home = standin.home_view("UADMIN")
     assert home is not None and REPORT_SHOW_ACTION in json.dumps(home)
 
@@ -678,7 +659,7 @@ def test_report_buttons_copied_from_an_admin_refuse_everyone_else(
 def home_of(slack: SlackAppClient, standin: SlackStandIn, server: AppServer, user_id: str) -> dict[str, Any]:
     slack.event({"type": "app_home_opened", "user": user_id, "tab": "home"})
     standin.wait_for(lambda: standin.home_view(user_id) is not None)
-    settle(server)
+    server.settle()
     home = standin.home_view(user_id)
     assert home is not None
     return home
@@ -749,7 +730,7 @@ def test_leave_buttons_copied_from_someone_else_never_touch_them(
 ) -> None:
     question = slack.command("ULENA", "leave").json()
     assert action_id in json.dumps(question["blocks"])
-    settle(server)
+    server.settle()
     lena = person_row(db, "ULENA")
     watch = Watch(db, standin, server, OUTSIDER)
     slack.block_action(OUTSIDER, action_id, message={"blocks": question["blocks"]})
@@ -772,7 +753,7 @@ def test_find_paging_reruns_the_search_for_whoever_clicks(
     assert "Kemi Ng" in render_blocks(found["blocks"])
     page_buttons = json.dumps(found["blocks"])
     assert FIND_PAGE_ACTION in page_buttons and FIND_OWN_FUNCTION_ACTION in page_buttons
-    settle(server)
+    server.settle()
 
     for action_id in (FIND_PAGE_ACTION, FIND_OWN_FUNCTION_ACTION):
         watch = Watch(db, standin, server, "UOTH1")  # Kemi, an Engineering expert on Kubernetes herself
@@ -795,7 +776,7 @@ def test_a_profile_modal_submitted_by_someone_else_saves_only_their_own_profile(
     slack.command("ULENA", "profile")
     standin.wait_for(lambda: last_view_opened(standin, "ULENA").get("callback_id") == PROFILE_CALLBACK)
     modal = last_view_opened(standin, "ULENA")
-    settle(server)
+    server.settle()
     lena = person_row(db, "ULENA")
     watch = Watch(db, standin, server, OUTSIDER)
     answer = slack.submit(
@@ -815,7 +796,7 @@ def test_asking_from_someone_elses_results_asks_as_the_clicker(
     slack: SlackAppClient, standin: SlackStandIn, db: Database, server: AppServer, people: dict[str, int]
 ) -> None:
     found = slack.command("ULENA", "find kubernetes").json()
-    settle(server)
+    server.settle()
     watch = Watch(db, standin, server, OUTSIDER)
     slack.block_action(OUTSIDER, ASK_ACTION, message={"blocks": found["blocks"]})
     watch.settle()
@@ -831,10 +812,10 @@ def test_a_request_modal_submitted_by_someone_else_is_their_own_request(
     slack.block_action("ULENA", ASK_ACTION, value=json.dumps({"expert": "UEXP", "topic": "Kubernetes"}))
     standin.wait_for(lambda: last_view_opened(standin, "ULENA").get("callback_id") == REQUEST_CALLBACK)
     modal = last_view_opened(standin, "ULENA")
-    settle(server)
+    server.settle()
 
     slack.submit(OUTSIDER, modal, REQUEST)
-    settle(server)
+    server.settle()
     with db.session() as session:
         (request,) = session.scalars(select(ChatRequest)).all()
         assert request.learner_id == people[OUTSIDER]  # never in Lena's name

@@ -31,8 +31,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, wait
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlencode
@@ -764,34 +763,6 @@ class ErrorLog(logging.Handler):
         return text
 
 
-class LazyWork:
-    """Tracks what the app hands its lazy-listener pool, so a test can wait for it to finish."""
-
-    def __init__(self, server: AppServer) -> None:
-        self.executor = server.app.executor
-        self.pending: list[Future[Any]] = []
-        self._lock = threading.Lock()
-        original = self.executor.submit
-
-        def submit(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-            future = original(fn, *args, **kwargs)
-            with self._lock:
-                self.pending.append(future)
-            return future
-
-        self.executor.submit = submit  # type: ignore[method-assign]
-
-    def settle(self, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                pending, self.pending = self.pending, []
-            if not pending:
-                return
-            _, not_done = wait(pending, timeout=max(0.0, deadline - time.monotonic()))
-            assert not not_done, "the app's lazy work did not finish"
-
-
 def table_rows(db: Database) -> dict[str, list[dict[str, Any]]]:
     """Every row of every table, in primary-key order."""
     with db.engine.connect() as connection:
@@ -826,7 +797,7 @@ def restore(db: Database, saved: dict[str, list[dict[str, Any]]]) -> None:
 class Harness:
     db: Database
     slack: SlackAppClient
-    lazy: LazyWork
+    server: AppServer
     errors: ErrorLog
     world: World
     standin: SlackStandIn
@@ -840,7 +811,7 @@ class Harness:
             self.before = table_hashes(self.db)
         self.errors.take()
         response = self.slack.post(fuzzed.body, fuzzed.content_type)
-        self.lazy.settle()
+        self.server.settle()
         self.standin.reset()  # the stand-in's call log only grows otherwise
         after = table_hashes(self.db)
         problems = []
@@ -876,7 +847,7 @@ def harness(
     root = logging.getLogger()
     root.addHandler(errors)
     try:
-        yield Harness(db, slack, LazyWork(server), errors, world, standin)
+        yield Harness(db, slack, server, errors, world, standin)
     finally:
         root.removeHandler(errors)
 

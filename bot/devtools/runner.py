@@ -9,7 +9,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, wait
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
@@ -23,6 +26,9 @@ class AppServer:
     def __init__(self, settings: Settings, *, db: Database | None = None) -> None:
         self.settings = settings
         self.app: InfochatApp = build_app(settings, db=db)
+        self._lazy: list[Future[Any]] = []
+        self._lazy_lock = threading.Lock()
+        self._track_lazy_work()
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
@@ -38,6 +44,31 @@ class AppServer:
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
         )
+
+    def _track_lazy_work(self) -> None:
+        # Bolt hands each lazy listener to the app's executor before the HTTP
+        # answer goes out; remembering the futures lets `settle` wait for them.
+        submit = self.app.executor.submit
+
+        def tracked(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+            future = submit(fn, *args, **kwargs)
+            with self._lazy_lock:
+                self._lazy.append(future)
+            return future
+
+        self.app.executor.submit = tracked  # type: ignore[method-assign]
+
+    def settle(self, timeout: float = 15.0) -> None:
+        """Wait until the slow work after every ack so far (and any it started) has finished."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lazy_lock:
+                pending, self._lazy = self._lazy, []
+            if not pending:
+                return
+            _, not_done = wait(pending, timeout=max(0.0, deadline - time.monotonic()))
+            if not_done:
+                raise AssertionError("the app's slow work after the ack did not finish")
 
     @property
     def root(self) -> str:
