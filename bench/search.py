@@ -59,7 +59,8 @@ from bot.listeners import commands
 from bot.listeners.commands import Invocation
 from bot.listeners.find import answer_find
 from bot.models import Chat, ChatKind, ChatParticipant, ChatRole, Person, PersonTopic, Topic, TopicKind
-from bot.services import search, usage
+from bot.services import find as search
+from bot.services import usage
 from bot.services.topics import BUILTIN_ALIASES, topic_key
 from bot.settings import DEFAULT_FUNCTIONS, load_settings
 

@@ -13,10 +13,10 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.context import AppContext
 from bot.db import Database
+from bot.gateway.slack import SlackGateway, build_web_client
 from bot.listeners import ListenerRegistry, register_all
 from bot.listeners.shapes import malformed
 from bot.settings import Settings
-from bot.slack_api import SlackGateway, build_web_client
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +39,11 @@ class InfochatApp:
 
     def warm_up(self) -> None:
         """Fill per-process caches (topic names for search) before the first user pays for it."""
-        from bot.services import search
+        from bot.services import find
 
         try:
             with self.ctx.db.session() as session:
-                search.warm_caches(session)
+                find.warm_caches(session)
         except Exception:  # a cold cache is only slower; never block start-up on it
             log.warning("could not warm the search caches", exc_info=True)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.db import Database
+from bot.gateway.slack import SlackGateway
 from bot.settings import Settings
-from bot.slack_api import SlackGateway
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class AppContext:
 
 def make_context(settings: Settings, *, require_slack: bool = True) -> AppContext:
     """The context for CLI commands and jobs outside the web app."""
-    from bot.slack_api import build_web_client
+    from bot.gateway.slack import build_web_client
 
     token = settings.bot_token() if require_slack else ""
     client = build_web_client(token, settings.slack_api_url)

@@ -15,7 +15,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from bot.models import OutboxMessage, OutboxStatus, utcnow
+from bot.clock import utcnow
+from bot.models import OutboxMessage, OutboxStatus
 
 if TYPE_CHECKING:  # bot.db imports bot.retry, which counts its retries here
     from bot.db import Database

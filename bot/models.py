@@ -25,6 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from bot.clock import utcnow
+
 # Stable constraint names make migrations reviewable and reversible on both
 # SQLite (batch mode) and PostgreSQL.
 NAMING_CONVENTION = {
@@ -34,10 +36,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -505,8 +503,3 @@ class AppState(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(500))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
-
-
-# Keeps person_usage in step with every ORM flush that touches chats; imported
-# here so that whoever writes chats through these models has the hook.
-from bot.services import usage as _usage  # noqa: E402, F401

@@ -23,8 +23,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import IntegrityError
 
+from bot.clock import utcnow
 from bot.context import AppContext
-from bot.models import JobRun, utcnow
+from bot.models import JobRun
 from bot.services import outbox
 
 log = logging.getLogger(__name__)
@@ -95,14 +96,14 @@ def _sync_directory(ctx: AppContext) -> str:
 
 
 def _pairing_round(ctx: AppContext) -> str:
-    from bot import rounds
+    from bot.flows import pairing as pairing_flow
 
-    report = rounds.run_round(ctx, utcnow())
+    report = pairing_flow.run_round(ctx, utcnow())
     return f"{report.week}: {report.pairs} pairs, {report.trios} trios, {len(report.unmatched)} unmatched"
 
 
 def _followups(ctx: AppContext) -> str:
-    from bot.checkins import run_followups
+    from bot.flows.followups import run_followups
 
     return run_followups(ctx, utcnow())
 
@@ -133,7 +134,7 @@ def _request_reminders(ctx: AppContext) -> str:
 
 def remind_and_expire(ctx: AppContext, now: datetime) -> str:
     """Nudge experts once after 2 working days; expire requests after 7 days and offer alternatives."""
-    from bot import notify
+    from bot.flows import requests as request_flow
     from bot.listeners.requests import refresh_request_dm
     from bot.services import requests as request_service
 
@@ -142,11 +143,11 @@ def remind_and_expire(ctx: AppContext, now: datetime) -> str:
     with ctx.db.session() as session:
         for request in request_service.due_nudges(session, now):
             if request_service.mark_nudged(session, request, now):
-                notify.nudge_expert(session, request, now, tz)
+                request_flow.nudge_expert(session, request, now, tz)
                 nudged += 1
         for request in request_service.due_expiries(session, now):
             if request_service.expire(session, request, now):
-                notify.tell_expired(session, request, now, tz)
+                request_flow.tell_expired(session, request, now, tz)
                 expired.append(request.id)
     outbox.deliver(ctx)
     for request_id in expired:

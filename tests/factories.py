@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.clock import utcnow
 from bot.db import Database
 from bot.devtools.standin import SlackStandIn
-from bot.models import Person, utcnow
+from bot.models import Person
 from bot.services import profiles
 
 

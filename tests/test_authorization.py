@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bot.blocks import LEAVE_CANCEL_ACTION, LEAVE_CONFIRM_ACTION
+from bot.blocks.find import FIND_OWN_FUNCTION_ACTION, FIND_PAGE_ACTION
 from bot.blocks.followups import (
     COULDNT_ACTION,
     COULDNT_CALLBACK,
@@ -46,12 +47,13 @@ from bot.blocks.requests import (
     REDIRECT_CALLBACK,
     REQUEST_CALLBACK,
 )
-from bot.blocks.search import FIND_OWN_FUNCTION_ACTION, FIND_PAGE_ACTION
-from bot.checkins import queue_ghost_pause, run_followups
+from bot.clock import utcnow
 from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn, render_blocks
+from bot.flows.followups import queue_ghost_pause, run_followups
+from bot.flows.pairing import run_round
 from bot.models import (
     Base,
     Chat,
@@ -63,9 +65,7 @@ from bot.models import (
     Referral,
     RequestStatus,
     Takeaway,
-    utcnow,
 )
-from bot.rounds import run_round
 from bot.services import followups, outbox
 from bot.settings import Settings
 from tests.conftest import make_settings

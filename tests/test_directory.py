@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.clock import utcnow
 from bot.db import Database
 from bot.devtools.slack_client import SlackAppClient
 from bot.devtools.standin import SlackStandIn
-from bot.models import Person, utcnow
+from bot.gateway.slack import SlackGateway, build_web_client
+from bot.models import Person
 from bot.services import directory
 from bot.services.directory import DirectoryImportError
-from bot.slack_api import SlackGateway, build_web_client
 from tests.conftest import BOT_TOKEN
 
 FUNCTIONS = ["Engineering", "Product", "Design", "Sales", "Finance"]

@@ -14,11 +14,12 @@ from sqlalchemy.engine import make_url
 
 from bot.blocks.followups import learnings_home_blocks
 from bot.blocks.requests import ask_button_value
-from bot.checkins import run_followups
+from bot.clock import utcnow
 from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn, render_blocks
+from bot.flows.followups import run_followups
 from bot.models import (
     Chat,
     ChatParticipant,
@@ -29,7 +30,6 @@ from bot.models import (
     Share,
     Takeaway,
     Thanks,
-    utcnow,
 )
 from bot.services import followups, pairing
 from bot.services import requests as request_service

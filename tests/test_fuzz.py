@@ -46,17 +46,18 @@ from bot.blocks import LEAVE_CANCEL_ACTION, LEAVE_CONFIRM_ACTION
 from bot.blocks import followups as followup_blocks
 from bot.blocks import pairing as pairing_blocks
 from bot.blocks import requests as request_blocks
+from bot.blocks.find import FIND_OWN_FUNCTION_ACTION, FIND_PAGE_ACTION, page_value
 from bot.blocks.home import EDIT_PROFILE_ACTION, PAUSE_ACTION, RESUME_ACTION
 from bot.blocks.profile import PROFILE_CALLBACK
 from bot.blocks.reports import REPORT_DOWNLOAD_CSV_ACTION, REPORT_SHOW_ACTION, SECTION_KEYS
-from bot.blocks.search import FIND_OWN_FUNCTION_ACTION, FIND_PAGE_ACTION, page_value
+from bot.clock import utcnow
 from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient
 from bot.devtools.standin import APP_ID, TEAM_DOMAIN, SlackStandIn
 from bot.listeners.commands import parse
 from bot.listeners.options import TOPIC_SELECTS
-from bot.models import Base, Person, utcnow
+from bot.models import Base, Person
 from bot.services import profiles
 from bot.services import requests as request_service
 from tests.factories import make_person
@@ -745,7 +746,7 @@ class ErrorLog(logging.Handler):
     def tolerated(record: logging.LogRecord) -> bool:
         """Slack refusing a Web API call about a made-up user, trigger or channel is Slack's answer,
         handled and logged; a Python exception in the app is not."""
-        if record.name == "bot.slack_api":
+        if record.name == "bot.gateway.slack":
             return True
         exc = record.exc_info[1] if record.exc_info else None
         if exc is not None:

@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, update
 
+from bot.clock import utcnow
 from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient
 from bot.devtools.standin import SlackStandIn
-from bot.models import Chat, ChatKind, PairingRound, Person, RoundUnmatched, utcnow
-from bot.rounds import run_round
+from bot.flows.pairing import run_round
+from bot.models import Chat, ChatKind, PairingRound, Person, RoundUnmatched
 from bot.services import pairing
 from tests.conftest import BOT_TOKEN
 from tests.factories import daytime_zone, make_person

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
-from bot import notify
+from bot.clock import utcnow
 from bot.db import Database
+from bot.flows import requests as request_flow
 from bot.models import (
     AuditEntry,
     Base,
@@ -36,11 +37,10 @@ from bot.models import (
     Share,
     Takeaway,
     Thanks,
-    utcnow,
 )
 from bot.services import outbox, pairing, privacy
 from bot.services import requests as request_service
-from bot.services.search import find_experts
+from bot.services.find import find_experts
 from tests.factories import make_person
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,21 +89,21 @@ def history(db: Database) -> dict[str, Any]:
         asked = request_service.create_request(
             session, zq, omar, "Kubernetes", _draft(f"I'm Zuzanna in Sales, {MARKER}, curious."), now
         )
-        notify.ask_expert(session, asked, now, TZ)
+        request_flow.ask_expert(session, asked, now, TZ)
         session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.dedupe_key == notify.ask_key(asked.id))
+            .where(OutboxMessage.dedupe_key == request_flow.ask_key(asked.id))
             .values(status=OutboxStatus.SENT, sent_at=now, sent_channel="DOMAR", sent_ts="1.1")
         )
         chat = request_service.accept(session, asked, "UOMAR", now)
         assert chat is not None
-        notify.introduce(session, asked, chat, now, TZ)
+        request_flow.introduce(session, asked, chat, now, TZ)
 
         # Kemi asks her (still open); Bo asked her and she declined with a note.
         kemi_asks = request_service.create_request(
             session, kemi, zq, "Negotiation", _draft("Hi Zuzanna, I'm Kemi from Product."), now
         )
-        notify.ask_expert(session, kemi_asks, now, TZ)
+        request_flow.ask_expert(session, kemi_asks, now, TZ)
         bo_asked = request_service.create_request(
             session, bo, zq, "Negotiation", _draft("Hello, I'm Bo from Finance, new to deals."), now
         )
@@ -322,7 +322,7 @@ def test_erase_leaves_no_trace_and_keeps_counts(db: Database, history: dict[str,
         messages = {m.dedupe_key: m for m in session.scalars(select(OutboxMessage))}
         assert "checkin:her" not in messages and "summary:UADMIN" not in messages  # unsent: gone
         assert messages["bo:other"].text == "Your pause ends Monday."
-        ask = messages[notify.ask_key(history["asked"])]
+        ask = messages[request_flow.ask_key(history["asked"])]
         assert ask.status == OutboxStatus.SENT and ask.text == "" and ask.blocks is None
 
     # Idempotent: the placeholder erases again without changing anything; her old id is gone.

@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 
 from bot.blocks import MAX_VIEW_BLOCKS
 from bot.blocks.home import home_view
+from bot.clock import utcnow
 from bot.db import Database
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn
-from bot.models import Person, PersonTopic, Topic, TopicKind, utcnow
+from bot.models import Person, PersonTopic, Topic, TopicKind
 from bot.services import profiles
 from bot.services.profiles import PauseError, ProfileSnapshot, TopicRef, pause_end
 

@@ -23,7 +23,8 @@ from bot.blocks.reports import (
     admin_home_blocks,
     report_message,
 )
-from bot.cli_report import _report as cli_report
+from bot.cli.report import _report as cli_report
+from bot.clock import utcnow
 from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient
@@ -39,7 +40,6 @@ from bot.models import (
     Search,
     Share,
     Takeaway,
-    utcnow,
 )
 from bot.services import reports
 from bot.services.reports import Cell, Period, PeriodError, parse_period, suppress_cells

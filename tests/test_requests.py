@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.blocks.requests import ask_button_value
+from bot.clock import utcnow
 from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
@@ -23,7 +24,6 @@ from bot.models import (
     OutboxStatus,
     Outcome,
     RequestStatus,
-    utcnow,
 )
 from bot.scheduler import remind_and_expire
 from bot.services import outbox

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.blocks import MAX_BUTTON_VALUE, MAX_MESSAGE_BLOCKS
-from bot.blocks.search import (
+from bot.blocks.find import (
     ASK_FOR_CHAT_ACTION,
     FIND_OWN_FUNCTION_ACTION,
     FIND_PAGE_ACTION,
@@ -25,8 +25,8 @@ from bot.db import Database
 from bot.devtools.slack_client import SlackAppClient
 from bot.devtools.standin import SlackStandIn
 from bot.models import Chat, ChatKind, ChatParticipant, ChatRole, Person, PersonTopic, Search, TopicKind
-from bot.services import search as search_service
-from bot.services.search import MAX_QUERY_LENGTH, QueryError, SearchResult, ask_words, find_experts
+from bot.services import find as find_service
+from bot.services.find import MAX_QUERY_LENGTH, QueryError, SearchResult, ask_words, find_experts
 from bot.services.topics import resolve_topics
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -37,9 +37,9 @@ SEARCHER = "ULEARNER"
 def fresh_caches() -> Iterator[None]:
     # Each test empties the database; start every test from cold caches too,
     # so one test's catalogue can never answer another's query.
-    search_service.clear_caches()
+    find_service.clear_caches()
     yield
-    search_service.clear_caches()
+    find_service.clear_caches()
 
 
 def person(
@@ -196,7 +196,7 @@ def test_ask_words_fast_path_matches_topic_keys() -> None:
     from bot.services.topics import topic_key
 
     for line in ["Women's careers, APIs & C++/C#: classes, technologies", "Ünïcode café's cookies"]:
-        assert ask_words(line) == frozenset(topic_key(line).split()) - search_service.STOP_WORDS
+        assert ask_words(line) == frozenset(topic_key(line).split()) - find_service.STOP_WORDS
 
 
 # -- ranking -----------------------------------------------------------------------------

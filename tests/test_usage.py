@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from bot.db import Database
 from bot.models import Chat, ChatKind, ChatParticipant, ChatRole, Person, PersonUsage
 from bot.scheduler import jobs
+from bot.services import find as find_service
 from bot.services import pairing, usage
 from bot.services import requests as request_service
-from bot.services import search as search_service
+from bot.services.find import SearchResult, find_experts
 from bot.services.requests import RequestDraft
-from bot.services.search import SearchResult, find_experts
 from tests.test_search import NOW, SEARCHER, chat, ids, person, searcher
 
 DRAFT = RequestDraft(
@@ -26,9 +26,9 @@ DRAFT = RequestDraft(
 
 @pytest.fixture(autouse=True)
 def fresh_caches() -> Iterator[None]:
-    search_service.clear_caches()
+    find_service.clear_caches()
     yield
-    search_service.clear_caches()
+    find_service.clear_caches()
 
 
 SEARCHER_ID = [0]

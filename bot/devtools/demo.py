@@ -19,14 +19,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import migrate, rounds
+from bot import migrate
+from bot.clock import utcnow
 from bot.db import Database
 from bot.devtools.company import Employee, make_company
 from bot.devtools.demo_followups import journey_followup
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn, render_blocks
-from bot.models import PersonTopic, Topic, TopicKind, utcnow
+from bot.flows import pairing as pairing_flow
+from bot.models import PersonTopic, Topic, TopicKind
 from bot.services import outbox
 from bot.settings import load_settings
 
@@ -224,11 +226,11 @@ def journey_find_and_ask(demo: Demo) -> None:
 def journey_weekly_round(demo: Demo) -> None:
     ctx = demo.server.app.ctx
     demo.say("The weekly round runs (on schedule: Mondays 09:00; `infochat pair` runs it now)")
-    dry = rounds.run_round(ctx, utcnow(), seed=2026, dry_run=True)
+    dry = pairing_flow.run_round(ctx, utcnow(), seed=2026, dry_run=True)
     print("   `infochat pair --dry-run` would print:")
-    for line in rounds.describe(dry)[:9]:
+    for line in pairing_flow.describe(dry)[:9]:
         print("     " + line)
-    report = rounds.run_round(ctx, utcnow(), seed=2026)
+    report = pairing_flow.run_round(ctx, utcnow(), seed=2026)
     print(
         f"   round {report.week}: {report.participants} people, {report.pairs} pairs, {report.trios} trios, "
         f"{len(report.unmatched)} unmatched"
@@ -238,7 +240,7 @@ def journey_weekly_round(demo: Demo) -> None:
         latest = max(g.deliver_at for g in held)
         print(f"   {len(held)} intros wait for 08:00 in someone's time zone; the demo fast-forwards to then")
         outbox.deliver(ctx, as_of=latest)
-    again = rounds.run_round(ctx, utcnow(), seed=2026)
+    again = pairing_flow.run_round(ctx, utcnow(), seed=2026)
     print(f"   a second run the same week: {'nothing new' if again.existed else 'a new round?!'}")
     names = {p.user_id: p.name for p in demo.people}
     shown = 0

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from bot.checkins import run_followups
+from bot.clock import utcnow
 from bot.devtools.slack_client import last_view_opened
 from bot.devtools.standin import render_blocks
-from bot.models import Chat, ChatKind, ChatRole, OutboxMessage, OutboxStatus, utcnow
+from bot.flows.followups import run_followups
+from bot.models import Chat, ChatKind, ChatRole, OutboxMessage, OutboxStatus
 from bot.services import followups, outbox
 
 if TYPE_CHECKING:

@@ -8,12 +8,12 @@ from typing import Any
 
 from bot import blocks
 from bot.blocks.home import EDIT_PROFILE_ACTION, PAUSE_ACTION, RESUME_ACTION
+from bot.clock import utcnow
 from bot.context import AppContext
 from bot.listeners import ListenerRegistry, just_ack, shapes
 from bot.listeners.home import publish_home
 from bot.listeners.replies import clicking_user, responder
 from bot.listeners.views import open_profile_modal
-from bot.models import utcnow
 from bot.services import profiles
 
 log = logging.getLogger(__name__)

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import blocks, retry
+from bot.clock import utcnow
 from bot.context import AppContext
 from bot.listeners import ListenerRegistry, find, followups, reports
 from bot.listeners.home import publish_home
 from bot.listeners.views import NOT_ELIGIBLE, open_profile_modal
-from bot.models import utcnow
 from bot.retry import ACK_BUDGET_SECONDS
 from bot.services import profiles
 

@@ -14,17 +14,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bot import blocks, retry
-from bot.blocks.search import (
+from bot.blocks.find import (
     FIND_OWN_FUNCTION_ACTION,
     FIND_PAGE_ACTION,
     parse_page_value,
     search_message,
     usage_message,
 )
+from bot.clock import utcnow
 from bot.context import AppContext
 from bot.listeners import ListenerRegistry, just_ack
-from bot.models import utcnow
-from bot.services.search import QueryError, find_experts
+from bot.services.find import QueryError, find_experts
 
 if TYPE_CHECKING:
     # commands imports this module to route `find`; importing it back at run

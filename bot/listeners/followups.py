@@ -15,14 +15,15 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bot import checkins
 from bot.blocks import followups as followup_blocks
 from bot.blocks.requests import notice_view, refusal_text
+from bot.clock import utcnow
 from bot.context import AppContext
+from bot.flows import followups as followup_flow
 from bot.listeners import ListenerRegistry, just_ack, shapes
 from bot.listeners.home import publish_home
 from bot.listeners.replies import clicking_user, responder
-from bot.models import Chat, utcnow
+from bot.models import Chat
 from bot.services import followups, profiles
 from bot.services import outbox as outbox_service
 from bot.services import topics as topic_service
@@ -112,7 +113,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
             )
             chat_id = chat.id
         ctx.slack.open_view(str(body.get("trigger_id", "")), view)
-        checkins.refresh_checkins(ctx, chat_id, person_id)
+        followup_flow.refresh_checkins(ctx, chat_id, person_id)
 
     def ack_learned(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         user_id = clicking_user(body)
@@ -153,9 +154,9 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
                 return
             author = participant.person
             saved = followups.save_learning(session, chat, author, submitted, now)
-            checkins.queue_thanks(session, chat, author, saved, submitted.thanks, now, tz)
+            followup_flow.queue_thanks(session, chat, author, saved, submitted.thanks, now, tz)
             if saved.referral is not None:
-                checkins.queue_referral_offer(session, chat, author, saved.referral, now, tz)
+                followup_flow.queue_referral_offer(session, chat, author, saved.referral, now, tz)
             thanked = [p.display_name for p in saved.thanked]
             referred_name = (
                 (saved.referral.display_name or f"<@{saved.referral.slack_user_id}>")
@@ -179,7 +180,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
                 return  # nothing was saved for someone outside the chat: nobody's Home changes
             others = [p.slack_user_id for p in followups.partners_of(chat, me.id)]
             my_id = me.id
-        checkins.refresh_checkins(ctx, chat_id, my_id)
+        followup_flow.refresh_checkins(ctx, chat_id, my_id)
         publish_home(ctx, user_id)
         for other in others:  # the thanks they received show in their App Home
             publish_home(ctx, other)
@@ -197,7 +198,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
             chat_id = chat.id
         if next_at is None:
             respond(**refusal_text("You've already answered for this chat — thank you!"))
-        checkins.refresh_checkins(ctx, chat_id, person_id)
+        followup_flow.refresh_checkins(ctx, chat_id, person_id)
 
     # -- We couldn't meet -> the reason ------------------------------------------------------------
     def couldnt_clicked(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
@@ -231,7 +232,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
                 ack(response_action="update", view=notice_view("Nothing changed", str(refusal)))
                 return
             for paused in result.paused:
-                checkins.queue_ghost_pause(session, chat, paused, tz, now)
+                followup_flow.queue_ghost_pause(session, chat, paused, tz, now)
         ack(response_action="update", view=followup_blocks.couldnt_saved_view())
 
     def after_couldnt(body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -241,7 +242,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
             me = profiles.get_person(session, clicking_user(body))
             my_id = me.id if me else None
         if chat_id is not None and my_id is not None:
-            checkins.refresh_checkins(ctx, chat_id, my_id)
+            followup_flow.refresh_checkins(ctx, chat_id, my_id)
 
     # -- the ghost rule's buttons ---------------------------------------------------------------------
     def stay_active_clicked(body: dict[str, Any], respond: Respond) -> None:

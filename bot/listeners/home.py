@@ -9,11 +9,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot import notify
 from bot.blocks.home import ChatCard, HomeActivity, home_view
 from bot.blocks.reports import admin_home_blocks
+from bot.clock import utcnow
 from bot.context import AppContext
-from bot.models import Person, utcnow
+from bot.flows import requests as request_flow
+from bot.models import Person
 from bot.services import followups, profiles, reports
 from bot.services import requests as request_service
 
@@ -42,8 +43,8 @@ def _activity(session: Session, person: Person, now: datetime, tz: str) -> HomeA
     ]
     takeaways, thanks = followups.home_learnings(session, person.id)
     return HomeActivity(
-        received=[notify.request_card(r, tz) for r in received],
-        sent=[notify.request_card(r, tz) for r in sent],
+        received=[request_flow.request_card(r, tz) for r in received],
+        sent=[request_flow.request_card(r, tz) for r in sent],
         chats=chats,
         takeaways=takeaways,
         thanks=thanks,

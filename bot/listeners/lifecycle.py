@@ -16,9 +16,9 @@ from typing import Any
 from slack_bolt.response import BoltResponse
 from sqlalchemy.orm import Session
 
+from bot.clock import utcnow
 from bot.context import AppContext
 from bot.listeners import ListenerRegistry
-from bot.models import utcnow
 from bot.retry import ACK_BUDGET_SECONDS
 from bot.services import appstate
 

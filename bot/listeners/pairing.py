@@ -8,11 +8,12 @@ from typing import Any
 
 from bot.blocks import pairing as pairing_blocks
 from bot.blocks.requests import refusal_text
+from bot.clock import utcnow
 from bot.context import AppContext
 from bot.listeners import ListenerRegistry, just_ack, shapes
 from bot.listeners.home import publish_home
 from bot.listeners.replies import clicking_user, responder
-from bot.models import Chat, utcnow
+from bot.models import Chat
 from bot.services import pairing
 
 log = logging.getLogger(__name__)

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from bot import blocks, charts, retry
 from bot.blocks import reports as report_blocks
+from bot.clock import utcnow
 from bot.context import AppContext
 from bot.listeners import ListenerRegistry, just_ack
 from bot.listeners.replies import clicking_user, responder
-from bot.models import utcnow
 from bot.services import reports
 
 if TYPE_CHECKING:

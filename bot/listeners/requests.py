@@ -14,13 +14,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from bot import notify
 from bot.blocks import requests as request_blocks
+from bot.clock import utcnow
 from bot.context import AppContext
+from bot.flows import requests as request_flow
 from bot.listeners import ListenerRegistry, just_ack, shapes
 from bot.listeners.home import publish_home
 from bot.listeners.replies import clicking_user, responder
-from bot.models import Chat, Person, RequestStatus, utcnow
+from bot.models import Chat, Person, RequestStatus
 from bot.services import directory, followups, outbox, profiles
 from bot.services import requests as request_service
 
@@ -74,12 +75,12 @@ def refresh_request_dm(ctx: AppContext, request_id: int) -> None:
     """Show the expert's request DM with its outcome instead of the buttons."""
     with ctx.db.session() as session:
         request = request_service.load_request(session, request_id)
-        sent = notify.sent_request_dm(session, request_id)
+        sent = request_flow.sent_request_dm(session, request_id)
         if request is None or sent is None or not sent.sent_ts or not sent.sent_channel:
             return
         if request.status == RequestStatus.OPEN:
             return  # unanswered (e.g. a refused or invalid answer): the DM keeps its buttons
-        card = notify.request_card(request, ctx.settings.timezone)
+        card = request_flow.request_card(request, ctx.settings.timezone)
         outcome = request_blocks.outcome_for(str(request.status))
         channel, ts = sent.sent_channel, sent.sent_ts
     text, blocks = request_blocks.request_outcome_blocks(card, outcome, utcnow())
@@ -106,7 +107,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
                 try:
                     request_service.check_can_request(session, learner, expert, utcnow())
                     view = request_blocks.request_modal(
-                        notify.person_card(expert, tz),
+                        request_flow.person_card(expert, tz),
                         topic,
                         _intro_prefill(learner, expert),
                         request_service.suggested_questions(topic),
@@ -136,7 +137,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
             except request_service.RequestRefused as refusal:
                 ack(response_action="update", view=request_blocks.notice_view("Can't send it", str(refusal)))
                 return
-            notify.ask_expert(session, request, now, tz)
+            request_flow.ask_expert(session, request, now, tz)
             expert_name = expert.display_name
         ack(response_action="update", view=request_blocks.request_sent_view(expert_name))
 
@@ -162,7 +163,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
                 respond(**request_blocks.refusal_text(str(refusal)))
                 return
             if chat is not None:
-                notify.introduce(session, request, chat, now, tz)
+                request_flow.introduce(session, request, chat, now, tz)
             learner_id = request.learner.slack_user_id
         outbox.deliver(ctx)
         refresh_request_dm(ctx, request_id)
@@ -204,7 +205,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
                 return
             try:
                 if request_service.decline(session, request, _user(body), _text(view, "reason"), now):
-                    notify.tell_declined(session, request, now, tz)
+                    request_flow.tell_declined(session, request, now, tz)
             except request_service.NotAllowed as refusal:
                 ack(response_action="errors", errors={"reason": str(refusal)})
                 return
@@ -240,7 +241,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
                     if request_service.redirect(
                         session, request, _user(body), suggested, _text(view, "note"), now
                     ):
-                        notify.tell_redirected(session, request, suggested, tz)
+                        request_flow.tell_redirected(session, request, suggested, tz)
             except request_service.NotAllowed as refusal:
                 ack(response_action="errors", errors={"colleague": str(refusal)})
                 return

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.blocks.profile import PROFILE_CALLBACK, profile_modal, profile_saved_view
+from bot.clock import utcnow
 from bot.context import AppContext
 from bot.listeners import ListenerRegistry, shapes
 from bot.listeners.home import publish_home
 from bot.listeners.replies import clicking_user
-from bot.models import utcnow
 from bot.services import directory, profiles
 
 log = logging.getLogger(__name__)

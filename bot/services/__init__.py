@@ -1,0 +1,8 @@
+"""Domain logic and SQL, one module per domain concept; nothing here knows Slack.
+
+Importing any service registers the ORM bookkeeping that keeps derived rows in
+step with the chats in the same flush (`usage`: each person's chat counts), so
+whatever writes chats through a service has it.
+"""
+
+from bot.services import usage as _usage  # noqa: F401  (registers its flush hooks on import)

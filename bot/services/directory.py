@@ -24,9 +24,10 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.clock import utcnow
 from bot.db import Database
-from bot.models import Person, utcnow
-from bot.slack_api import SlackGateway
+from bot.gateway.slack import SlackGateway
+from bot.models import Person
 
 log = logging.getLogger(__name__)
 
@@ -207,12 +208,12 @@ def members_deactivated(session: Session, person_ids: Sequence[int]) -> None:
     """
     if not person_ids:
         return
-    from bot import notify
+    from bot.flows import requests as request_flow
     from bot.services.requests import close_open_requests_to
 
     closed = close_open_requests_to(session, list(person_ids), utcnow())
     for request in closed:
-        notify.tell_closed(session, request, "UTC")
+        request_flow.tell_closed(session, request, "UTC")
     log.info(
         "members no longer reachable", extra={"person_ids": list(person_ids), "requests_closed": len(closed)}
     )

@@ -3,7 +3,7 @@
 Every state change is a conditional UPDATE on the participant's current
 state, so a double click, two replicas running the follow-up job, or a late
 answer racing a re-ask produce one outcome; messages the change causes are
-enqueued by the caller (bot.checkins) in the same transaction.
+enqueued by the caller (bot.flows.followups) in the same transaction.
 
 Per participant (chat_participants):
 - check-in 1 goes out `followup_after` after the chat was introduced;

@@ -31,8 +31,9 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.clock import utcnow
 from bot.context import AppContext
-from bot.models import OutboxMessage, OutboxStatus, utcnow
+from bot.models import OutboxMessage, OutboxStatus
 from bot.services import appstate
 
 log = logging.getLogger(__name__)

@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, String, cast, delete, false, func, null, o
 from sqlalchemy.orm import Session
 
 from bot.blocks import escape, section
+from bot.clock import utcnow
 from bot.db import Database
 from bot.models import (
     AuditEntry,
@@ -43,7 +44,6 @@ from bot.models import (
     Takeaway,
     Thanks,
     TopicKind,
-    utcnow,
 )
 from bot.services import outbox
 

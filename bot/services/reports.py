@@ -60,6 +60,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from bot.gateway.slack import SlackGateway
 from bot.models import (
     AuditEntry,
     Chat,
@@ -77,7 +78,6 @@ from bot.models import (
     UTCDateTime,
 )
 from bot.settings import Settings
-from bot.slack_api import SlackGateway
 
 log = logging.getLogger(__name__)
 

@@ -41,9 +41,10 @@ from sqlalchemy import delete, event, insert, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
+from bot.clock import utcnow
 from bot.models import Chat, ChatParticipant, ChatRole, Person, PersonUsage
 
-RECENT = timedelta(days=90)  # the same window as bot.services.search.RECENT
+RECENT = timedelta(days=90)  # the same window as bot.services.find.RECENT
 CAPACITY_ROLES = (ChatRole.EXPERT, ChatRole.PEER)
 _BATCH = 500
 
@@ -93,7 +94,7 @@ def _history(session: Session, person_ids: list[int] | None) -> dict[int, list[t
 def refresh(session: Session, person_ids: Iterable[int], at: datetime | None = None) -> None:
     """Recount these people's rows from their chats (no row for someone without any)."""
     ids = sorted(set(person_ids))
-    at = at or datetime.now(UTC)
+    at = at or utcnow()
     connection = session.connection()
     table, people = PersonUsage.__table__, Person.__table__
     for start in range(0, len(ids), _BATCH):
@@ -117,7 +118,7 @@ def refresh(session: Session, person_ids: Iterable[int], at: datetime | None = N
 
 def rebuild(session: Session, at: datetime | None = None) -> int:
     """Recount every row from scratch (after bulk loads); returns the rows written."""
-    rows = _rows(_history(session, None), at or datetime.now(UTC))
+    rows = _rows(_history(session, None), at or utcnow())
     connection = session.connection()
     connection.execute(delete(PersonUsage.__table__))
     for start in range(0, len(rows), 5_000):

@@ -24,7 +24,7 @@ from bot.blocks import (
     section,
     truncate,
 )
-from bot.services.search import MAX_HITS, MAX_QUERY_LENGTH, ExpertHit, QueryError, SearchResult
+from bot.services.find import MAX_HITS, MAX_QUERY_LENGTH, ExpertHit, QueryError, SearchResult
 
 PAGE_SIZE = 5
 ASK_FOR_CHAT_ACTION = "ask_for_chat"

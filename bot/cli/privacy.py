@@ -15,8 +15,9 @@ import os
 import sys
 from pathlib import Path
 
+from bot.clock import utcnow
 from bot.db import Database
-from bot.models import AuditEntry, Person, utcnow
+from bot.models import AuditEntry, Person
 from bot.services import privacy
 from bot.settings import ConfigError, Settings
 

@@ -72,15 +72,15 @@ def _health(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _pair(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import rounds
+    from bot.clock import utcnow
     from bot.context import make_context
-    from bot.models import utcnow
+    from bot.flows import pairing as pairing_flow
     from bot.services import pairing
 
     ctx = make_context(settings, require_slack=not args.dry_run)
     try:
-        report = rounds.run_round(ctx, utcnow(), seed=args.seed, dry_run=args.dry_run)
-        for line in rounds.describe(report, opens_per_minute=ctx.slack.opens_per_minute):
+        report = pairing_flow.run_round(ctx, utcnow(), seed=args.seed, dry_run=args.dry_run)
+        for line in pairing_flow.describe(report, opens_per_minute=ctx.slack.opens_per_minute):
             print(line)
         if not args.dry_run:
             with ctx.db.session() as session:
@@ -95,9 +95,9 @@ def _pair(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _followups(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.checkins import run_followups
+    from bot.clock import utcnow
     from bot.context import make_context
-    from bot.models import utcnow
+    from bot.flows.followups import run_followups
 
     ctx = make_context(settings)
     try:
@@ -153,8 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     followups = sub.add_parser("followups", help="send the follow-up check-ins that are due now")
     followups.set_defaults(handler=_followups)
 
-    from bot import cli_directory, cli_privacy, cli_topics
+    from bot.cli import directory as cli_directory
+    from bot.cli import privacy as cli_privacy
+    from bot.cli import report as cli_report
+    from bot.cli import topics as cli_topics
 
+    cli_report.add_commands(sub)
     cli_directory.add_commands(sub)
     cli_topics.add_commands(sub)
     cli_privacy.add_commands(sub)

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from bot.blocks import pairing as pairing_blocks
 from bot.context import AppContext
+from bot.flows.requests import person_card
 from bot.models import Chat, Person
-from bot.notify import person_card
 from bot.services import outbox, pairing, profiles
 
 log = logging.getLogger(__name__)

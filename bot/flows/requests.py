@@ -84,7 +84,7 @@ def alternatives(
     """Other available experts on the request's topic (never the one who said no)."""
     if not request.topic_text:
         return []
-    from bot.services.search import QueryError, find_experts
+    from bot.services.find import QueryError, find_experts
 
     try:
         result = find_experts(

@@ -12,8 +12,8 @@ import getpass
 import sys
 from pathlib import Path
 
+from bot.clock import utcnow
 from bot.db import Database
-from bot.models import utcnow
 from bot.services import reports
 from bot.settings import Settings
 

@@ -44,8 +44,8 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
     from slack_sdk.errors import SlackApiError
 
     from bot.db import Database
+    from bot.gateway.slack import SlackGateway, build_web_client
     from bot.services import directory
-    from bot.slack_api import SlackGateway, build_web_client
 
     slack = SlackGateway(build_web_client(settings.bot_token(), settings.slack_api_url))
     db = Database(settings.database_url)

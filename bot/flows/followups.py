@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from bot.blocks import followups as followup_blocks
 from bot.context import AppContext
+from bot.flows.requests import person_card
 from bot.models import Chat, ChatParticipant, OutboxMessage, OutboxStatus, Outcome, Person, Share, Takeaway
-from bot.notify import person_card
 from bot.services import followups, outbox, pairing, profiles
 
 log = logging.getLogger(__name__)

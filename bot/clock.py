@@ -1,0 +1,91 @@
+"""The one clock of the app: what "now" is for services, flows, the outbox, jobs and the demo.
+
+Everything that asks for the current instant calls `utcnow()`. In production it
+is the system clock. Tests and the demo pin the app to another instant with
+`travel_to` (time then runs on from there, so leases, pacing and "in two
+hours" still behave) or `frozen_at` (time stands still), so nothing in the
+product depends on the hour a test happens to run.
+
+Slack's side of the edge keeps real time: request signatures and their
+5-minute window are checked against the real clock (Slack signs with it),
+and so are monotonic timers for caches and rate limits.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+Now = Callable[[], datetime]
+
+
+def system_now() -> datetime:
+    return datetime.now(UTC)
+
+
+_lock = threading.Lock()
+_now: Now = system_now
+
+
+def utcnow() -> datetime:
+    """The current instant, timezone-aware, in UTC."""
+    return _now()
+
+
+def set_clock(now: Now) -> Now:
+    """Replace the app's clock; returns the previous one (to restore it)."""
+    global _now
+    with _lock:
+        previous, _now = _now, now
+    return previous
+
+
+def _aware(instant: datetime) -> datetime:
+    if instant.tzinfo is None:
+        raise ValueError("pin the clock to an aware datetime (with a time zone)")
+    return instant.astimezone(UTC)
+
+
+def running_from(instant: datetime) -> Now:
+    """A clock that reads `instant` now and runs on at the real pace."""
+    start, started = _aware(instant), time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - started)
+
+
+def standing_at(instant: datetime) -> Now:
+    """A clock that always reads `instant`."""
+    start = _aware(instant)
+    return lambda: start
+
+
+@contextmanager
+def travel_to(instant: datetime) -> Iterator[None]:
+    """Run the app as if it were `instant` now (time moves on from there)."""
+    previous = set_clock(running_from(instant))
+    try:
+        yield
+    finally:
+        set_clock(previous)
+
+
+@contextmanager
+def frozen_at(instant: datetime) -> Iterator[None]:
+    """Run the app with the clock stopped at `instant`."""
+    previous = set_clock(standing_at(instant))
+    try:
+        yield
+    finally:
+        set_clock(previous)
+
+
+def advance(delta: timedelta) -> None:
+    """Move the app's clock on by `delta` (the demo skipping to the morning, a test to next week)."""
+    current = _now
+
+    def later() -> datetime:
+        return current() + delta
+
+    set_clock(later)

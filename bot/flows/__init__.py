@@ -1,0 +1,1 @@
+"""Orchestration: what infochat tells whom, for each flow, queued in the outbox."""

@@ -1,0 +1,1 @@
+"""The edge to Slack: the Web API gateway, outbox delivery, and checks that ask Slack."""
