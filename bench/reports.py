@@ -3,7 +3,7 @@
     .venv/bin/python bench/reports.py [--database-url postgresql://postgres@127.0.0.1:5432/test]
                                       [--people 50000] [--chats 1000000] [--runs 5] [--seed 1]
                                       [--sqlite-only | --pg-only] [--periods "" "last quarter" ...]
-                                      [--breakdown] [--dump DIR] [--reuse NAME]
+                                      [--breakdown] [--dump DIR] [--reuse NAME] [--today YYYY-MM-DD]
 
 Each backend gets a fresh database migrated with `bot.migrate.upgrade`: a
 SQLite file in a temporary folder, and, with `--database-url` (a server URL),
@@ -46,7 +46,9 @@ to compare results before and after a query change (`diff -r`).
 without reseeding: the SQLite file `$TMPDIR/NAME.db` and the PostgreSQL
 database NAME are seeded when missing and reused (not reseeded, not dropped)
 when present; seeding uses the day's date, so reuse them on the same UTC day
-only. Drop them by hand when done (`rm`, `DROP DATABASE`).
+only, or pin the day with `--today` (the seeded history ends on that day and
+reports are computed at its noon). Drop them by hand when done (`rm`, `DROP
+DATABASE`).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +96,7 @@ from bot.settings import DEFAULT_FUNCTIONS, load_settings
 
 perf = time.perf_counter
 TARGETS = {"SQLite": 5.0, "PostgreSQL": 2.0}
-DEFAULT_PERIODS = ["", "last quarter", "last year"]
+DEFAULT_PERIODS = ["", "last quarter", "last year", "last 2 years"]
 DAYS = 730
 BATCH = 20_000
 FUNCTIONS = [f.strip() for f in DEFAULT_FUNCTIONS.split(",")]
@@ -720,6 +722,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dump", help="write every report table as CSV under this folder")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        help="the UTC day the seeded history ends on and reports are computed (default: today); "
+        "pin it to compare --dump output or --reuse data across days",
+    )
+    parser.add_argument(
         "--reuse", metavar="NAME", help="keep the seeded SQLite file / PostgreSQL database NAME and reuse it"
     )
     args = parser.parse_args(argv)
@@ -734,6 +742,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Whole days, so that two runs on the same UTC day seed identical rows (see --dump).
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if args.today:
+        today = datetime(args.today.year, args.today.month, args.today.day, tzinfo=UTC)
     start = today - timedelta(days=DAYS)
     now = today + timedelta(hours=12)
     print(

@@ -82,6 +82,7 @@ NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # a Wednesday
             date(2025, 12, 31),
         ),
         ("last 12 weeks", date(2026, 8, 27), date(2026, 11, 18), date(2026, 6, 4), date(2026, 8, 26)),
+        ("last 2 years", date(2024, 11, 19), date(2026, 11, 18), date(2022, 11, 20), date(2024, 11, 18)),
     ],
 )
 def test_periods_parse_with_their_comparison(

@@ -107,7 +107,8 @@ class PeriodError(ValueError):
 
 PERIOD_HELP = (
     "Periods: `this month`, `last month`, `this quarter`, `last quarter`, `this year`, `last year`, "
-    "`last 12 weeks`, `last 90 days`, `2026-Q3`, `2026-03`, `2026`, or `2026-01-01..2026-03-31`. "
+    "`last 12 weeks`, `last 90 days`, `last 2 years`, `2026-Q3`, `2026-03`, `2026`, "
+    "or `2026-01-01..2026-03-31`. "
     "Without one, the last 4 weeks."
 )
 
@@ -188,7 +189,7 @@ _RANGE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})\s*(?:\.\.\.?|…|to|–|—|/)\s*
 _QUARTER = re.compile(r"^(?:(\d{4})\s*-?\s*q([1-4])|q([1-4])\s*-?\s*(\d{4}))$")
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _YEAR = re.compile(r"^(\d{4})$")
-_LAST_N = re.compile(r"^(?:last|past)\s+(\d{1,4})\s*(day|week|month)s?$")
+_LAST_N = re.compile(r"^(?:last|past)\s+(\d{1,4})\s*(day|week|month|year)s?$")
 
 
 def _parse_day(text: str) -> date:
@@ -224,7 +225,7 @@ def parse_period(text: str | None, now: datetime, zone: str = "UTC") -> Period:
         return Period(date(today.year - 1, 1, 1), date(today.year - 1, 12, 31), zone, "year")
     if match := _LAST_N.match(spec):
         amount, unit = int(match.group(1)), match.group(2)
-        days = amount * {"day": 1, "week": 7, "month": 30}[unit]
+        days = amount * {"day": 1, "week": 7, "month": 30, "year": 365}[unit]
         if amount < 1:
             raise PeriodError(f"A period needs at least one day. {PERIOD_HELP}")
         if days > MAX_PERIOD_DAYS:
