@@ -32,15 +32,16 @@ leaves a live database in):
   free text that mostly found nobody.
 
 Then, per period (default: the last 4 weeks, last quarter, last year), it
-times `bot.services.reports.report_for` in its own session, exactly what
+times `bot.services.reports.compute_report` in its own session, exactly what
 `/infochat report` and `infochat report` compute (summary against the previous
 period, every table, suppression; not the Slack message or PNG charts), once
 to warm up and `--runs` times measured, and prints median/min/max seconds
 against the targets: under 2 s on PostgreSQL, under 5 s on SQLite.
 
-`--breakdown` also times each query function of the report (median over the
-runs); `--dump DIR` writes every report table as CSV per backend and period,
-to compare results before and after a query change (`diff -r`).
+`--breakdown` also prints the time of each query and table of the report as
+`compute_report(timings=...)` measures it (mean over the runs); `--dump DIR`
+writes every report table as CSV per backend and period, to compare results
+before and after a query change (`diff -r`).
 
 `--reuse NAME` keeps the seeded data between runs, to iterate on queries
 without reseeding: the SQLite file `$TMPDIR/NAME.db` and the PostgreSQL
@@ -63,7 +64,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -129,25 +129,6 @@ REQUEST_OTHER = [  # statuses of requests that did not become a chat, with weigh
     (RequestStatus.OPEN, 7),  # only in the last week; older ones expired
 ]
 SHARES = [Share.ME, Share.EXPERT, Share.EVERYONE]
-REPORT_PARTS = [  # the report's query functions, timed with --breakdown when they exist
-    "_ranges",
-    "_participation",
-    "_held",
-    "_requests",
-    "_chats_held",
-    "_answer_rate",
-    "_cross_function",
-    "_days_to_chat",
-    "_takeaways",
-    "_matrix_table",
-    "_trend_table",
-    "_topics_searched",
-    "_topics_offered",
-    "_wanted_not_offered",
-    "_supply_demand",
-    "_learnings_by_topic",
-    "_expert_load",
-]
 
 
 # -- seeding ------------------------------------------------------------------------------
@@ -561,40 +542,6 @@ def seed(db: Database, args: argparse.Namespace, start: datetime) -> dict[str, i
 # -- timing -------------------------------------------------------------------------------
 
 
-class Breakdown:
-    """Times each query function of the report while installed (module globals wrapped)."""
-
-    def __init__(self) -> None:
-        self.samples: dict[str, list[float]] = {}
-        self.originals: dict[str, Callable[..., Any]] = {}
-
-    def __enter__(self) -> Breakdown:
-        for name in REPORT_PARTS:
-            original = getattr(reports, name, None)
-            if original is None:
-                continue
-            self.originals[name] = original
-            setattr(reports, name, self._wrap(name, original))
-        return self
-
-    def _wrap(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            t0 = perf()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.samples.setdefault(name, []).append(perf() - t0)
-
-        return timed
-
-    def __exit__(self, *exc: object) -> None:
-        for name, original in self.originals.items():
-            setattr(reports, name, original)
-
-    def reset(self) -> None:
-        self.samples.clear()
-
-
 def dump_report(report: reports.Report, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for table in report.all_tables():
@@ -613,30 +560,37 @@ def measure(label: str, db: Database, args: argparse.Namespace, now: datetime) -
     notes: list[str] = []
     for spec in args.periods:
         period = reports.parse_period(spec, now, settings.timezone)
-        breakdown = Breakdown()
-        with breakdown:
-            times = []
-            for run in range(args.runs + 1):
-                if run == 1:
-                    breakdown.reset()  # the warm-up is not measured
-                t0 = perf()
-                with db.session() as session:
-                    report = reports.report_for(session, period, settings, now)
-                elapsed = perf() - t0
-                if run:
-                    times.append(elapsed)
-                else:
-                    print(f"{label}: {spec or 'last 4 weeks'} warm-up {elapsed:.2f} s", flush=True)
+        times = []
+        parts: dict[str, float] = {}
+        for run in range(args.runs + 1):
+            timings: dict[str, float] = {}
+            t0 = perf()
+            with db.session() as session:
+                report = reports.compute_report(
+                    session,
+                    period,
+                    functions=settings.functions,
+                    min_group_size=settings.min_group_size,
+                    now=now,
+                    timings=timings,
+                )
+            elapsed = perf() - t0
+            if run:  # the warm-up is not measured
+                times.append(elapsed)
+                for part, seconds in timings.items():
+                    parts[part] = parts.get(part, 0.0) + seconds
+            else:
+                print(f"{label}: {spec or 'last 4 weeks'} warm-up {elapsed:.2f} s", flush=True)
         name = spec or "last 4 weeks"
         rows.append((label, name, period.label, len(times), statistics.median(times), min(times), max(times)))
         print(format_row(rows[-1]), flush=True)
         chats = report.summary.metric("chats_held").current.show()
         notes.append(f"{label}, {name}: chats held {chats}, {len(report.tables)} tables")
         if args.breakdown:
-            parts = sorted(breakdown.samples.items(), key=lambda kv: -sum(kv[1]))
-            for part, samples in parts:
-                per_run = sum(samples) / len(times)
-                print(f"    {part:<22} {per_run:7.3f} s per report ({len(samples) // len(times)} call(s))")
+            # Each query and table as compute_report times it (a table's time includes the
+            # shared aggregates it was the first to need).
+            for part, total in sorted(parts.items(), key=lambda kv: -kv[1]):
+                print(f"    {part:<22} {total / len(times):7.3f} s per report")
         if args.dump:
             dump_report(report, Path(args.dump) / label / (name.replace(" ", "_")))
     return rows, notes

@@ -29,6 +29,7 @@ from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient
 from bot.devtools.standin import SlackStandIn, render_blocks
+from bot.gateway import admins
 from bot.models import (
     AuditEntry,
     Chat,
@@ -53,9 +54,9 @@ K = 5
 
 @pytest.fixture(autouse=True)
 def _cold_admin_cache() -> Iterator[None]:
-    reports.clear_admin_cache()
+    admins.clear_admin_cache()
     yield
-    reports.clear_admin_cache()
+    admins.clear_admin_cache()
 
 
 # -- periods ---------------------------------------------------------------------------------

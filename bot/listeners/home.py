@@ -14,6 +14,7 @@ from bot.blocks.reports import admin_home_blocks
 from bot.clock import utcnow
 from bot.context import AppContext
 from bot.flows import requests as request_flow
+from bot.gateway import admins
 from bot.models import Person
 from bot.services import followups, profiles, reports
 from bot.services import requests as request_service
@@ -53,11 +54,11 @@ def _activity(session: Session, person: Person, now: datetime, tz: str) -> HomeA
 
 def _admin_blocks(ctx: AppContext, user_id: str, now: datetime) -> list[dict[str, object]] | None:
     """Headline figures and report buttons, for programme admins only (an audited view)."""
-    if not reports.is_admin(ctx.settings, ctx.slack, user_id):
+    if not admins.is_admin(ctx.settings, ctx.slack, user_id):
         return None
     with ctx.db.session() as session:
         summary = reports.headline(session, now, ctx.settings.min_group_size, ctx.settings.timezone)
-        reports.record_access(session, user_id, "report.home", "headline figures")
+        reports.record_access(session, user_id, reports.AUDIT_HOME, "headline figures")
     return admin_home_blocks(summary)
 
 

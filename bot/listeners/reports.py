@@ -23,6 +23,7 @@ from bot import blocks, charts, retry
 from bot.blocks import reports as report_blocks
 from bot.clock import utcnow
 from bot.context import AppContext
+from bot.gateway import admins
 from bot.listeners import ListenerRegistry, just_ack
 from bot.listeners.replies import clicking_user, responder
 from bot.services import reports
@@ -61,7 +62,7 @@ def _recall(inv: Invocation) -> str:
 
 def answer_report(ctx: AppContext, inv: Invocation) -> dict[str, Any] | None:
     """The ack body: the refusal, a period error, "One moment…" or "Preparing…"."""
-    admin = reports.cached_admin(ctx.settings, inv.user_id)
+    admin = admins.cached_admin(ctx.settings, inv.user_id)
     if admin is False:
         log.info("report refused: not an admin", extra={"slack_user": inv.user_id})
         _remember(inv, REFUSED)
@@ -83,7 +84,7 @@ def work_report(ctx: AppContext, inv: Invocation, respond: Respond) -> None:
     decision = _recall(inv)
     if decision in (REFUSED, BAD_PERIOD):
         return
-    if decision == CHECK and not reports.is_admin(ctx.settings, ctx.slack, inv.user_id):
+    if decision == CHECK and not admins.is_admin(ctx.settings, ctx.slack, inv.user_id):
         log.info("report refused: not an admin", extra={"slack_user": inv.user_id})
         respond(response_type="ephemeral", text=report_blocks.REFUSAL)
         return
@@ -157,7 +158,7 @@ def _tell(ctx: AppContext, body: dict[str, Any], respond: Respond, text: str) ->
 
 def register(registry: ListenerRegistry, ctx: AppContext) -> None:
     def allowed(body: dict[str, Any], respond: Respond) -> bool:
-        if reports.is_admin(ctx.settings, ctx.slack, clicking_user(body)):
+        if admins.is_admin(ctx.settings, ctx.slack, clicking_user(body)):
             return True
         log.info("report refused: not an admin", extra={"slack_user": clicking_user(body)})
         _tell(ctx, body, respond, report_blocks.REFUSAL)
