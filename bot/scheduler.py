@@ -129,30 +129,9 @@ def _drain_outbox(ctx: AppContext) -> str:
 
 
 def _request_reminders(ctx: AppContext) -> str:
+    from bot.flows.requests import remind_and_expire
+
     return remind_and_expire(ctx, utcnow())
-
-
-def remind_and_expire(ctx: AppContext, now: datetime) -> str:
-    """Nudge experts once after 2 working days; expire requests after 7 days and offer alternatives."""
-    from bot.flows import requests as request_flow
-    from bot.listeners.requests import refresh_request_dm
-    from bot.services import requests as request_service
-
-    tz = ctx.settings.timezone
-    nudged, expired = 0, []
-    with ctx.db.session() as session:
-        for request in request_service.due_nudges(session, now):
-            if request_service.mark_nudged(session, request, now):
-                request_flow.nudge_expert(session, request, now, tz)
-                nudged += 1
-        for request in request_service.due_expiries(session, now):
-            if request_service.expire(session, request, now):
-                request_flow.tell_expired(session, request, now, tz)
-                expired.append(request.id)
-    outbox.deliver(ctx)
-    for request_id in expired:
-        refresh_request_dm(ctx, request_id)
-    return f"nudged {nudged}, expired {len(expired)}"
 
 
 def jobs(ctx: AppContext) -> list[Job]:

@@ -31,7 +31,7 @@ from bot.models import (
     Takeaway,
     Thanks,
 )
-from bot.services import followups, pairing
+from bot.services import chats, followups, pairing
 from bot.services import requests as request_service
 from bot.settings import Settings
 from tests.conftest import make_settings
@@ -431,9 +431,9 @@ def test_mark_as_done_counts_as_we_met_for_both(
         chat = session.get(Chat, chat_id)
         assert chat is not None
         # What the `Mark as done` handler does for every participant.
-        assert followups.record_met(session, chat, learner, now) is True
-        assert followups.record_met(session, chat, expert, now) is True
-        assert followups.record_met(session, chat, expert, now) is False
+        assert chats.record_met(session, chat, learner, now) is True
+        assert chats.record_met(session, chat, expert, now) is True
+        assert chats.record_met(session, chat, expert, now) is False
         assert {frozenset((learner, expert))} == pairing.met_pairs(session, [learner, expert], None)
     assert participant(db, chat_id, expert).outcome == Outcome.MET
     # They're not asked whether they met — only what they learned, once.

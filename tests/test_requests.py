@@ -16,6 +16,7 @@ from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn, render_blocks
+from bot.flows.requests import remind_and_expire
 from bot.models import (
     Chat,
     ChatParticipant,
@@ -25,7 +26,6 @@ from bot.models import (
     Outcome,
     RequestStatus,
 )
-from bot.scheduler import remind_and_expire
 from bot.services import outbox
 from tests.factories import make_person
 

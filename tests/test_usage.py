@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from bot.db import Database
 from bot.models import Chat, ChatKind, ChatParticipant, ChatRole, Person, PersonUsage
 from bot.scheduler import jobs
+from bot.services import chats, usage
 from bot.services import find as find_service
-from bot.services import pairing, usage
 from bot.services import requests as request_service
 from bot.services.find import SearchResult, find_experts
 from bot.services.requests import RequestDraft
@@ -126,7 +126,7 @@ def test_a_cancelled_pairing_still_counts_as_before(db: Database) -> None:
     before = find_at(db, NOW)
     assert hit(before, "UPA") == (1, 1) and before.hidden_at_capacity == 1
     with db.session() as s:
-        assert pairing.cancel(s, s.get(Chat, c.id), "UPA", NOW)  # type: ignore[arg-type]
+        assert chats.cancel(s, s.get(Chat, c.id), "UPA", NOW)  # type: ignore[arg-type]
     after = find_at(db, NOW)
     # "Can't make it" has never given the month's chat back; the stored counts agree.
     assert hit(after, "UPA") == (1, 1) and after.hidden_at_capacity == 1

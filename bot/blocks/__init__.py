@@ -140,10 +140,6 @@ def usage_message(unknown: str, command: str = "/infochat") -> str:
     )
 
 
-def coming_soon_message(subcommand: str) -> str:
-    return f"`{escape(subcommand)}` is coming soon. For now, `/infochat help` lists what works."
-
-
 # -- App Home ---------------------------------------------------------------------
 
 

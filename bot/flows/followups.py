@@ -22,7 +22,7 @@ from bot.blocks import followups as followup_blocks
 from bot.context import AppContext
 from bot.flows.requests import person_card
 from bot.models import Chat, ChatParticipant, OutboxMessage, OutboxStatus, Outcome, Person, Share, Takeaway
-from bot.services import followups, outbox, pairing, profiles
+from bot.services import chats, followups, outbox, pairing, profiles
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def queue_checkin(session: Session, item: followups.Due, now: datetime, default_
     chat = session.get(Chat, item.chat_id)
     person = session.get(Person, item.person_id)
     assert chat is not None and person is not None
-    partners = [person_card(p, default_tz) for p in followups.partners_of(chat, person.id)]
+    partners = [person_card(p, default_tz) for p in chats.partners_of(chat, person.id)]
     topic = followups.chat_topic(session, chat)
     tz = person.tz or default_tz
     if item.outcome == Outcome.MET:
@@ -109,6 +109,41 @@ def queue_checkin(session: Session, item: followups.Due, now: datetime, default_
         subject=_subject(chat.id),
     )
     return key
+
+
+# -- the answers ---------------------------------------------------------------------------------
+
+
+def save_learning(
+    session: Session,
+    author: ChatParticipant,
+    submitted: followups.LearningInput,
+    now: datetime,
+    default_tz: str,
+) -> followups.SavedLearning:
+    """Store what the author learned, then queue their thank-you notes and the referral offer."""
+    chat, person = author.chat, author.person
+    saved = followups.save_learning(session, chat, person, submitted, now)
+    queue_thanks(session, chat, person, saved, submitted.thanks, now, default_tz)
+    if saved.referral is not None:
+        queue_referral_offer(session, chat, person, saved.referral, now, default_tz)
+    return saved
+
+
+def couldnt_meet(
+    ctx: AppContext, chat_id: int | None, slack_user_id: str, reason: str, now: datetime
+) -> None:
+    """`We couldn't meet` with a reason; a partner the ghost rule pauses is told, with a way back.
+
+    Raises chats.NotParticipant (also when the chat is gone) or followups.AlreadyAnswered.
+    """
+    with ctx.db.session() as session:
+        member = chats.participant_in(session, chat_id, slack_user_id)
+        if member is None:
+            raise chats.NotParticipant(chats.GONE)
+        result = followups.record_couldnt(session, member.chat, member.person_id, reason, now)
+        for paused in result.paused:
+            queue_ghost_pause(session, member.chat, paused, ctx.settings.timezone, now)
 
 
 # -- messages the answers cause ------------------------------------------------------------------
@@ -143,7 +178,7 @@ def queue_thanks(
         keys.append(key)
     if shared and not note.strip():
         # No note, but they chose to share their notes with the people they met.
-        for partner in followups.partners_of(chat, author.id):
+        for partner in chats.partners_of(chat, author.id):
             text, blocks = followup_blocks.learned_shared_message(
                 person_card(author, default_tz), topic, shared
             )
@@ -166,7 +201,7 @@ def queue_referral_offer(
 ) -> str:
     """Offer the author an `Ask for a chat` with the referred colleague, on the chat's topic."""
     topic = followups.chat_topic(session, chat)
-    suggested_by = [p.display_name for p in followups.partners_of(chat, author.id)]
+    suggested_by = [p.display_name for p in chats.partners_of(chat, author.id)]
     text, blocks = followup_blocks.referral_message(
         suggested_by, person_card(referred, default_tz), topic, referred.is_available(now)
     )
@@ -215,7 +250,7 @@ def refresh_checkins(ctx: AppContext, chat_id: int, person_id: int) -> None:
         ).all()
         if not sent or participant.outcome is None:
             return
-        partners = [person_card(p, tz) for p in followups.partners_of(chat, person_id)]
+        partners = [person_card(p, tz) for p in chats.partners_of(chat, person_id)]
         wrote = (
             session.scalar(
                 select(Takeaway.id).where(Takeaway.chat_id == chat_id, Takeaway.author_id == person_id)

@@ -1,9 +1,11 @@
-"""What infochat tells whom: renders messages with bot.blocks and enqueues them
-in the outbox, inside the caller's transaction. Delivery happens afterwards
-(`services.outbox.deliver`), exactly once per dedupe key."""
+"""Chat requests, orchestrated: the expert's answers, the reminders, and what infochat tells
+whom about a request (rendered with bot.blocks and enqueued in the outbox inside the
+caller's transaction). Delivery happens after the commit, exactly once per dedupe key.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import select
@@ -11,9 +13,13 @@ from sqlalchemy.orm import Session
 
 from bot.blocks import requests as request_blocks
 from bot.blocks.requests import PersonCard, RequestCard
-from bot.models import Chat, ChatRequest, OutboxMessage, Person
-from bot.services import outbox
+from bot.clock import utcnow
+from bot.context import AppContext
+from bot.models import Chat, ChatRequest, OutboxMessage, Person, RequestStatus
+from bot.services import directory, outbox
 from bot.services import requests as request_service
+
+log = logging.getLogger(__name__)
 
 
 def person_card(person: Person, default_tz: str) -> PersonCard:
@@ -168,3 +174,100 @@ def tell_closed(session: Session, request: ChatRequest, default_tz: str) -> str:
 def sent_request_dm(session: Session, request_id: int) -> OutboxMessage | None:
     """Where the expert's request DM landed (to update it once answered)."""
     return session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == ask_key(request_id)))
+
+
+def refresh_request_dm(ctx: AppContext, request_id: int) -> None:
+    """Show the expert's request DM with its outcome instead of the buttons."""
+    with ctx.db.session() as session:
+        request = request_service.load_request(session, request_id)
+        sent = sent_request_dm(session, request_id)
+        if request is None or sent is None or not sent.sent_ts or not sent.sent_channel:
+            return
+        if request.status == RequestStatus.OPEN:
+            return  # unanswered (e.g. a refused or invalid answer): the DM keeps its buttons
+        card = request_card(request, ctx.settings.timezone)
+        outcome = request_blocks.outcome_for(str(request.status))
+        channel, ts = sent.sent_channel, sent.sent_ts
+    text, blocks = request_blocks.request_outcome_blocks(card, outcome, utcnow())
+    try:
+        ctx.slack.update_message(channel, ts, text, blocks)
+    except Exception:
+        log.exception("could not update request DM", extra={"request_id": request_id})
+
+
+# -- the expert answers ------------------------------------------------------------------
+
+
+def accept(ctx: AppContext, request_id: int, clicking_slack_id: str, now: datetime) -> str | None:
+    """`Accept`: the chat and its intro once, then delivery and the expert's DM brought up to date.
+
+    Returns the learner's Slack id (whose App Home changed), None when there is no such
+    request; raises NotAllowed for anyone but the addressed expert.
+    """
+    with ctx.db.session() as session:
+        request = request_service.load_request(session, request_id)
+        if request is None:
+            return None
+        chat = request_service.accept(session, request, clicking_slack_id, now)
+        if chat is not None:
+            introduce(session, request, chat, now, ctx.settings.timezone)
+        learner_id = request.learner.slack_user_id
+    outbox.deliver(ctx)
+    refresh_request_dm(ctx, request_id)
+    return learner_id
+
+
+def decline(
+    ctx: AppContext, request_id: int | None, clicking_slack_id: str, reason: str, now: datetime
+) -> None:
+    """`Decline` with an optional reason; the learner hears of it (with other experts) once."""
+    with ctx.db.session() as session:
+        request = request_service.load_request(session, request_id) if request_id else None
+        if request is None:
+            return
+        if request_service.decline(session, request, clicking_slack_id, reason, now):
+            tell_declined(session, request, now, ctx.settings.timezone)
+
+
+def redirect(
+    ctx: AppContext,
+    request_id: int | None,
+    clicking_slack_id: str,
+    suggested_id: str,
+    note: str,
+    now: datetime,
+) -> None:
+    """`Suggest someone else`: the learner hears whom to ask instead, once."""
+    with ctx.db.session() as session:
+        request = request_service.load_request(session, request_id) if request_id else None
+        if request is None:
+            return
+        # Before anything is stored: only the addressed expert may suggest someone.
+        request_service.require_expert(request, clicking_slack_id)
+        # A savepoint: a refused redirect leaves no stub person behind.
+        with session.begin_nested():
+            suggested = directory.person_or_stub(session, suggested_id)
+            if request_service.redirect(session, request, clicking_slack_id, suggested, note, now):
+                tell_redirected(session, request, suggested, ctx.settings.timezone)
+
+
+# -- reminders ------------------------------------------------------------------------------
+
+
+def remind_and_expire(ctx: AppContext, now: datetime) -> str:
+    """Nudge experts once after 2 working days; expire requests after 7 days and offer alternatives."""
+    tz = ctx.settings.timezone
+    nudged, expired = 0, []
+    with ctx.db.session() as session:
+        for request in request_service.due_nudges(session, now):
+            if request_service.mark_nudged(session, request, now):
+                nudge_expert(session, request, now, tz)
+                nudged += 1
+        for request in request_service.due_expiries(session, now):
+            if request_service.expire(session, request, now):
+                tell_expired(session, request, now, tz)
+                expired.append(request.id)
+    outbox.deliver(ctx)
+    for request_id in expired:
+        refresh_request_dm(ctx, request_id)
+    return f"nudged {nudged}, expired {len(expired)}"

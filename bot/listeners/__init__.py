@@ -1,17 +1,21 @@
-"""Bolt listeners, grouped by kind. Each module has `register(registry, ctx)`.
+"""Bolt listeners, grouped by kind. Each module lists its listeners in a `LISTENERS` table.
 
-Listeners stay thin: parse the payload, call a service, render with
-`bot.blocks`. Every listener is ack-first: its `ack` function answers Slack at
-once (the app runs with `process_before_response=True`, so nothing polls for
-the ack) and anything slow, such as Web API calls, runs in a lazy function
-after the response has gone out.
+Listeners stay thin: parse the payload, authorise through a service, call a
+flow or a service, render with `bot.blocks`. Every handler is a top-level
+function whose first parameter is the `AppContext`; the registry binds it, and
+Bolt injects the rest by name (`ack`, `body`, `action`, `view`, `respond`, …).
+Every listener is ack-first: its `ack` function answers Slack at once (the app
+runs with `process_before_response=True`, so nothing polls for the ack) and
+anything slow, such as Web API calls, runs in a lazy function after the
+response has gone out.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from slack_bolt import App
 
@@ -19,6 +23,43 @@ from bot.context import AppContext
 from bot.retry import ACK_BUDGET_SECONDS, BACKGROUND_BUDGET_SECONDS, retry_listener
 
 Listener = Callable[..., Any]
+Kind = Literal["command", "action", "view", "event", "options"]
+
+
+def just_ack(ctx: AppContext, ack: Callable[..., None]) -> None:
+    ack()
+
+
+@dataclass(frozen=True)
+class Route:
+    """One listener: what it answers (`kind`, `name`), its ack, and the slow work after it."""
+
+    kind: Kind
+    name: str
+    ack: Listener = just_ack
+    lazy: Sequence[Listener] = ()
+    # Bolt matchers (commands only): several routes may share a command name.
+    matchers: Sequence[Callable[..., bool]] | None = None
+
+
+def on_command(name: str, ack: Listener, lazy: Sequence[Listener] = (), **kw: Any) -> Route:
+    return Route("command", name, ack, lazy, **kw)
+
+
+def on_action(action_id: str, ack: Listener = just_ack, lazy: Sequence[Listener] = ()) -> Route:
+    return Route("action", action_id, ack, lazy)
+
+
+def on_view(callback_id: str, ack: Listener, lazy: Sequence[Listener] = ()) -> Route:
+    return Route("view", callback_id, ack, lazy)
+
+
+def on_event(event_type: str, ack: Listener = just_ack, lazy: Sequence[Listener] = ()) -> Route:
+    return Route("event", event_type, ack, lazy)
+
+
+def on_options(action_id: str, ack: Listener) -> Route:
+    return Route("options", action_id, ack)
 
 
 @dataclass
@@ -33,49 +74,42 @@ class ListenerRegistry:
     """
 
     app: App
+    ctx: AppContext
     commands: set[str] = field(default_factory=set)
     actions: set[str] = field(default_factory=set)
     views: set[str] = field(default_factory=set)
     events: set[str] = field(default_factory=set)
     options: set[str] = field(default_factory=set)
 
-    def command(
-        self,
-        name: str,
-        ack: Listener,
-        lazy: Sequence[Listener] = (),
-        matchers: Sequence[Callable[..., bool]] | None = None,
-    ) -> None:
-        self.commands.add(name)
-        self.app.command(name, matchers=matchers)(ack=_ack(ack), lazy=_lazy(lazy))
+    def add(self, route: Route) -> None:
+        ack = retry_listener(self._bind(route.ack), budget=ACK_BUDGET_SECONDS)
+        lazy = [retry_listener(self._bind(f), budget=BACKGROUND_BUDGET_SECONDS) for f in route.lazy]
+        if route.kind == "command":
+            self.commands.add(route.name)
+            self.app.command(route.name, matchers=route.matchers)(ack=ack, lazy=lazy)
+        elif route.kind == "action":
+            self.actions.add(route.name)
+            self.app.action(route.name)(ack=ack, lazy=lazy)
+        elif route.kind == "view":
+            self.views.add(route.name)
+            self.app.view(route.name)(ack=ack, lazy=lazy)
+        elif route.kind == "event":
+            self.events.add(route.name)
+            self.app.event(route.name)(ack=ack, lazy=lazy)
+        else:
+            self.options.add(route.name)
+            self.app.options(route.name)(ack=ack, lazy=[])
 
-    def action(self, action_id: str, ack: Listener, lazy: Sequence[Listener] = ()) -> None:
-        self.actions.add(action_id)
-        self.app.action(action_id)(ack=_ack(ack), lazy=_lazy(lazy))
+    def middleware(self, handler: Listener) -> None:
+        self.app.middleware(self._bind(handler))
 
-    def view(self, callback_id: str, ack: Listener, lazy: Sequence[Listener] = ()) -> None:
-        self.views.add(callback_id)
-        self.app.view(callback_id)(ack=_ack(ack), lazy=_lazy(lazy))
-
-    def event(self, event_type: str, ack: Listener, lazy: Sequence[Listener] = ()) -> None:
-        self.events.add(event_type)
-        self.app.event(event_type)(ack=_ack(ack), lazy=_lazy(lazy))
-
-    def suggestion(self, action_id: str, ack: Listener) -> None:
-        self.options.add(action_id)
-        self.app.options(action_id)(ack=_ack(ack), lazy=[])
-
-
-def _ack(listener: Listener) -> Listener:
-    return retry_listener(listener, budget=ACK_BUDGET_SECONDS)
-
-
-def _lazy(listeners: Sequence[Listener]) -> list[Listener]:
-    return [retry_listener(listener, budget=BACKGROUND_BUDGET_SECONDS) for listener in listeners]
-
-
-def just_ack(ack: Callable[..., None]) -> None:
-    ack()
+    def _bind(self, handler: Listener) -> Listener:
+        """`handler(ctx, **bolt_args)` as a Bolt listener: Bolt reads the parameters left after `ctx`."""
+        bound = functools.partial(handler, self.ctx)
+        # A partial has no name of its own; logs and retry labels use the handler's.
+        bound.__module__ = handler.__module__  # type: ignore[attr-defined]
+        bound.__name__ = handler.__name__  # type: ignore[attr-defined]
+        return bound
 
 
 def register_all(app: App, ctx: AppContext) -> ListenerRegistry:
@@ -93,8 +127,9 @@ def register_all(app: App, ctx: AppContext) -> ListenerRegistry:
         views,
     )
 
-    registry = ListenerRegistry(app)
+    registry = ListenerRegistry(app, ctx)
     # lifecycle first: its middleware drops repeated events before any listener runs.
+    registry.middleware(lifecycle.drop_repeated_events)
     modules = (
         lifecycle,
         commands,
@@ -109,5 +144,6 @@ def register_all(app: App, ctx: AppContext) -> ListenerRegistry:
         reports,
     )
     for module in modules:
-        module.register(registry, ctx)
+        for route in module.LISTENERS:
+            registry.add(route)
     return registry

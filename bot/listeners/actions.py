@@ -10,7 +10,7 @@ from bot import blocks
 from bot.blocks.home import EDIT_PROFILE_ACTION, PAUSE_ACTION, RESUME_ACTION
 from bot.clock import utcnow
 from bot.context import AppContext
-from bot.listeners import ListenerRegistry, just_ack, shapes
+from bot.listeners import on_action, shapes
 from bot.listeners.home import publish_home
 from bot.listeners.replies import clicking_user, responder
 from bot.listeners.views import open_profile_modal
@@ -21,53 +21,63 @@ log = logging.getLogger(__name__)
 Respond = Callable[..., Any]
 
 
-def register(registry: ListenerRegistry, ctx: AppContext) -> None:
-    def edit_profile(body: dict[str, Any]) -> None:
-        if not open_profile_modal(ctx, clicking_user(body), body["trigger_id"]):
-            publish_home(ctx, clicking_user(body))
-
-    def pause_from_home(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any]) -> None:
-        choice = shapes.option_value(action) or "2w"
-        with ctx.db.session() as session:
-            person = profiles.get_person(session, clicking_user(body))
-            if person is not None and person.has_joined:
-                zone = profiles.person_zone(person, ctx.settings.timezone)
-                try:
-                    _, until = profiles.pause_end(str(choice), utcnow(), zone)
-                except profiles.PauseError:
-                    log.warning("unexpected pause choice %r", choice)
-                else:
-                    profiles.pause(person, until)
-        ack()
-
-    def resume_from_home(ack: Callable[..., None], body: dict[str, Any]) -> None:
-        with ctx.db.session() as session:
-            person = profiles.get_person(session, clicking_user(body))
-            if person is not None:
-                profiles.resume(person)
-        ack()
-
-    def refresh_home(body: dict[str, Any]) -> None:
+def edit_profile(ctx: AppContext, body: dict[str, Any]) -> None:
+    if not open_profile_modal(ctx, clicking_user(body), body["trigger_id"]):
         publish_home(ctx, clicking_user(body))
 
-    # With process_before_response the HTTP answer goes out when the ack
-    # function returns, so replies through response_url wait for the lazy step.
-    def confirm_leave(ack: Callable[..., None], body: dict[str, Any]) -> None:
-        with ctx.db.session() as session:
-            person = profiles.get_person(session, clicking_user(body))
-            if person is not None and person.has_joined:
-                profiles.leave(person, utcnow())
-        ack()
 
-    def tell_left(body: dict[str, Any], respond: Respond) -> None:
-        responder(ctx, body, respond)(replace_original=True, text=blocks.LEFT_MESSAGE)
-        publish_home(ctx, clicking_user(body))
+def pause_from_home(
+    ctx: AppContext, ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any]
+) -> None:
+    choice = shapes.option_value(action) or "2w"
+    with ctx.db.session() as session:
+        person = profiles.get_person(session, clicking_user(body))
+        if person is not None and person.has_joined:
+            zone = profiles.person_zone(person, ctx.settings.timezone)
+            try:
+                _, until = profiles.pause_end(str(choice), utcnow(), zone)
+            except profiles.PauseError:
+                log.warning("unexpected pause choice %r", choice)
+            else:
+                profiles.pause(person, until)
+    ack()
 
-    def tell_stayed(body: dict[str, Any], respond: Respond) -> None:
-        responder(ctx, body, respond)(replace_original=True, text=blocks.STAYED_MESSAGE)
 
-    registry.action(EDIT_PROFILE_ACTION, ack=just_ack, lazy=[edit_profile])
-    registry.action(PAUSE_ACTION, ack=pause_from_home, lazy=[refresh_home])
-    registry.action(RESUME_ACTION, ack=resume_from_home, lazy=[refresh_home])
-    registry.action(blocks.LEAVE_CONFIRM_ACTION, ack=confirm_leave, lazy=[tell_left])
-    registry.action(blocks.LEAVE_CANCEL_ACTION, ack=just_ack, lazy=[tell_stayed])
+def resume_from_home(ctx: AppContext, ack: Callable[..., None], body: dict[str, Any]) -> None:
+    with ctx.db.session() as session:
+        person = profiles.get_person(session, clicking_user(body))
+        if person is not None:
+            profiles.resume(person)
+    ack()
+
+
+def refresh_home(ctx: AppContext, body: dict[str, Any]) -> None:
+    publish_home(ctx, clicking_user(body))
+
+
+# With process_before_response the HTTP answer goes out when the ack
+# function returns, so replies through response_url wait for the lazy step.
+def confirm_leave(ctx: AppContext, ack: Callable[..., None], body: dict[str, Any]) -> None:
+    with ctx.db.session() as session:
+        person = profiles.get_person(session, clicking_user(body))
+        if person is not None and person.has_joined:
+            profiles.leave(person, utcnow())
+    ack()
+
+
+def tell_left(ctx: AppContext, body: dict[str, Any], respond: Respond) -> None:
+    responder(ctx, body, respond)(replace_original=True, text=blocks.LEFT_MESSAGE)
+    publish_home(ctx, clicking_user(body))
+
+
+def tell_stayed(ctx: AppContext, body: dict[str, Any], respond: Respond) -> None:
+    responder(ctx, body, respond)(replace_original=True, text=blocks.STAYED_MESSAGE)
+
+
+LISTENERS = (
+    on_action(EDIT_PROFILE_ACTION, lazy=[edit_profile]),
+    on_action(PAUSE_ACTION, pause_from_home, lazy=[refresh_home]),
+    on_action(RESUME_ACTION, resume_from_home, lazy=[refresh_home]),
+    on_action(blocks.LEAVE_CONFIRM_ACTION, confirm_leave, lazy=[tell_left]),
+    on_action(blocks.LEAVE_CANCEL_ACTION, lazy=[tell_stayed]),
+)

@@ -4,56 +4,23 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from bot import blocks, retry
 from bot.clock import utcnow
 from bot.context import AppContext
-from bot.listeners import ListenerRegistry, find, followups, reports
+from bot.listeners import find, followups, on_command, reports
 from bot.listeners.home import publish_home
+from bot.listeners.routing import Invocation, Respond, Subcommand, invocation, parse
 from bot.listeners.views import NOT_ELIGIBLE, open_profile_modal
 from bot.retry import ACK_BUDGET_SECONDS
 from bot.services import profiles
 
+__all__ = ["COMMAND", "LISTENERS", "ROUTES", "Invocation", "context_free_answer", "parse"]
+
 log = logging.getLogger(__name__)
 
 COMMAND = "/infochat"
-
-# Subcommands the product defines (PRODUCT.md §3) that later work fills in.
-PLANNED = ("profile", "join", "find", "pause", "resume", "leave", "learnings", "report")
-
-
-@dataclass(frozen=True)
-class Invocation:
-    user_id: str
-    subcommand: str
-    argument: str
-    payload: dict[str, Any]
-
-
-def parse(text: str | None) -> tuple[str, str]:
-    """Split `find machine learning` into ("find", "machine learning"); empty means help."""
-    words = (text or "").strip().split(maxsplit=1)
-    if not words:
-        return "help", ""
-    return words[0].lower(), (words[1].strip() if len(words) > 1 else "")
-
-
-Respond = Callable[..., Any]
-
-
-@dataclass(frozen=True)
-class Subcommand:
-    # answer(ctx, invocation) -> the ack body (text/blocks) sent back at once; None acks silently
-    answer: Callable[[AppContext, Invocation], dict[str, Any] | None]
-    # work(ctx, invocation, respond) -> None: slow follow-up after the ack (optional)
-    work: Callable[[AppContext, Invocation, Respond], None] | None = None
-
-
-def _coming_soon(ctx: AppContext, inv: Invocation) -> dict[str, Any] | None:
-    return {"text": blocks.coming_soon_message(inv.subcommand)}
 
 
 def _silent(ctx: AppContext, inv: Invocation) -> None:
@@ -103,21 +70,19 @@ def _leave(ctx: AppContext, inv: Invocation) -> dict[str, Any]:
     return {"text": blocks.LEAVE_QUESTION, "blocks": blocks.leave_confirmation_blocks()}
 
 
-ROUTES: dict[str, Subcommand] = {name: Subcommand(_coming_soon) for name in PLANNED}
-ROUTES.update(
-    {
-        # Answered by context_free_answer before routing; listed here as a known subcommand.
-        "help": Subcommand(lambda ctx, inv: _help_answer()),
-        "profile": Subcommand(_silent, _open_profile),
-        "join": Subcommand(_silent, _open_profile),
-        "pause": Subcommand(_pause, _refresh_home),
-        "resume": Subcommand(_resume, _refresh_home),
-        "leave": Subcommand(_leave),
-        "find": Subcommand(find.answer_find),
-        "learnings": Subcommand(followups.answer_learnings),
-        "report": Subcommand(reports.answer_report, reports.work_report),
-    }
-)
+# The subcommands of docs/product.md ("The surfaces"). `help` is answered by
+# context_free_answer before routing; it is listed as a known subcommand.
+ROUTES: dict[str, Subcommand] = {
+    "help": Subcommand(lambda ctx, inv: _help_answer()),
+    "profile": Subcommand(_silent, _open_profile),
+    "join": Subcommand(_silent, _open_profile),
+    "pause": Subcommand(_pause, _refresh_home),
+    "resume": Subcommand(_resume, _refresh_home),
+    "leave": Subcommand(_leave),
+    "find": Subcommand(find.answer_find),
+    "learnings": Subcommand(followups.answer_learnings),
+    "report": Subcommand(reports.answer_report, reports.work_report),
+}
 
 
 def context_free_answer(text: str | None) -> dict[str, Any] | None:
@@ -137,54 +102,53 @@ def _help_answer() -> dict[str, Any]:
     return {"text": blocks.help_text(COMMAND), "blocks": blocks.help_blocks(COMMAND)}
 
 
-def _invocation(command: dict[str, Any]) -> Invocation:
-    subcommand, argument = parse(command.get("text"))
-    return Invocation(str(command.get("user_id", "")), subcommand, argument, command)
+def ack_command(ctx: AppContext, ack: Any, command: dict[str, Any]) -> None:
+    static = context_free_answer(command.get("text"))
+    if static is not None:
+        ack(response_type="ephemeral", **static)
+        return
+    inv = invocation(command)
+    route = ROUTES[inv.subcommand]
+    try:
+        body = retry.retrying(
+            lambda: route.answer(ctx, inv), label=f"/infochat {inv.subcommand}", budget=ACK_BUDGET_SECONDS
+        )
+    except Exception:
+        log.exception("/infochat %s failed", inv.subcommand, extra={"slack_user": inv.user_id})
+        body = {"text": blocks.SOMETHING_WENT_WRONG}
+    if body is None:
+        ack()
+    else:
+        ack(response_type="ephemeral", **body)
 
 
-def register(registry: ListenerRegistry, ctx: AppContext) -> None:
-    def ack_command(ack: Callable[..., None], command: dict[str, Any]) -> None:
-        static = context_free_answer(command.get("text"))
-        if static is not None:
-            ack(response_type="ephemeral", **static)
-            return
-        inv = _invocation(command)
-        route = ROUTES[inv.subcommand]
-        try:
-            body = retry.retrying(
-                lambda: route.answer(ctx, inv), label=f"/infochat {inv.subcommand}", budget=ACK_BUDGET_SECONDS
-            )
-        except Exception:
-            log.exception("/infochat %s failed", inv.subcommand, extra={"slack_user": inv.user_id})
-            body = {"text": blocks.SOMETHING_WENT_WRONG}
-        if body is None:
-            ack()
-        else:
-            ack(response_type="ephemeral", **body)
+def work_command(ctx: AppContext, command: dict[str, Any], respond: Respond) -> None:
+    inv = invocation(command)
+    route = ROUTES.get(inv.subcommand)
+    if route is None or route.work is None:
+        return
+    work = route.work
+    try:
+        retry.retrying(lambda: work(ctx, inv, respond), label=f"/infochat {inv.subcommand} follow-up")
+    except Exception:
+        log.exception("/infochat %s follow-up failed", inv.subcommand, extra={"slack_user": inv.user_id})
+        respond(response_type="ephemeral", text=blocks.SOMETHING_WENT_WRONG)
 
-    def work_command(command: dict[str, Any], respond: Respond) -> None:
-        inv = _invocation(command)
-        route = ROUTES.get(inv.subcommand)
-        if route is None or route.work is None:
-            return
-        try:
-            retry.retrying(
-                lambda: route.work(ctx, inv, respond), label=f"/infochat {inv.subcommand} follow-up"
-            )
-        except Exception:
-            log.exception("/infochat %s follow-up failed", inv.subcommand, extra={"slack_user": inv.user_id})
-            respond(response_type="ephemeral", text=blocks.SOMETHING_WENT_WRONG)
 
-    def has_follow_up(body: dict[str, Any]) -> bool:
-        route = ROUTES.get(parse(body.get("text"))[0])
-        return route is not None and route.work is not None
+def has_follow_up(body: dict[str, Any]) -> bool:
+    route = ROUTES.get(parse(body.get("text"))[0])
+    return route is not None and route.work is not None
 
-    def answered_in_ack(body: dict[str, Any]) -> bool:
-        return not has_follow_up(body)
 
-    # Two listeners for one command: Bolt copies the whole request for every
-    # listener with lazy functions, which is most of the cost of an ack. Only
-    # subcommands with follow-up work (profile, pause, report, …) pay for it;
-    # help, find and the usage reply are answered entirely in the ack.
-    registry.command(COMMAND, ack=ack_command, lazy=[work_command], matchers=[has_follow_up])
-    registry.command(COMMAND, ack=ack_command, matchers=[answered_in_ack])
+def answered_in_ack(body: dict[str, Any]) -> bool:
+    return not has_follow_up(body)
+
+
+# Two listeners for one command: Bolt copies the whole request for every
+# listener with lazy functions, which is most of the cost of an ack. Only
+# subcommands with follow-up work (profile, pause, report, …) pay for it;
+# help, find and the usage reply are answered entirely in the ack.
+LISTENERS = (
+    on_command(COMMAND, ack_command, [work_command], matchers=[has_follow_up]),
+    on_command(COMMAND, ack_command, matchers=[answered_in_ack]),
+)

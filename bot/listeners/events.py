@@ -8,7 +8,7 @@ from typing import Any
 
 from bot import retry
 from bot.context import AppContext
-from bot.listeners import ListenerRegistry, home, just_ack
+from bot.listeners import home, on_event
 from bot.services import directory, outbox
 
 log = logging.getLogger(__name__)
@@ -21,37 +21,42 @@ def _foreign_member(body: Mapping[str, Any], user: Mapping[str, Any]) -> bool:
     return bool(team_id and user_team and team_id != user_team and not user.get("enterprise_user"))
 
 
-def register(registry: ListenerRegistry, ctx: AppContext) -> None:
-    def publish_home(event: dict[str, Any]) -> None:
-        if event.get("tab", "home") != "home":
-            return
-        user_id = str(event.get("user", ""))
-        try:
-            retry.retrying(lambda: home.publish_home(ctx, user_id), label="publish App Home")
-        except Exception:
-            log.exception("could not publish App Home for %s", user_id)
+def publish_home(ctx: AppContext, event: dict[str, Any]) -> None:
+    if event.get("tab", "home") != "home":
+        return
+    user_id = str(event.get("user", ""))
+    try:
+        retry.retrying(lambda: home.publish_home(ctx, user_id), label="publish App Home")
+    except Exception:
+        log.exception("could not publish App Home for %s", user_id)
 
-    def ack_member_event(ack: Callable[..., None], body: dict[str, Any], event: dict[str, Any]) -> None:
-        # The upsert happens before the ack, not in a lazy function: a member
-        # deactivated by this event must be gone from search and pairing by the
-        # time Slack gets its answer. It is one small transaction. If it
-        # raises, Bolt answers 500 and Slack retries the event; the upsert is
-        # idempotent, so a retry of one that did succeed is harmless.
-        user = event.get("user")
-        if not isinstance(user, Mapping) or not isinstance(user.get("id"), str):
-            log.warning("%s without a user object ignored", event.get("type"))
-        elif _foreign_member(body, user):
-            log.debug("%s for external member %s ignored", event.get("type"), user["id"])
-        else:
-            with ctx.db.session() as session:
-                directory.upsert_member(session, user)
-        ack()
 
-    registry.event("app_home_opened", ack=just_ack, lazy=[publish_home])
+def ack_member_event(
+    ctx: AppContext, ack: Callable[..., None], body: dict[str, Any], event: dict[str, Any]
+) -> None:
+    # The upsert happens before the ack, not in a lazy function: a member
+    # deactivated by this event must be gone from search and pairing by the
+    # time Slack gets its answer. It is one small transaction. If it
+    # raises, Bolt answers 500 and Slack retries the event; the upsert is
+    # idempotent, so a retry of one that did succeed is harmless.
+    user = event.get("user")
+    if not isinstance(user, Mapping) or not isinstance(user.get("id"), str):
+        log.warning("%s without a user object ignored", event.get("type"))
+    elif _foreign_member(body, user):
+        log.debug("%s for external member %s ignored", event.get("type"), user["id"])
+    else:
+        with ctx.db.session() as session:
+            directory.upsert_member(session, user)
+    ack()
 
-    def deliver_notes() -> None:
-        # A deactivation may have closed requests and queued notes to learners.
-        outbox.deliver(ctx)
 
-    registry.event("user_change", ack=ack_member_event, lazy=[deliver_notes])
-    registry.event("team_join", ack=ack_member_event)
+def deliver_notes(ctx: AppContext) -> None:
+    # A deactivation may have closed requests and queued notes to learners.
+    outbox.deliver(ctx)
+
+
+LISTENERS = (
+    on_event("app_home_opened", lazy=[publish_home]),
+    on_event("user_change", ack_member_event, lazy=[deliver_notes]),
+    on_event("team_join", ack_member_event),
+)

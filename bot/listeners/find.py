@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot import blocks, retry
 from bot.blocks.find import (
@@ -23,13 +23,9 @@ from bot.blocks.find import (
 )
 from bot.clock import utcnow
 from bot.context import AppContext
-from bot.listeners import ListenerRegistry, just_ack
+from bot.listeners import on_action
+from bot.listeners.routing import Invocation
 from bot.services.find import QueryError, find_experts
-
-if TYPE_CHECKING:
-    # commands imports this module to route `find`; importing it back at run
-    # time would be circular.
-    from bot.listeners.commands import Invocation
 
 log = logging.getLogger(__name__)
 
@@ -62,26 +58,28 @@ def answer_find(ctx: AppContext, inv: Invocation) -> dict[str, Any]:
     return run_search(ctx, inv.user_id, inv.argument, page=0, include_own_function=False, record=True)
 
 
-def register(registry: ListenerRegistry, ctx: AppContext) -> None:
-    def show_page(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        user_id = str(body["user"]["id"])
-        parsed = parse_page_value(action.get("value"))
-        if parsed is None:
-            log.warning("malformed find button value", extra={"slack_user": user_id})
-            respond(replace_original=True, text=usage_message())
-            return
-        query, page, own = parsed
-        try:
-            # Re-run for whoever clicked (record=False: the search was counted once).
-            message = retry.retrying(
-                lambda: run_search(ctx, user_id, query, page=page, include_own_function=own, record=False),
-                label="find paging",
-            )
-        except Exception:
-            log.exception("find paging failed", extra={"slack_user": user_id})
-            respond(replace_original=True, text=blocks.SOMETHING_WENT_WRONG)
-            return
-        respond(replace_original=True, **message)
+def show_page(ctx: AppContext, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+    user_id = str(body["user"]["id"])
+    parsed = parse_page_value(action.get("value"))
+    if parsed is None:
+        log.warning("malformed find button value", extra={"slack_user": user_id})
+        respond(replace_original=True, text=usage_message())
+        return
+    query, page, own = parsed
+    try:
+        # Re-run for whoever clicked (record=False: the search was counted once).
+        message = retry.retrying(
+            lambda: run_search(ctx, user_id, query, page=page, include_own_function=own, record=False),
+            label="find paging",
+        )
+    except Exception:
+        log.exception("find paging failed", extra={"slack_user": user_id})
+        respond(replace_original=True, text=blocks.SOMETHING_WENT_WRONG)
+        return
+    respond(replace_original=True, **message)
 
-    registry.action(FIND_PAGE_ACTION, ack=just_ack, lazy=[show_page])
-    registry.action(FIND_OWN_FUNCTION_ACTION, ack=just_ack, lazy=[show_page])
+
+LISTENERS = (
+    on_action(FIND_PAGE_ACTION, lazy=[show_page]),
+    on_action(FIND_OWN_FUNCTION_ACTION, lazy=[show_page]),
+)

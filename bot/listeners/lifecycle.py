@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
 from bot.context import AppContext
-from bot.listeners import ListenerRegistry
+from bot.listeners import on_event
 from bot.retry import ACK_BUDGET_SECONDS
 from bot.services import appstate
 
@@ -36,33 +36,34 @@ def resume_after_reinstall(ctx: AppContext) -> None:
         log.warning("app in use again: sending resumed")
 
 
-def register(registry: ListenerRegistry, ctx: AppContext) -> None:
-    def drop_repeated_events(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if not event_id:
-            if "command" in body:
-                resume_after_reinstall(ctx)
-            return next()
-        event_type = str((body.get("event") or {}).get("type", ""))
-        first = ctx.db.run(
-            lambda session: appstate.record_event(session, str(event_id), event_type, utcnow()),
-            label="record_event",
-            budget=ACK_BUDGET_SECONDS,
-        )
-        if not first:
-            log.info("event %s (%s) already handled; dropping the retry", event_id, event_type)
-            return BoltResponse(status=200, body="")
+def drop_repeated_events(
+    ctx: AppContext, body: dict[str, Any], next: Callable[[], BoltResponse]
+) -> BoltResponse | None:
+    """Middleware (registered before every listener): a repeated event is acked and dropped."""
+    event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+    if not event_id:
+        if "command" in body:
+            resume_after_reinstall(ctx)
         return next()
+    event_type = str((body.get("event") or {}).get("type", ""))
+    first = ctx.db.run(
+        lambda session: appstate.record_event(session, str(event_id), event_type, utcnow()),
+        label="record_event",
+        budget=ACK_BUDGET_SECONDS,
+    )
+    if not first:
+        log.info("event %s (%s) already handled; dropping the retry", event_id, event_type)
+        return BoltResponse(status=200, body="")
+    return next()
 
-    registry.app.middleware(drop_repeated_events)
 
-    def stop(event: dict[str, Any], ack: Callable[..., None]) -> None:
-        # Nothing can be delivered any more; pending messages stay queued and
-        # nothing is lost if the app is installed again.
-        with ctx.db.session() as session:
-            appstate.stop_sending(session, str(event.get("type")))
-        log.warning("Slack says %s: sending stopped", event.get("type"))
-        ack()
+def stop(ctx: AppContext, event: dict[str, Any], ack: Callable[..., None]) -> None:
+    # Nothing can be delivered any more; pending messages stay queued and
+    # nothing is lost if the app is installed again.
+    with ctx.db.session() as session:
+        appstate.stop_sending(session, str(event.get("type")))
+    log.warning("Slack says %s: sending stopped", event.get("type"))
+    ack()
 
-    registry.event("app_uninstalled", ack=stop)
-    registry.event("tokens_revoked", ack=stop)
+
+LISTENERS = (on_event("app_uninstalled", stop), on_event("tokens_revoked", stop))

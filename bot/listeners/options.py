@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.blocks.topics import topic_options
 from bot.context import AppContext
-from bot.listeners import ListenerRegistry
+from bot.listeners import on_options
 from bot.retry import ACK_BUDGET_SECONDS
 from bot.services.topics import MAX_QUERY_LENGTH, typeahead
 
@@ -23,18 +23,17 @@ log = logging.getLogger(__name__)
 TOPIC_SELECTS = ("speak_topics", "learn_topics")
 
 
-def register(registry: ListenerRegistry, ctx: AppContext) -> None:
-    def ack_topic_suggestions(ack: Callable[..., None], payload: dict[str, Any]) -> None:
-        query = str(payload.get("value") or "")[:MAX_QUERY_LENGTH]
-        try:
-            found = ctx.db.run(
-                lambda session: typeahead(session, query), label="typeahead", budget=ACK_BUDGET_SECONDS
-            )
-            options = topic_options(found.topics, query, exact=found.exact is not None)
-        except Exception:
-            log.exception("topic type-ahead failed for %r", query)
-            options = topic_options([], query)
-        ack(options=options)
+def ack_topic_suggestions(ctx: AppContext, ack: Callable[..., None], payload: dict[str, Any]) -> None:
+    query = str(payload.get("value") or "")[:MAX_QUERY_LENGTH]
+    try:
+        found = ctx.db.run(
+            lambda session: typeahead(session, query), label="typeahead", budget=ACK_BUDGET_SECONDS
+        )
+        options = topic_options(found.topics, query, exact=found.exact is not None)
+    except Exception:
+        log.exception("topic type-ahead failed for %r", query)
+        options = topic_options([], query)
+    ack(options=options)
 
-    for action_id in TOPIC_SELECTS:
-        registry.suggestion(action_id, ack_topic_suggestions)
+
+LISTENERS = tuple(on_options(action_id, ack_topic_suggestions) for action_id in TOPIC_SELECTS)

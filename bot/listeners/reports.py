@@ -17,21 +17,17 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot import blocks, charts, retry
 from bot.blocks import reports as report_blocks
 from bot.clock import utcnow
 from bot.context import AppContext
 from bot.gateway import admins
-from bot.listeners import ListenerRegistry, just_ack
+from bot.listeners import on_action
 from bot.listeners.replies import clicking_user, responder
+from bot.listeners.routing import Invocation
 from bot.services import reports
-
-if TYPE_CHECKING:
-    # commands imports this module to route `report`; importing it back at run
-    # time would be circular.
-    from bot.listeners.commands import Invocation
 
 log = logging.getLogger(__name__)
 
@@ -156,52 +152,59 @@ def _tell(ctx: AppContext, body: dict[str, Any], respond: Respond, text: str) ->
         log.exception("could not reply to a report click", extra={"slack_user": clicking_user(body)})
 
 
-def register(registry: ListenerRegistry, ctx: AppContext) -> None:
-    def allowed(body: dict[str, Any], respond: Respond) -> bool:
-        if admins.is_admin(ctx.settings, ctx.slack, clicking_user(body)):
-            return True
-        log.info("report refused: not an admin", extra={"slack_user": clicking_user(body)})
-        _tell(ctx, body, respond, report_blocks.REFUSAL)
-        return False
+def allowed(ctx: AppContext, body: dict[str, Any], respond: Respond) -> bool:
+    if admins.is_admin(ctx.settings, ctx.slack, clicking_user(body)):
+        return True
+    log.info("report refused: not an admin", extra={"slack_user": clicking_user(body)})
+    _tell(ctx, body, respond, report_blocks.REFUSAL)
+    return False
 
-    def period_of(value: object, body: dict[str, Any], respond: Respond) -> reports.Period | None:
-        try:
-            return reports.parse_period(str(value or ""), utcnow(), ctx.settings.timezone)
-        except reports.PeriodError as exc:
-            _tell(ctx, body, respond, str(exc))
-            return None
 
-    def show_section(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        if not allowed(body, respond):
-            return
-        section = report_blocks.section_named(str(action.get("value") or ""))
-        period = period_of("", body, respond)
-        if period is None:
-            return
-        try:
-            retry.retrying(
-                lambda: deliver_report(
-                    ctx, clicking_user(body), period, sections=[section.key] if section else None, via="home"
-                ),
-                label="report view",
-            )
-        except Exception:
-            log.exception("report view failed", extra={"slack_user": clicking_user(body)})
-            _tell(ctx, body, respond, blocks.SOMETHING_WENT_WRONG)
+def period_of(
+    ctx: AppContext, value: object, body: dict[str, Any], respond: Respond
+) -> reports.Period | None:
+    try:
+        return reports.parse_period(str(value or ""), utcnow(), ctx.settings.timezone)
+    except reports.PeriodError as exc:
+        _tell(ctx, body, respond, str(exc))
+        return None
 
-    def download_csv(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        if not allowed(body, respond):
-            return
-        period = period_of(action.get("value"), body, respond)
-        if period is None:
-            return
-        try:
-            retry.retrying(
-                lambda: export_csv(ctx, clicking_user(body), period, via="button"), label="report export"
-            )
-        except Exception:
-            log.exception("report export failed", extra={"slack_user": clicking_user(body)})
-            _tell(ctx, body, respond, blocks.SOMETHING_WENT_WRONG)
 
-    registry.action(report_blocks.REPORT_SHOW_ACTION, ack=just_ack, lazy=[show_section])
-    registry.action(report_blocks.REPORT_DOWNLOAD_CSV_ACTION, ack=just_ack, lazy=[download_csv])
+def show_section(ctx: AppContext, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+    if not allowed(ctx, body, respond):
+        return
+    section = report_blocks.section_named(str(action.get("value") or ""))
+    period = period_of(ctx, "", body, respond)
+    if period is None:
+        return
+    try:
+        retry.retrying(
+            lambda: deliver_report(
+                ctx, clicking_user(body), period, sections=[section.key] if section else None, via="home"
+            ),
+            label="report view",
+        )
+    except Exception:
+        log.exception("report view failed", extra={"slack_user": clicking_user(body)})
+        _tell(ctx, body, respond, blocks.SOMETHING_WENT_WRONG)
+
+
+def download_csv(ctx: AppContext, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+    if not allowed(ctx, body, respond):
+        return
+    period = period_of(ctx, action.get("value"), body, respond)
+    if period is None:
+        return
+    try:
+        retry.retrying(
+            lambda: export_csv(ctx, clicking_user(body), period, via="button"), label="report export"
+        )
+    except Exception:
+        log.exception("report export failed", extra={"slack_user": clicking_user(body)})
+        _tell(ctx, body, respond, blocks.SOMETHING_WENT_WRONG)
+
+
+LISTENERS = (
+    on_action(report_blocks.REPORT_SHOW_ACTION, lazy=[show_section]),
+    on_action(report_blocks.REPORT_DOWNLOAD_CSV_ACTION, lazy=[download_csv]),
+)

@@ -9,7 +9,7 @@ from typing import Any
 from bot.blocks.profile import PROFILE_CALLBACK, profile_modal, profile_saved_view
 from bot.clock import utcnow
 from bot.context import AppContext
-from bot.listeners import ListenerRegistry, shapes
+from bot.listeners import on_view, shapes
 from bot.listeners.home import publish_home
 from bot.listeners.replies import clicking_user
 from bot.services import directory, profiles
@@ -62,31 +62,34 @@ def parse_profile_submission(state_values: dict[str, Any]) -> profiles.ProfileIn
     )
 
 
-def register(registry: ListenerRegistry, ctx: AppContext) -> None:
-    def ack_profile(ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:
-        user_id = clicking_user(body)
-        state = view.get("state")
-        submitted = parse_profile_submission(state.get("values", {}) if isinstance(state, dict) else {})
-        # Validation and saving happen before the ack: field errors must come
-        # back in this response, and the confirmation shows what was stored.
-        with ctx.db.session() as session:
-            person = profiles.get_person(session, user_id)
-            if person is None or not person.can_be_messaged:
-                ack(response_action="errors", errors={"speak": NOT_ELIGIBLE})
-                return
-            errors = profiles.validate_profile(
-                submitted, ctx.settings.functions, function_locked=person.function_source == "import"
-            )
-            if errors:
-                ack(response_action="errors", errors=errors)
-                return
-            profiles.save_profile(session, person, submitted, utcnow())
-            session.flush()
-            session.refresh(person)
-            saved = profiles.snapshot(person)
-        ack(response_action="update", view=profile_saved_view(saved))
+def ack_profile(
+    ctx: AppContext, ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]
+) -> None:
+    user_id = clicking_user(body)
+    state = view.get("state")
+    submitted = parse_profile_submission(state.get("values", {}) if isinstance(state, dict) else {})
+    # Validation and saving happen before the ack: field errors must come
+    # back in this response, and the confirmation shows what was stored.
+    with ctx.db.session() as session:
+        person = profiles.get_person(session, user_id)
+        if person is None or not person.can_be_messaged:
+            ack(response_action="errors", errors={"speak": NOT_ELIGIBLE})
+            return
+        errors = profiles.validate_profile(
+            submitted, ctx.settings.functions, function_locked=person.function_source == "import"
+        )
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        profiles.save_profile(session, person, submitted, utcnow())
+        session.flush()
+        session.refresh(person)
+        saved = profiles.snapshot(person)
+    ack(response_action="update", view=profile_saved_view(saved))
 
-    def refresh_home(body: dict[str, Any]) -> None:
-        publish_home(ctx, clicking_user(body))
 
-    registry.view(PROFILE_CALLBACK, ack=ack_profile, lazy=[refresh_home])
+def refresh_home(ctx: AppContext, body: dict[str, Any]) -> None:
+    publish_home(ctx, clicking_user(body))
+
+
+LISTENERS = (on_view(PROFILE_CALLBACK, ack_profile, lazy=[refresh_home]),)

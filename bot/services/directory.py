@@ -197,6 +197,19 @@ def ensure_member(session: Session, slack: SlackGateway, user_id: str) -> Person
     return upsert_member(session, user)
 
 
+def person_or_stub(session: Session, slack_user_id: str) -> Person:
+    """The stored person, or a stub (only the Slack user id) that the nightly sync completes.
+
+    For colleagues named before they used infochat: a suggested expert, a referral.
+    """
+    person = _find(session, slack_user_id)
+    if person is None:
+        _insert_if_absent(session, slack_user_id, {})
+        person = _find(session, slack_user_id)
+        assert person is not None
+    return person
+
+
 def members_deactivated(session: Session, person_ids: Sequence[int]) -> None:
     """These people can no longer be messaged (deactivated, or turned into a guest or bot).
 

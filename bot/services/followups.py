@@ -39,6 +39,7 @@ from bot.models import (
     Takeaway,
     Thanks,
 )
+from bot.services import chats, directory
 from bot.services import topics as topic_service
 
 log = logging.getLogger(__name__)
@@ -66,10 +67,6 @@ REASONS: dict[str, str] = {
 NO_REPLY = "no_reply"
 
 PENDING = (Outcome.NOT_YET,)  # with NULL: still waiting for an answer
-
-
-class NotParticipant(Exception):
-    """Only the people in a chat may answer for it; the message is for whoever clicked."""
 
 
 class AlreadyAnswered(Exception):
@@ -106,13 +103,6 @@ def _gone() -> ColumnElement[bool]:
 # -- the chat as follow-ups see it ----------------------------------------------------
 
 
-def participant_of(session: Session, chat: Chat, slack_user_id: str) -> ChatParticipant:
-    for participant in chat.participants:
-        if participant.person.slack_user_id == slack_user_id:
-            return participant
-    raise NotParticipant("Only the people in this chat can answer for it.")
-
-
 def chat_topic(session: Session, chat: Chat) -> str:
     """What the chat was about: the catalogue topic, else the request's free text."""
     if chat.topic is not None:
@@ -122,10 +112,6 @@ def chat_topic(session: Session, chat: Chat) -> str:
         if request is not None:
             return request.topic_text
     return ""
-
-
-def partners_of(chat: Chat, person_id: int) -> list[Person]:
-    return [p.person for p in chat.participants if p.person_id != person_id]
 
 
 def wants_full_form(role: ChatRole) -> bool:
@@ -287,46 +273,6 @@ def record_no_answer(session: Session, due: Due, now: datetime) -> bool:
 # -- answers ---------------------------------------------------------------------------------
 
 
-def _refresh(session: Session, chat: Chat) -> None:
-    session.refresh(chat)
-    for participant in chat.participants:
-        session.refresh(participant)
-
-
-def record_met(session: Session, chat: Chat, person_id: int, now: datetime) -> bool:
-    """`We met` (or `Mark as done`, for each participant). True when this changed the answer.
-
-    Sets Chat.done_at if unset: the pairing cooldown (services.pairing.met_pairs)
-    counts only real meetings, and it reads done_at.
-    """
-    changed = session.execute(
-        update(ChatParticipant)
-        .where(
-            ChatParticipant.chat_id == chat.id,
-            ChatParticipant.person_id == person_id,
-            or_(ChatParticipant.outcome.is_(None), ChatParticipant.outcome != Outcome.MET),
-        )
-        .values(outcome=Outcome.MET, outcome_reason=None, answered_at=now, next_checkin_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(Chat)
-        .where(Chat.id == chat.id, Chat.done_at.is_(None))
-        .values(done_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount:
-        # Everyone in a chat that happened showed up: that ends any "no reply" streak.
-        session.execute(
-            update(Person)
-            .where(Person.id.in_([p.person_id for p in chat.participants]), Person.no_show_streak > 0)
-            .values(no_show_streak=0)
-            .execution_options(synchronize_session=False)
-        )
-    _refresh(session, chat)
-    return bool(changed.rowcount)
-
-
 def record_not_yet(session: Session, chat: Chat, person_id: int, now: datetime) -> datetime | None:
     """`Not yet`: ask again in three days. Returns when, or None when already answered for good."""
     next_at = now + REASK_AFTER
@@ -336,7 +282,7 @@ def record_not_yet(session: Session, chat: Chat, person_id: int, now: datetime) 
         .values(outcome=Outcome.NOT_YET, answered_at=now, next_checkin_at=next_at)
         .execution_options(synchronize_session=False)
     )
-    _refresh(session, chat)
+    chats.refresh(session, chat)
     return next_at if result.rowcount == 1 else None
 
 
@@ -382,7 +328,7 @@ def record_couldnt(session: Session, chat: Chat, person_id: int, reason: str, no
                 paused = session.get(Person, partner.person_id)
                 if paused is not None:
                     outcome.paused.append(paused)
-    _refresh(session, chat)
+    chats.refresh(session, chat)
     return outcome
 
 
@@ -472,6 +418,24 @@ def validate_learning(
     return errors
 
 
+def check_learning(
+    session: Session, author: ChatParticipant, submitted: LearningInput, *, full: bool
+) -> dict[str, str]:
+    """`validate_learning`, and a referral must be someone infochat can reach."""
+    chat = author.chat
+    errors = validate_learning(
+        submitted,
+        full=full,
+        author_slack_id=author.person.slack_user_id,
+        participant_slack_ids={p.person.slack_user_id for p in chat.participants},
+    )
+    if submitted.referral and "referral" not in errors:
+        referred = session.scalar(select(Person).where(Person.slack_user_id == submitted.referral))
+        if referred is not None and not referred.can_be_messaged:
+            errors["referral"] = f"{referred.display_name} can't be reached through infochat."
+    return errors
+
+
 def canonical_topics(session: Session, names: list[str]) -> list[str]:
     """Catalogue spellings where a topic exists ("k8s" -> "Kubernetes"); tidy free text otherwise."""
     result: list[str] = []
@@ -500,8 +464,8 @@ def save_learning(
 
     Submitting the form means they met, so it also records `We met`.
     """
-    record_met(session, chat, author.id, now)
-    author_role = participant_of(session, chat, author.slack_user_id).role
+    chats.record_met(session, chat, author.id, now)
+    author_role = chats.participant(chat, author.slack_user_id).role
     text = submitted.text.strip()
     takeaway = session.scalar(
         select(Takeaway).where(Takeaway.chat_id == chat.id, Takeaway.author_id == author.id)
@@ -536,7 +500,7 @@ def save_learning(
     thanked: list[Person] = []
     note = submitted.thanks.strip()
     if note:
-        for partner in partners_of(chat, author.id):
+        for partner in chats.partners_of(chat, author.id):
             if _insert_once(
                 session,
                 Thanks(chat_id=chat.id, from_id=author.id, to_id=partner.id, text=note, created_at=now),
@@ -545,12 +509,7 @@ def save_learning(
 
     referral: Person | None = None
     if submitted.referral:
-        referred = session.scalar(select(Person).where(Person.slack_user_id == submitted.referral))
-        if referred is None:
-            # Not in the directory yet: a stub the nightly sync completes.
-            referred = Person(slack_user_id=submitted.referral, name="", real_name="", title="")
-            session.add(referred)
-            session.flush()
+        referred = directory.person_or_stub(session, submitted.referral)
         if _insert_once(
             session, Referral(chat_id=chat.id, by_id=author.id, referred_id=referred.id, created_at=now)
         ):
@@ -678,7 +637,7 @@ def home_learnings(
         .limit(limit)
     ):
         chat = session.get(Chat, takeaway.chat_id)
-        partners = [p.display_name for p in partners_of(chat, person_id)] if chat else []
+        partners = [p.display_name for p in chats.partners_of(chat, person_id)] if chat else []
         mine.append(
             MyTakeaway(
                 chat_id=takeaway.chat_id,

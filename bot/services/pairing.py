@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -39,7 +39,7 @@ from bot.models import (
     Topic,
     TopicKind,
 )
-from bot.services import matching, profiles
+from bot.services import chats, matching, profiles
 from bot.services.requests import chats_this_month
 
 log = logging.getLogger(__name__)
@@ -374,34 +374,8 @@ def delivery_progress(session: Session, week: str) -> dict[str, int]:
 # -- after the intro ----------------------------------------------------------------------------
 
 
-class NotParticipant(Exception):
-    """Only the people in a chat may act on it; the message is for the one who clicked."""
-
-
-def _participant(chat: Chat, slack_user_id: str) -> Person:
-    for participant in chat.participants:
-        if participant.person.slack_user_id == slack_user_id:
-            return participant.person
-    raise NotParticipant("Only the people in this pairing can use these buttons.")
-
-
-def cancel(session: Session, chat: Chat, slack_user_id: str, now: datetime) -> bool:
-    """`Can't make it`: no penalty, and the pair does not count as met. True the first time."""
-    _participant(chat, slack_user_id)
-    if chat.cancelled_at is not None or chat.done_at is not None:
-        return False
-    result = session.execute(
-        update(Chat)
-        .where(Chat.id == chat.id, Chat.cancelled_at.is_(None), Chat.done_at.is_(None))
-        .values(cancelled_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(chat)
-    return result.rowcount == 1
-
-
 def block_partners(session: Session, chat: Chat, slack_user_id: str) -> None:
-    me = _participant(chat, slack_user_id)
+    me = chats.participant(chat, slack_user_id, chats.PAIRING_REFUSAL).person
     for participant in chat.participants:
         if (
             participant.person_id != me.id

@@ -255,20 +255,6 @@ def chat_for_request(session: Session, request_id: int) -> Chat | None:
     return session.scalar(select(Chat).where(Chat.request_id == request_id))
 
 
-def mark_done(session: Session, chat: Chat, clicking_slack_id: str, now: datetime) -> bool:
-    """Participants only; True the first time."""
-    if clicking_slack_id not in {p.person.slack_user_id for p in chat.participants}:
-        raise NotAllowed("Only the people in this chat can mark it as done.")
-    result = session.execute(
-        update(Chat)
-        .where(Chat.id == chat.id, Chat.done_at.is_(None))
-        .values(done_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(chat)
-    return result.rowcount == 1
-
-
 # -- expiry and nudges -------------------------------------------------------------------
 
 
