@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -54,6 +55,22 @@ IDLE_PING_SECONDS = 5.0
 
 def _mark_checked_in(_dbapi_connection: Any, record: Any) -> None:
     record.info["checked_in_at"] = time.monotonic()
+
+
+def insert_ignoring_duplicates(session: Session, table: Any, *conflict_columns: str) -> Any:
+    """INSERT … ON CONFLICT (conflict_columns, or any unique key) DO NOTHING, for the session's backend.
+
+    Add `.values(...)` or `.from_select(...)`; `.returning(...)` tells whether a row
+    was inserted (psycopg's rowcount is not reliable for this statement).
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(table)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table)
+    else:  # settings only accept the two backends above
+        raise RuntimeError(f"unsupported database {dialect!r}")
+    return statement.on_conflict_do_nothing(index_elements=list(conflict_columns) or None)
 
 
 class Database:

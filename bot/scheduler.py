@@ -25,8 +25,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.clock import utcnow
 from bot.context import AppContext
+from bot.flows import outbox as delivery
 from bot.models import JobRun
-from bot.services import outbox
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,9 @@ def run_claimed(ctx: AppContext, job: Job, now: datetime | None = None) -> str |
 
 
 def _sync_directory(ctx: AppContext) -> str:
-    from bot.services.directory import sync_directory
+    from bot.flows.directory import sync_directory
 
-    report = sync_directory(ctx.db, ctx.slack)
+    report = sync_directory(ctx)
     return (
         f"seen {report.seen}, added {report.added}, updated {report.updated}, "
         f"deactivated {report.deactivated}"
@@ -125,7 +125,7 @@ def _chat_usage(ctx: AppContext) -> str:
 
 
 def _drain_outbox(ctx: AppContext) -> str:
-    return str(outbox.deliver(ctx))
+    return str(delivery.deliver(ctx))
 
 
 def _request_reminders(ctx: AppContext) -> str:

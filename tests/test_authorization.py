@@ -52,6 +52,7 @@ from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn, render_blocks
+from bot.flows import outbox as delivery
 from bot.flows.followups import queue_ghost_pause, run_followups
 from bot.flows.pairing import run_round
 from bot.models import (
@@ -66,7 +67,7 @@ from bot.models import (
     RequestStatus,
     Takeaway,
 )
-from bot.services import followups, outbox
+from bot.services import followups
 from bot.settings import Settings
 from tests.conftest import make_settings
 from tests.factories import daytime_zone, make_person
@@ -611,7 +612,7 @@ def test_ghost_rule_buttons_act_only_on_whoever_clicks(
         assert omar is not None and chat is not None
         followups.pause_me(omar, now)
         queue_ghost_pause(session, chat, omar, "UTC", now)
-    outbox.deliver(server.app.ctx)
+    delivery.deliver(server.app.ctx)
     dm = message_with(standin, "UEXP", action_id)
     omar_before = person_row(db, "UEXP")
 

@@ -13,13 +13,16 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import utcnow
+from bot.context import AppContext
 from bot.db import Database
 from bot.devtools.slack_client import SlackAppClient
 from bot.devtools.standin import SlackStandIn
+from bot.flows import directory as directory_flow
 from bot.gateway.slack import SlackGateway, build_web_client
 from bot.models import Person
 from bot.services import directory
 from bot.services.directory import DirectoryImportError
+from bot.settings import Settings
 from tests.conftest import BOT_TOKEN
 
 FUNCTIONS = ["Engineering", "Product", "Design", "Sales", "Finance"]
@@ -39,6 +42,10 @@ def _gateway(standin: SlackStandIn) -> SlackGateway:
     return SlackGateway(build_web_client(BOT_TOKEN, standin.url))
 
 
+def _context(settings: Settings, db: Database, standin: SlackStandIn) -> AppContext:
+    return AppContext(settings=settings, db=db, slack=_gateway(standin))
+
+
 def _url(db: Database) -> str:
     return db.url.render_as_string(hide_password=False)
 
@@ -51,7 +58,7 @@ def test_user_change_deleted_removes_member_before_the_response(
 ) -> None:
     user = standin.add_user("U1ADA", name="ada", real_name="Ada Lovelace", title="Engineer")
     with db.session() as session:
-        person = directory.upsert_member(session, user)
+        person = directory.upsert_member(session, user).person
         person.joined_at = utcnow()
         person.function, person.function_source = "Engineering", "import"
     assert _person(db, "U1ADA").is_available(utcnow())  # type: ignore[union-attr]
@@ -158,25 +165,29 @@ def test_two_events_for_a_new_member_at_once_make_one_row(standin: SlackStandIn,
     assert _count(db) == 1
 
 
-def test_ensure_member_fetches_unknown_users_once(standin: SlackStandIn, db: Database) -> None:
+def test_ensure_member_fetches_unknown_users_once(
+    standin: SlackStandIn, settings: Settings, db: Database
+) -> None:
     standin.add_user("U6NEW", name="newbie", real_name="New Bie")
-    slack = _gateway(standin)
+    ctx = _context(settings, db, standin)
     with db.session() as session:
-        person = directory.ensure_member(session, slack, "U6NEW")
+        person = directory_flow.ensure_member(ctx, session, "U6NEW")
         assert person is not None and person.real_name == "New Bie"
-        assert directory.ensure_member(session, slack, "U6NOSUCH") is None
-        assert directory.ensure_member(session, slack, "U6NEW") is person
+        assert directory_flow.ensure_member(ctx, session, "U6NOSUCH") is None
+        assert directory_flow.ensure_member(ctx, session, "U6NEW") is person
     assert len(standin.calls_to("users.info", include_failed=True)) == 2
 
 
 # --------------------------------------------------------------------------- sync
 
 
-def test_sync_walks_every_page_once_and_survives_a_429(standin: SlackStandIn, db: Database) -> None:
+def test_sync_walks_every_page_once_and_survives_a_429(
+    standin: SlackStandIn, settings: Settings, db: Database
+) -> None:
     for i in range(450):
         standin.add_user(f"U{i:05d}", name=f"user{i}", title="Engineer", email=f"user{i}@example.com")
     total = 452  # plus the app's bot user and Slackbot
-    slack = _gateway(standin)
+    ctx = _context(settings, db, standin)
     with db.session() as session:  # known to us but no longer listed by Slack
         session.add(Person(slack_user_id="U9VANISHED", name="vanished"))
 
@@ -184,7 +195,7 @@ def test_sync_walks_every_page_once_and_survives_a_429(standin: SlackStandIn, db
         if report.pages == 1:
             standin.fail("users.list", status=429, retry_after=1)
 
-    report = directory.sync_directory(db, slack, page_size=200, page_delay=0, on_page=throttle_next_page)
+    report = directory_flow.sync_directory(ctx, page_size=200, page_delay=0, on_page=throttle_next_page)
 
     assert (report.pages, report.seen, report.added, report.updated, report.deactivated) == (
         3,
@@ -205,7 +216,7 @@ def test_sync_walks_every_page_once_and_survives_a_429(standin: SlackStandIn, db
 
     standin.add_user("U00007", name="user7", title="Product Manager", email="user7@example.com")
     standin.add_user("U00008", name="user8", title="Engineer", email="user8@example.com", deleted=True)
-    again = directory.sync_directory(db, slack, page_size=200, page_delay=0)
+    again = directory_flow.sync_directory(ctx, page_size=200, page_delay=0)
     assert (again.seen, again.added, again.updated, again.deactivated) == (total, 0, 2, 1)
     assert _person(db, "U00007").title == "Product Manager"  # type: ignore[union-attr]
     assert _person(db, "U00008").is_deleted  # type: ignore[union-attr]

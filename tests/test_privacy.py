@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from bot.clock import utcnow
 from bot.db import Database
 from bot.flows import requests as request_flow
+from bot.flows.privacy import erase_person
 from bot.models import (
     AuditEntry,
     Base,
@@ -280,7 +281,7 @@ def test_erase_leaves_no_trace_and_keeps_counts(db: Database, history: dict[str,
     assert _traces(db), "the history should mention her before erasure"
     before = _counts(db)
     with db.session() as session:
-        report = privacy.erase_person(session, "UZQ1", utcnow())
+        report = erase_person(session, "UZQ1", utcnow())
     placeholder = f"erased:{history['ids']['UZQ1']}"
     assert report.placeholder == placeholder and not report.already_erased
     assert report.requests_closed == 1 and report.learners_told == 1
@@ -328,9 +329,9 @@ def test_erase_leaves_no_trace_and_keeps_counts(db: Database, history: dict[str,
     # Idempotent: the placeholder erases again without changing anything; her old id is gone.
     dump = _dump(db)
     with db.session() as session:
-        again = privacy.erase_person(session, placeholder, utcnow())
+        again = erase_person(session, placeholder, utcnow())
         with pytest.raises(privacy.UnknownPerson):
-            privacy.erase_person(session, "UZQ1", utcnow())
+            erase_person(session, "UZQ1", utcnow())
     assert again.already_erased
     assert [line.split(" ")[0] for line in again.lines()] == ["0"] * len(again.lines())
     assert sorted(_dump(db)) == sorted(dump)

@@ -19,6 +19,7 @@ from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient
 from bot.devtools.standin import SlackStandIn
+from bot.flows import outbox as delivery
 from bot.models import Chat, ChatRequest, OutboxMessage, OutboxStatus, Person, RequestStatus
 from bot.services import outbox, profiles
 from tests.conftest import pg_admin_url
@@ -61,11 +62,11 @@ def test_uninstall_stops_sending_and_nothing_is_lost(
     assert slack.event({"type": "app_uninstalled"}).status_code == 200
     with db.session() as session:
         outbox.enqueue(session, "t:after-uninstall", users=["UQ"], text="queued while uninstalled")
-    assert outbox.deliver(server.app.ctx).sent == 0
+    assert delivery.deliver(server.app.ctx).sent == 0
     assert standin.messages_in("UQ") == []
     # The app is used again (reinstalled): sending resumes and the message goes out once.
     slack.command("UQ", "help")
-    report = outbox.deliver(server.app.ctx)
+    report = delivery.deliver(server.app.ctx)
     assert report.sent == 1
     assert [m["text"] for m in standin.messages_in("UQ")] == ["queued while uninstalled"]
     with db.session() as session:
@@ -213,7 +214,7 @@ def test_an_accept_whose_connection_dies_mid_transaction_still_introduces_once(
     with db.session() as session:
         assert session.scalar(select(ChatRequest.status)) == RequestStatus.ACCEPTED
         assert session.scalar(select(func.count()).select_from(Chat)) == 1
-    outbox.deliver(server.app.ctx)
+    delivery.deliver(server.app.ctx)
     time.sleep(0.3)
     assert len(group_dms(standin)) == 1
     assert (

@@ -16,6 +16,7 @@ from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn, render_blocks
+from bot.flows import outbox as delivery
 from bot.flows.requests import remind_and_expire
 from bot.models import (
     Chat,
@@ -125,7 +126,7 @@ def test_ask_accept_introduces_both_exactly_once(
         assert session.scalar(select(ChatRequest.status)) == RequestStatus.ACCEPTED
     # A late extra click is harmless.
     slack.block_action("UEXP", "request_accept", message=dm)
-    outbox.deliver(server.app.ctx)
+    delivery.deliver(server.app.ctx)
     assert len(group_dms(standin)) == 1
 
 
@@ -286,14 +287,14 @@ def test_outbox_retries_429_and_records_permanent_failures(
     with db.session() as session:
         outbox.enqueue(session, "t:1", users=["UEXP"], text="hello")
         outbox.enqueue(session, "t:1", users=["UEXP"], text="hello again")  # same key: stored once
-    report = outbox.deliver(ctx)
+    report = delivery.deliver(ctx)
     assert report.sent == 1
     assert [m["text"] for m in standin.messages_in("UEXP")] == ["hello"]
 
     standin.fail("chat.postMessage", error="user_disabled")
     with db.session() as session:
         outbox.enqueue(session, "t:2", users=["UEXP"], text="will fail")
-    assert outbox.deliver(ctx).failed == 1
+    assert delivery.deliver(ctx).failed == 1
     with db.session() as session:
         failed = session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == "t:2"))
         assert (
@@ -305,7 +306,7 @@ def test_outbox_retries_429_and_records_permanent_failures(
     standin.fail("chat.postMessage", status=500, times=10)
     with db.session() as session:
         outbox.enqueue(session, "t:3", users=["UEXP"], text="later")
-    assert outbox.deliver(ctx).retrying == 1
+    assert delivery.deliver(ctx).retrying == 1
     with db.session() as session:
         row = session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == "t:3"))
         assert row is not None and row.status == OutboxStatus.PENDING and row.not_before > utcnow()
@@ -323,7 +324,7 @@ def test_outbox_reconciles_a_send_interrupted_before_commit(
     ctx.slack.post_message(
         channel,
         "only once",
-        metadata={"event_type": outbox.METADATA_EVENT, "event_payload": {"key": "t:crash"}},
+        metadata={"event_type": delivery.METADATA_EVENT, "event_payload": {"key": "t:crash"}},
     )
     with db.session() as session:
         session.execute(
@@ -336,7 +337,7 @@ def test_outbox_reconciles_a_send_interrupted_before_commit(
                 claimed_until=utcnow() - timedelta(seconds=1),
             )
         )
-    report = outbox.deliver(ctx)
+    report = delivery.deliver(ctx)
     assert report.reconciled == 1 and report.sent == 0
     assert [m["text"] for m in standin.messages_in("UEXP")] == ["only once"]
 
@@ -348,7 +349,7 @@ def test_two_senders_never_send_a_message_twice(
     with db.session() as session:
         for i in range(20):
             outbox.enqueue(session, f"t:many:{i}", users=["UEXP"], text=f"message {i}")
-    senders = [threading.Thread(target=outbox.OutboxSender(ctx, holder=f"s{n}").drain) for n in range(3)]
+    senders = [threading.Thread(target=delivery.OutboxSender(ctx, holder=f"s{n}").drain) for n in range(3)]
     for sender in senders:
         sender.start()
     for sender in senders:

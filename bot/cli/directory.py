@@ -43,34 +43,31 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
     from slack_sdk.errors import SlackApiError
 
-    from bot.db import Database
-    from bot.gateway.slack import SlackGateway, build_web_client
+    from bot.context import make_context
+    from bot.flows.directory import sync_directory
     from bot.services import directory
 
-    slack = SlackGateway(build_web_client(settings.bot_token(), settings.slack_api_url))
-    db = Database(settings.database_url)
+    ctx = make_context(settings)
 
     def progress(report: directory.SyncReport) -> None:
         # Progress on stderr: a 50,000-member workspace takes a quarter of an hour.
         print(f"page {report.pages}: {report.seen} members so far", file=sys.stderr, flush=True)
 
     try:
-        report = directory.sync_directory(
-            db, slack, page_size=args.page_size, page_delay=args.page_delay, on_page=progress
-        )
+        report = sync_directory(ctx, page_size=args.page_size, page_delay=args.page_delay, on_page=progress)
     except SlackApiError as exc:
         error = exc.response.get("error") if exc.response is not None else exc
         print(f"infochat: Slack users.list failed: {error}; pages already read are saved", file=sys.stderr)
         return 1
     finally:
-        db.dispose()
+        ctx.db.dispose()
     print(f"directory synced: {report}")
     return 0
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the `directory` command group to the `infochat` parser."""
-    from bot.services.directory import DEFAULT_PAGE_DELAY, DEFAULT_PAGE_SIZE
+    from bot.flows.directory import DEFAULT_PAGE_DELAY, DEFAULT_PAGE_SIZE
 
     group = sub.add_parser("directory", help="the workspace directory (members and their functions)")
     actions = group.add_subparsers(dest="directory_command", metavar="ACTION", required=True)

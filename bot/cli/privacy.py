@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bot.clock import utcnow
 from bot.db import Database
+from bot.flows.privacy import erase_person
 from bot.models import AuditEntry, Person
 from bot.services import privacy
 from bot.settings import ConfigError, Settings
@@ -101,7 +102,7 @@ def _erase(args: argparse.Namespace, settings: Settings) -> int:
                 print("Nothing erased.")
                 return 1
             who = _describe(person)
-            report = privacy.erase_person(session, person.slack_user_id, utcnow())
+            report = erase_person(session, person.slack_user_id, utcnow())
             session.add(
                 AuditEntry(
                     actor=_actor(), action="privacy.erase", detail=report.placeholder, created_at=utcnow()

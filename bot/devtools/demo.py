@@ -27,9 +27,9 @@ from bot.devtools.demo_followups import journey_followup
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn, render_blocks
+from bot.flows import outbox as delivery
 from bot.flows import pairing as pairing_flow
 from bot.models import PersonTopic, Topic, TopicKind
-from bot.services import outbox
 from bot.settings import load_settings
 
 DEMO_SECRET = "demo-signing-secret"
@@ -239,7 +239,7 @@ def journey_weekly_round(demo: Demo) -> None:
     if held:
         latest = max(g.deliver_at for g in held)
         print(f"   {len(held)} intros wait for 08:00 in someone's time zone; the demo fast-forwards to then")
-        outbox.deliver(ctx, as_of=latest)
+        delivery.deliver(ctx, as_of=latest)
     again = pairing_flow.run_round(ctx, utcnow(), seed=2026)
     print(f"   a second run the same week: {'nothing new' if again.existed else 'a new round?!'}")
     names = {p.user_id: p.name for p in demo.people}

@@ -13,9 +13,10 @@ from sqlalchemy import select, update
 from bot.clock import utcnow
 from bot.devtools.slack_client import last_view_opened
 from bot.devtools.standin import render_blocks
+from bot.flows import outbox as delivery
 from bot.flows.followups import run_followups
 from bot.models import Chat, ChatKind, ChatRole, OutboxMessage, OutboxStatus
-from bot.services import followups, outbox
+from bot.services import followups
 
 if TYPE_CHECKING:
     # demo.py lists this journey; importing it at run time would be circular.
@@ -43,7 +44,7 @@ def _send_held(demo: Demo, chat_id: int) -> int:
         ).rowcount
     if held:
         print(f"   ({held} held for someone's working hours; the demo sends them now)")
-        outbox.deliver(ctx)
+        delivery.deliver(ctx)
     return int(held or 0)
 
 

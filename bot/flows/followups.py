@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot.blocks import followups as followup_blocks
 from bot.context import AppContext
+from bot.flows import outbox as delivery
 from bot.flows.requests import person_card
 from bot.models import Chat, ChatParticipant, OutboxMessage, OutboxStatus, Outcome, Person, Share, Takeaway
 from bot.services import chats, followups, outbox, pairing, profiles
@@ -36,7 +37,7 @@ def checkin_key(chat_id: int, person_id: int, number: int) -> str:
 
 
 def _subject(chat_id: int) -> str:
-    # Not "chat:…": permanent-failure hooks registered for intros must not fire for follow-ups.
+    # Not "chat:…": a follow-up is its own subject (privacy erasure finds messages by subject).
     return f"followup:{chat_id}"
 
 
@@ -81,7 +82,7 @@ def run_followups(ctx: AppContext, now: datetime) -> str:
         report,
         extra={"checkins": report.checkins, "reasks": report.reasks, "no_answers": report.no_answers},
     )
-    outbox.deliver(ctx)
+    delivery.deliver(ctx)
     return str(report)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.blocks import pairing as pairing_blocks
 from bot.context import AppContext
+from bot.flows import outbox as delivery
 from bot.flows.requests import person_card
 from bot.models import Chat, Person
 from bot.services import outbox, pairing, profiles
@@ -52,7 +53,7 @@ def run_round(
     if deliver:
         # Resume delivery after a crash, or send what is due now; later intros
         # (held for local working hours) go out with the outbox job.
-        outbox.deliver(ctx)
+        delivery.deliver(ctx)
     return report
 
 

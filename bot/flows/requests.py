@@ -15,6 +15,7 @@ from bot.blocks import requests as request_blocks
 from bot.blocks.requests import PersonCard, RequestCard
 from bot.clock import utcnow
 from bot.context import AppContext
+from bot.flows import outbox as delivery
 from bot.models import Chat, ChatRequest, OutboxMessage, Person, RequestStatus
 from bot.services import directory, outbox
 from bot.services import requests as request_service
@@ -212,7 +213,7 @@ def accept(ctx: AppContext, request_id: int, clicking_slack_id: str, now: dateti
         if chat is not None:
             introduce(session, request, chat, now, ctx.settings.timezone)
         learner_id = request.learner.slack_user_id
-    outbox.deliver(ctx)
+    delivery.deliver(ctx)
     refresh_request_dm(ctx, request_id)
     return learner_id
 
@@ -267,7 +268,7 @@ def remind_and_expire(ctx: AppContext, now: datetime) -> str:
             if request_service.expire(session, request, now):
                 tell_expired(session, request, now, tz)
                 expired.append(request.id)
-    outbox.deliver(ctx)
+    delivery.deliver(ctx)
     for request_id in expired:
         refresh_request_dm(ctx, request_id)
     return f"nudged {nudged}, expired {len(expired)}"

@@ -1,1 +1,1 @@
-"""The edge to Slack: the Web API gateway, outbox delivery, and checks that ask Slack."""
+"""The edge to Slack: the Web API gateway (`slack.py`) and checks that ask Slack."""

@@ -8,8 +8,9 @@ from typing import Any
 
 from bot import retry
 from bot.context import AppContext
+from bot.flows import directory as directory_flow
+from bot.flows import outbox as delivery
 from bot.listeners import home, on_event
-from bot.services import directory, outbox
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,13 @@ def ack_member_event(
     elif _foreign_member(body, user):
         log.debug("%s for external member %s ignored", event.get("type"), user["id"])
     else:
-        with ctx.db.session() as session:
-            directory.upsert_member(session, user)
+        directory_flow.member_changed(ctx, user)
     ack()
 
 
 def deliver_notes(ctx: AppContext) -> None:
     # A deactivation may have closed requests and queued notes to learners.
-    outbox.deliver(ctx)
+    delivery.deliver(ctx)
 
 
 LISTENERS = (

@@ -22,13 +22,13 @@ from bot.blocks.requests import notice_view, refusal_text
 from bot.clock import utcnow
 from bot.context import AppContext
 from bot.flows import followups as followup_flow
+from bot.flows import outbox as delivery
 from bot.listeners import on_action, on_view, shapes
 from bot.listeners.home import publish_home
 from bot.listeners.replies import clicking_user, responder
 from bot.listeners.routing import Invocation
 from bot.models import ChatParticipant
 from bot.services import chats, followups, profiles
-from bot.services import outbox as outbox_service
 from bot.services import topics as topic_service
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def ack_learned(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str,
 def after_learned(ctx: AppContext, body: dict[str, Any], view: dict[str, Any]) -> None:
     user_id = clicking_user(body)
     chat_id = _chat_id_from_view(view)
-    outbox_service.deliver(ctx)
+    delivery.deliver(ctx)
     with ctx.db.session() as session:
         try:
             member = chats.participant_in(session, chat_id, user_id)
@@ -208,7 +208,7 @@ def ack_couldnt(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str,
 
 
 def after_couldnt(ctx: AppContext, body: dict[str, Any], view: dict[str, Any]) -> None:
-    outbox_service.deliver(ctx)
+    delivery.deliver(ctx)
     chat_id = _chat_id_from_view(view)
     with ctx.db.session() as session:
         me = profiles.get_person(session, clicking_user(body))

@@ -17,12 +17,14 @@ from typing import Any
 from bot.blocks import requests as request_blocks
 from bot.clock import utcnow
 from bot.context import AppContext
+from bot.flows import directory as directory_flow
+from bot.flows import outbox as delivery
 from bot.flows import requests as request_flow
 from bot.listeners import on_action, on_view, shapes
 from bot.listeners.home import publish_home
 from bot.listeners.replies import clicking_user, responder
 from bot.models import Person
-from bot.services import chats, directory, outbox, profiles
+from bot.services import chats, profiles
 from bot.services import requests as request_service
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ def open_request_modal(ctx: AppContext, body: dict[str, Any], action: dict[str, 
     target = shapes.json_object(action.get("value"))
     expert_id, topic = str(target.get("expert", "")), str(target.get("topic", ""))
     with ctx.db.session() as session:
-        learner = directory.ensure_member(session, ctx.slack, clicking_user(body))
+        learner = directory_flow.ensure_member(ctx, session, clicking_user(body))
         expert = profiles.get_person(session, expert_id)
         if learner is None or expert is None:
             view = request_blocks.notice_view("Can't ask right now", "I couldn't find that colleague.")
@@ -111,7 +113,7 @@ def ack_request(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str,
 
 
 def deliver_and_refresh(ctx: AppContext, body: dict[str, Any]) -> None:
-    outbox.deliver(ctx)
+    delivery.deliver(ctx)
     publish_home(ctx, clicking_user(body))
 
 
@@ -204,7 +206,7 @@ def ack_redirect(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str
 
 def after_answer(ctx: AppContext, body: dict[str, Any], view: dict[str, Any]) -> None:
     request_id = shapes.as_id(view.get("private_metadata"))
-    outbox.deliver(ctx)
+    delivery.deliver(ctx)
     if request_id is not None:
         request_flow.refresh_request_dm(ctx, request_id)
     publish_home(ctx, clicking_user(body))

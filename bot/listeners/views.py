@@ -9,6 +9,7 @@ from typing import Any
 from bot.blocks.profile import PROFILE_CALLBACK, profile_modal, profile_saved_view
 from bot.clock import utcnow
 from bot.context import AppContext
+from bot.flows import directory as directory_flow
 from bot.listeners import on_view, shapes
 from bot.listeners.home import publish_home
 from bot.listeners.replies import clicking_user
@@ -22,7 +23,7 @@ NOT_ELIGIBLE = "infochat is open to full members of this workspace; guest and bo
 def open_profile_modal(ctx: AppContext, user_id: str, trigger_id: str) -> bool:
     """Open the profile modal with the saved values; False when the person can't take part."""
     with ctx.db.session() as session:
-        person = directory.ensure_member(session, ctx.slack, user_id)
+        person = directory_flow.ensure_member(ctx, session, user_id)
         if person is None or not person.can_be_messaged:
             return False
         snapshot = profiles.snapshot(person)

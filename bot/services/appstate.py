@@ -6,9 +6,9 @@ import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.db import insert_ignoring_duplicates
 from bot.models import AppState, SlackEvent
 
 SENDING_STOPPED = "sending_stopped"
@@ -18,12 +18,8 @@ EVENT_MEMORY = timedelta(days=7)  # Slack retries within minutes; a week is plen
 def record_event(session: Session, event_id: str, event_type: str, now: datetime) -> bool:
     """Record an Events API delivery on arrival; False when this event_id was seen before."""
     values = {"event_id": event_id[:64], "event_type": event_type[:64], "received_at": now}
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    # RETURNING tells whether the row was inserted: rowcount is -1 for this on psycopg 3.
-    statement = (
-        dialect.insert(SlackEvent).values(**values).on_conflict_do_nothing().returning(SlackEvent.event_id)
-    )
-    return session.execute(statement).first() is not None
+    statement = insert_ignoring_duplicates(session, SlackEvent).values(**values)
+    return session.execute(statement.returning(SlackEvent.event_id)).first() is not None
 
 
 def forget_old_events(session: Session, now: datetime) -> int:

@@ -4,7 +4,9 @@ Slack owns names, titles, time zones and account status; this module copies
 them into `people` from Slack *user objects* (the shape users.info,
 users.list, `user_change` and `team_join` share) and never touches the
 infochat profile (function, topics, …), except for the operator's CSV import
-of functions, which HR systems own in some companies.
+of functions, which HR systems own in some companies. Fetching those objects
+from Slack, and telling people what a departure changes for them, is
+`bot.flows.directory`.
 """
 
 from __future__ import annotations
@@ -13,30 +15,24 @@ import csv
 import io
 import logging
 import re
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import JaroWinkler
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
-from bot.db import Database
-from bot.gateway.slack import SlackGateway
-from bot.models import Person
+from bot.db import insert_ignoring_duplicates
+from bot.models import ChatRequest, Person
+from bot.services.requests import close_open_requests
 
 log = logging.getLogger(__name__)
 
 SLACKBOT_ID = "USLACKBOT"
 FUNCTION_SOURCE_IMPORT = "import"
-
-# users.list is Tier 2 (~20 calls a minute); Slack recommends pages of at most 200.
-DEFAULT_PAGE_SIZE = 200
-DEFAULT_PAGE_DELAY = 3.0
 
 # Column widths from bot.models: PostgreSQL rejects longer values where SQLite
 # would silently keep them, so values are cut the same way on both.
@@ -116,15 +112,7 @@ def _insert_if_absent(session: Session, slack_user_id: str, fields: Mapping[str,
     updates the winner's row instead of failing on the unique constraint.
     """
     values = {"slack_user_id": slack_user_id, **fields}
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = (
-            postgresql.insert(Person).values(values).on_conflict_do_nothing(index_elements=["slack_user_id"])
-        )
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(Person).values(values).on_conflict_do_nothing(index_elements=["slack_user_id"])
-    else:  # settings only accept the two backends above
-        raise RuntimeError(f"unsupported database {dialect!r}")
+    stmt = insert_ignoring_duplicates(session, Person, "slack_user_id").values(values)
     # RETURNING rather than rowcount: with psycopg the rowcount of this statement
     # reads 1 even when the conflict inserted nothing.
     new_id: int | None = session.execute(stmt.returning(Person.id)).scalar()
@@ -161,7 +149,15 @@ def _upsert(
     return _Outcome(existing.id, added=False, changed=changed, lost_reach=lost_reach)
 
 
-def upsert_member(session: Session, user: Mapping[str, Any]) -> Person:
+@dataclass(frozen=True)
+class MemberUpdate:
+    person: Person
+    # Open requests to this member that closed because they can no longer be messaged;
+    # the caller tells each learner (bot.flows.directory).
+    closed: list[ChatRequest]
+
+
+def upsert_member(session: Session, user: Mapping[str, Any]) -> MemberUpdate:
     """Insert or update the Person a Slack user object describes, in `session`'s transaction.
 
     A member who becomes deactivated (or a guest or bot) in this call is handed
@@ -171,30 +167,18 @@ def upsert_member(session: Session, user: Mapping[str, Any]) -> Person:
     fields = member_fields(user)
     slack_user_id = str(user["id"])
     outcome = _upsert(session, slack_user_id, fields, _find(session, slack_user_id))
-    if outcome.lost_reach:
-        members_deactivated(session, [outcome.person_id])
+    closed = members_deactivated(session, [outcome.person_id]) if outcome.lost_reach else []
     person = session.get(Person, outcome.person_id)
     assert person is not None
-    return person
+    return MemberUpdate(person, closed)
 
 
-def _is_stub(person: Person) -> bool:
-    """Created by a CSV import before any sync: only the Slack user id is known."""
-    return person.team_id is None and not person.name
-
-
-def ensure_member(session: Session, slack: SlackGateway, user_id: str) -> Person | None:
-    """The Person for `user_id`, fetched with users.info when unknown (or only a stub).
-
-    None when Slack says the user does not exist. Other Slack errors propagate.
-    """
-    person = _find(session, user_id)
-    if person is not None and not _is_stub(person):
-        return person
-    user = slack.user_info(user_id)
-    if user is None:
+def known_member(session: Session, slack_user_id: str) -> Person | None:
+    """The stored person, unless unknown or only a stub (a CSV import named them before any sync)."""
+    person = _find(session, slack_user_id)
+    if person is None or (person.team_id is None and not person.name):
         return None
-    return upsert_member(session, user)
+    return person
 
 
 def person_or_stub(session: Session, slack_user_id: str) -> Person:
@@ -210,26 +194,22 @@ def person_or_stub(session: Session, slack_user_id: str) -> Person:
     return person
 
 
-def members_deactivated(session: Session, person_ids: Sequence[int]) -> None:
+def members_deactivated(session: Session, person_ids: Sequence[int]) -> list[ChatRequest]:
     """These people can no longer be messaged (deactivated, or turned into a guest or bot).
 
     Called inside the transaction that flagged them, by `upsert_member` (the
-    `user_change` event) and by `sync_directory`. Search and pairing already
-    skip them through `Person.can_be_messaged`; here their open requests are
-    closed and each learner gets a kind note, queued in the outbox (never by
-    calling Slack inside the transaction).
+    `user_change` event) and by `upsert_page` (the nightly sync). Search and
+    pairing already skip them through `Person.can_be_messaged`; here their open
+    requests are closed. Returns those requests: each learner gets a kind note,
+    queued in the outbox by the caller (never by calling Slack inside the transaction).
     """
     if not person_ids:
-        return
-    from bot.flows import requests as request_flow
-    from bot.services.requests import close_open_requests_to
-
-    closed = close_open_requests_to(session, list(person_ids), utcnow())
-    for request in closed:
-        request_flow.tell_closed(session, request, "UTC")
+        return []
+    closed = close_open_requests(session, utcnow(), experts=person_ids)
     log.info(
         "members no longer reachable", extra={"person_ids": list(person_ids), "requests_closed": len(closed)}
     )
+    return closed
 
 
 # --------------------------------------------------------------------------- nightly sync
@@ -251,7 +231,10 @@ class SyncReport:
         )
 
 
-def _upsert_page(session: Session, members: Sequence[Mapping[str, Any]], report: SyncReport) -> None:
+def upsert_page(
+    session: Session, members: Sequence[Mapping[str, Any]], report: SyncReport
+) -> list[ChatRequest]:
+    """One users.list page into `people`, counted in `report`; returns the requests it closed."""
     parsed = [(str(m["id"]), member_fields(m)) for m in members]
     ids = [slack_user_id for slack_user_id, _ in parsed]
     existing = {
@@ -269,45 +252,7 @@ def _upsert_page(session: Session, members: Sequence[Mapping[str, Any]], report:
         if outcome.lost_reach:
             lost.append(outcome.person_id)
     report.deactivated += len(lost)
-    members_deactivated(session, lost)
-
-
-def sync_directory(
-    db: Database,
-    slack: SlackGateway,
-    *,
-    page_size: int = DEFAULT_PAGE_SIZE,
-    page_delay: float = DEFAULT_PAGE_DELAY,
-    on_page: Callable[[SyncReport], None] | None = None,
-) -> SyncReport:
-    """Walk users.list and upsert every member, one transaction per page.
-
-    users.list is Tier 2, so pages are `page_delay` seconds apart (3 s keeps
-    under 20 calls a minute); a 429 is retried by the WebClient after
-    Retry-After. Members missing from the list are kept: Slack lists
-    deactivated accounts with `deleted: true`, so absence means an API
-    hiccup, not a departure. `on_page` is called after each committed page
-    (progress output).
-    """
-    report = SyncReport()
-    seen: set[str] = set()
-    cursor = ""
-    while True:
-        if report.pages:
-            time.sleep(page_delay)
-        members, cursor = slack.users_list_page(cursor, page_size)
-        # A member can appear on two pages when the list shifts mid-walk; count them once.
-        fresh = [m for m in members if isinstance(m.get("id"), str) and m["id"] not in seen]
-        seen.update(str(m["id"]) for m in fresh)
-        with db.session() as session:
-            _upsert_page(session, fresh, report)
-        report.pages += 1
-        report.seen = len(seen)
-        log.info("directory sync page %d: %d members", report.pages, len(members))
-        if on_page is not None:
-            on_page(report)
-        if not cursor:
-            return report
+    return members_deactivated(session, lost)
 
 
 # --------------------------------------------------------------------------- functions from titles

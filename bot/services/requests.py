@@ -8,11 +8,12 @@ change causes is enqueued in the same transaction through the outbox.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -308,14 +309,20 @@ def expire(session: Session, request: ChatRequest, now: datetime) -> bool:
     return _transition(session, request, RequestStatus.EXPIRED, now)
 
 
-def close_open_requests_to(session: Session, expert_ids: list[int], now: datetime) -> list[ChatRequest]:
-    """Close what deactivated or departed experts can no longer answer; returns those closed."""
+def close_open_requests(
+    session: Session, now: datetime, *, experts: Sequence[int] = (), learners: Sequence[int] = ()
+) -> list[ChatRequest]:
+    """Close the open requests to `experts` and from `learners` (who left, were deactivated or
+    erased: nobody can answer them any more); returns those this call closed."""
+    if not experts and not learners:
+        return []
     closed = []
     for request in session.scalars(
         select(ChatRequest).where(
-            ChatRequest.expert_id.in_(expert_ids), ChatRequest.status == RequestStatus.OPEN
+            ChatRequest.status == RequestStatus.OPEN,
+            or_(ChatRequest.expert_id.in_(list(experts)), ChatRequest.learner_id.in_(list(learners))),
         )
-    ):
+    ).all():
         if _transition(session, request, RequestStatus.CLOSED, now):
             closed.append(request)
     return closed

@@ -18,9 +18,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import ColumnElement, Select, delete, func, literal, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.db import insert_ignoring_duplicates
 from bot.models import Base, Person, PersonTopic, Topic, TopicAlias
 
 MAX_TOPICS_PER_LIST = 20
@@ -245,16 +245,6 @@ def find_topic(session: Session, text: str) -> Topic | None:
     return pick_topic(keys, by_key, by_alias)
 
 
-def _insert_ignoring_duplicates(session: Session, table: Any) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING for the session's backend (SQLite or PostgreSQL)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise TopicError(f"unsupported database backend {dialect!r}")
-
-
 def _create(session: Session, text: str) -> Topic:
     key = topic_key(text)
     name = tidy_name(text)
@@ -267,8 +257,7 @@ def _create(session: Session, text: str) -> Topic:
     # Two people may add the same new topic at the same moment: the unique key
     # decides, the loser's insert does nothing, and both then read the one row.
     # (PostgreSQL waits for the winner's transaction before deciding the conflict.)
-    stmt = _insert_ignoring_duplicates(session, Topic.__table__)
-    session.execute(stmt.values(name=name, key=key).on_conflict_do_nothing(index_elements=["key"]))
+    session.execute(insert_ignoring_duplicates(session, Topic, "key").values(name=name, key=key))
     topic = session.scalars(select(Topic).where(Topic.key == key)).one()
     return topic
 
@@ -490,10 +479,10 @@ def merge_topics(session: Session, source: str, target: str) -> Topic:
     links = select(PersonTopic.person_id, PersonTopic.kind, literal(dst.id, Topic.id.type)).where(
         PersonTopic.topic_id == src.id
     )
-    copy = _insert_ignoring_duplicates(session, PersonTopic.__table__).from_select(
+    copy = insert_ignoring_duplicates(session, PersonTopic).from_select(
         ["person_id", "kind", "topic_id"], links
     )
-    session.execute(copy.on_conflict_do_nothing())
+    session.execute(copy)
     session.execute(delete(PersonTopic).where(PersonTopic.topic_id == src.id))
 
     # Tables other features add later (requests, learnings…) that point at a topic
