@@ -31,7 +31,7 @@ from bot.models import (
     Takeaway,
     Thanks,
 )
-from bot.services import chats, followups, pairing
+from bot.services import chats, followups, learnings, pairing
 from bot.services import requests as request_service
 from bot.settings import Settings
 from tests.conftest import make_settings
@@ -402,13 +402,13 @@ def test_private_takeaways_stay_private(
     )
 
     with db.session() as session:
-        mine, _ = followups.home_learnings(session, people["learner"])
+        mine, _ = learnings.home_learnings(session, people["learner"])
         assert [t.text for t in mine] == ["SECRET: my private note on kubernetes"]
         for other in ("expert", "learner2", "other1"):
-            theirs, thanks = followups.home_learnings(session, people[other])
+            theirs, thanks = learnings.home_learnings(session, people[other])
             shown = render_blocks(learnings_home_blocks(theirs, thanks))
             assert "SECRET" not in shown
-        expert_mine, expert_thanks = followups.home_learnings(session, people["expert"])
+        expert_mine, expert_thanks = learnings.home_learnings(session, people["expert"])
         assert [t.text for t in expert_thanks] == ["Thank you!"] and expert_mine == []
         assert "Thank you!" in render_blocks(learnings_home_blocks(expert_mine, expert_thanks))
         assert followups.outcome_counts(session)["met"] == 2
@@ -510,7 +510,7 @@ def test_chat_outcome(outcomes: list[Outcome | None], expected: str) -> None:
 
 def test_library_and_home_escape_user_text() -> None:
     from bot.blocks.followups import learned_modal, learnings_message
-    from bot.services.followups import LearningCard, MyTakeaway, ThanksCard
+    from bot.services.learnings import LearningCard, MyTakeaway, ThanksCard
 
     now = utcnow()
     card = LearningCard(text=HOSTILE, topics=["<!here>"], created_at=now, usefulness=4, author_name="<@U1>")

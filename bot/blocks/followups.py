@@ -27,11 +27,10 @@ from bot.blocks import (
     truncate,
 )
 from bot.blocks.requests import LEARN_NOT_JOB, PersonCard, ask_button, notice_view
-from bot.services.followups import (
-    MAX_CHECKINS,
+from bot.services.followups import MAX_CHECKINS, REASONS
+from bot.services.learnings import (
     MAX_TAKEAWAY,
     MAX_THANKS,
-    REASONS,
     LearningCard,
     LearningInput,
     MyTakeaway,
@@ -239,62 +238,14 @@ USEFULNESS = [
 ]
 
 
-def learned_modal(
-    chat_id: int,
-    partners: list[str],
-    topic_prefill: list[str],
-    *,
-    full: bool,
-    existing: LearningInput | None = None,
-) -> Block:
-    """After `We met`. The full form for learners and peers; the expert gets a shorter one.
-
-    Labels contain `learned`, `useful`, `share`, `thank`, `who else` — each in
-    exactly one label, so the form can be filled by label.
-    """
-    who = _names(partners)
-    before = existing or LearningInput(topics=topic_prefill)
+def _sharing_and_thanks(who: str, before: LearningInput) -> list[Block]:
+    """The learned modal's inputs for everyone: who may read the notes, the name on them, a thank-you."""
     share_options = [
         ("me", SHARE_LABELS["me"]),
         ("expert", truncate(SHARE_LABELS["expert"].format(partners=who), 75)),
         ("everyone", SHARE_LABELS["everyone"]),
     ]
-    blocks: list[Block] = [
-        section(
-            f"How was your chat with *{escape(who)}*? Your notes are private unless you choose otherwise."
-            if full
-            else f"Thanks for making time for *{escape(who)}*. Two quick things, both optional."
-        ),
-        input_block(
-            "learned",
-            "What I learned" if full else "What I learned too (optional)",
-            _text(
-                "learned_input",
-                before.text,
-                multiline=True,
-                max_length=MAX_TAKEAWAY,
-                placeholder="e.g. how they decide what ships each quarter, and the one metric they watch",
-            ),
-            optional=not full,
-        ),
-    ]
-    if full:
-        blocks += [
-            input_block(
-                "useful",
-                "How useful was it? (1–5)",
-                _radio("useful_radio", USEFULNESS, str(before.usefulness) if before.usefulness else None),
-                optional=True,
-            ),
-            input_block(
-                "topics",
-                "Topics covered",
-                _text("topics_input", ", ".join(before.topics), multiline=False, max_length=300),
-                optional=True,
-                hint="Comma-separated. They help colleagues find your notes.",
-            ),
-        ]
-    blocks += [
+    return [
         input_block(
             "share",
             "Share with",
@@ -330,6 +281,59 @@ def learned_modal(
             optional=True,
         ),
     ]
+
+
+def learned_modal(
+    chat_id: int,
+    partners: list[str],
+    topic_prefill: list[str],
+    *,
+    full: bool,
+    existing: LearningInput | None = None,
+) -> Block:
+    """After `We met`. The full form for learners and peers; the expert gets a shorter one.
+
+    Labels contain `learned`, `useful`, `share`, `thank`, `who else` — each in
+    exactly one label, so the form can be filled by label.
+    """
+    who = _names(partners)
+    before = existing or LearningInput(topics=topic_prefill)
+    blocks: list[Block] = [
+        section(
+            f"How was your chat with *{escape(who)}*? Your notes are private unless you choose otherwise."
+            if full
+            else f"Thanks for making time for *{escape(who)}*. Two quick things, both optional."
+        ),
+        input_block(
+            "learned",
+            "What I learned" if full else "What I learned too (optional)",
+            _text(
+                "learned_input",
+                before.text,
+                multiline=True,
+                max_length=MAX_TAKEAWAY,
+                placeholder="e.g. how they decide what ships each quarter, and the one metric they watch",
+            ),
+            optional=not full,
+        ),
+    ]
+    if full:
+        blocks += [
+            input_block(
+                "useful",
+                "How useful was it? (1–5)",
+                _radio("useful_radio", USEFULNESS, str(before.usefulness) if before.usefulness else None),
+                optional=True,
+            ),
+            input_block(
+                "topics",
+                "Topics covered",
+                _text("topics_input", ", ".join(before.topics), multiline=False, max_length=300),
+                optional=True,
+                hint="Comma-separated. They help colleagues find your notes.",
+            ),
+        ]
+    blocks += _sharing_and_thanks(who, before)
     if full:
         blocks.append(
             input_block(

@@ -23,7 +23,7 @@ from bot.blocks import (
 from bot.blocks.followups import learnings_home_blocks
 from bot.blocks.profile import profile_summary
 from bot.blocks.requests import ACCEPT_ACTION, DECLINE_ACTION, REDIRECT_ACTION, RequestCard
-from bot.services.followups import MyTakeaway, ThanksCard
+from bot.services.learnings import MyTakeaway, ThanksCard
 from bot.services.profiles import ProfileSnapshot
 
 EDIT_PROFILE_ACTION = "home_edit_profile"

@@ -37,6 +37,57 @@ def _capacity_label(n: int) -> str:
     return "0 — learner only" if n == 0 else f"{n} a month"
 
 
+def _preference_blocks(profile: ProfileSnapshot) -> list[Block]:
+    """How much and how: chats per month, preferred format, weekly pairing."""
+    blocks: list[Block] = []
+    capacity_options = [_option(_capacity_label(n), str(n)) for n in range(MAX_CHATS_PER_MONTH + 1)]
+    blocks.append(
+        input_block(
+            "capacity",
+            "Chats per month I can take",
+            {
+                "type": "static_select",
+                "action_id": "capacity_select",
+                "options": capacity_options,
+                "initial_option": capacity_options[min(profile.chats_per_month, MAX_CHATS_PER_MONTH)],
+            },
+            hint="Requests stop once you reach it; weekly pairings count too.",
+        )
+    )
+    format_options = [_option(label, value) for value, label in FORMATS.items()]
+    blocks.append(
+        input_block(
+            "format",
+            "Preferred format",
+            {
+                "type": "radio_buttons",
+                "action_id": "format_radio",
+                "options": format_options,
+                "initial_option": format_options[list(FORMATS).index(profile.preferred_format)]
+                if profile.preferred_format in FORMATS
+                else format_options[0],
+            },
+        )
+    )
+    weekly_options = [
+        _option("On — introduce me to someone from another function each week", "on"),
+        _option("Off", "off"),
+    ]
+    blocks.append(
+        input_block(
+            "weekly",
+            "Weekly pairing",
+            {
+                "type": "radio_buttons",
+                "action_id": "weekly_radio",
+                "options": weekly_options,
+                "initial_option": weekly_options[0 if profile.weekly_pairing else 1],
+            },
+        )
+    )
+    return blocks
+
+
 def profile_modal(
     profile: ProfileSnapshot, functions: list[str], suggested_function: str | None = None
 ) -> Block:
@@ -88,51 +139,7 @@ def profile_modal(
     if profile.ask_me_about:
         ask["initial_value"] = profile.ask_me_about
     blocks.append(input_block("ask", "Ask me about (one line)", ask, optional=True))
-    capacity_options = [_option(_capacity_label(n), str(n)) for n in range(MAX_CHATS_PER_MONTH + 1)]
-    blocks.append(
-        input_block(
-            "capacity",
-            "Chats per month I can take",
-            {
-                "type": "static_select",
-                "action_id": "capacity_select",
-                "options": capacity_options,
-                "initial_option": capacity_options[min(profile.chats_per_month, MAX_CHATS_PER_MONTH)],
-            },
-            hint="Requests stop once you reach it; weekly pairings count too.",
-        )
-    )
-    format_options = [_option(label, value) for value, label in FORMATS.items()]
-    blocks.append(
-        input_block(
-            "format",
-            "Preferred format",
-            {
-                "type": "radio_buttons",
-                "action_id": "format_radio",
-                "options": format_options,
-                "initial_option": format_options[list(FORMATS).index(profile.preferred_format)]
-                if profile.preferred_format in FORMATS
-                else format_options[0],
-            },
-        )
-    )
-    weekly_options = [
-        _option("On — introduce me to someone from another function each week", "on"),
-        _option("Off", "off"),
-    ]
-    blocks.append(
-        input_block(
-            "weekly",
-            "Weekly pairing",
-            {
-                "type": "radio_buttons",
-                "action_id": "weekly_radio",
-                "options": weekly_options,
-                "initial_option": weekly_options[0 if profile.weekly_pairing else 1],
-            },
-        )
-    )
+    blocks += _preference_blocks(profile)
     return {
         "type": "modal",
         "callback_id": PROFILE_CALLBACK,

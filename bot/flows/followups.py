@@ -23,7 +23,7 @@ from bot.context import AppContext
 from bot.flows import outbox as delivery
 from bot.flows.requests import person_card
 from bot.models import Chat, ChatParticipant, OutboxMessage, OutboxStatus, Outcome, Person, Share, Takeaway
-from bot.services import chats, followups, outbox, pairing, profiles
+from bot.services import chats, followups, learnings, outbox, pairing, profiles
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +118,13 @@ def queue_checkin(session: Session, item: followups.Due, now: datetime, default_
 def save_learning(
     session: Session,
     author: ChatParticipant,
-    submitted: followups.LearningInput,
+    submitted: learnings.LearningInput,
     now: datetime,
     default_tz: str,
-) -> followups.SavedLearning:
+) -> learnings.SavedLearning:
     """Store what the author learned, then queue their thank-you notes and the referral offer."""
     chat, person = author.chat, author.person
-    saved = followups.save_learning(session, chat, person, submitted, now)
+    saved = learnings.save_learning(session, chat, person, submitted, now)
     queue_thanks(session, chat, person, saved, submitted.thanks, now, default_tz)
     if saved.referral is not None:
         queue_referral_offer(session, chat, person, saved.referral, now, default_tz)
@@ -154,7 +154,7 @@ def queue_thanks(
     session: Session,
     chat: Chat,
     author: Person,
-    saved: followups.SavedLearning,
+    saved: learnings.SavedLearning,
     note: str,
     now: datetime,
     default_tz: str,

@@ -28,7 +28,7 @@ from bot.listeners.home import publish_home
 from bot.listeners.replies import clicking_user, responder
 from bot.listeners.routing import Invocation
 from bot.models import ChatParticipant
-from bot.services import chats, followups, profiles
+from bot.services import chats, followups, learnings, profiles
 from bot.services import topics as topic_service
 
 log = logging.getLogger(__name__)
@@ -46,14 +46,14 @@ def _chat_id_from_view(view: dict[str, Any]) -> int | None:
     return shapes.as_id(chat_id) if isinstance(chat_id, int) else None
 
 
-def parse_learning(view: dict[str, Any]) -> followups.LearningInput:
+def parse_learning(view: dict[str, Any]) -> learnings.LearningInput:
     """Slack's view state -> plain input; missing, null or malformed fields become empty values."""
 
     def _state(block_id: str) -> dict[str, Any]:
         return shapes.input_state(view, block_id)
 
     topics = [t.strip() for t in shapes.text_value(_state("topics")).split(",") if t.strip()]
-    return followups.LearningInput(
+    return learnings.LearningInput(
         text=shapes.text_value(_state("learned")),
         usefulness=shapes.as_small_int(shapes.option_value(_state("useful"))),
         topics=topics,
@@ -70,7 +70,7 @@ def answer_learnings(ctx: AppContext, inv: Invocation) -> dict[str, Any]:
     if len(query) > topic_service.MAX_TOPIC_LENGTH:
         return followup_blocks.learnings_usage()
     with ctx.db.session() as session:
-        topic_name, cards = followups.shared_learnings(session, query)
+        topic_name, cards = learnings.shared_learnings(session, query)
     return followup_blocks.learnings_message(query, topic_name, cards)
 
 
@@ -105,7 +105,7 @@ def met_clicked(ctx: AppContext, body: dict[str, Any], action: dict[str, Any], r
             [p.display_name for p in chats.partners_of(chat, person_id)],
             [topic] if topic else [],
             full=followups.wants_full_form(member.role),
-            existing=followups.existing_learning(session, chat.id, person_id),
+            existing=learnings.existing_learning(session, chat.id, person_id),
         )
         chat_id = chat.id
     ctx.slack.open_view(str(body.get("trigger_id", "")), view)
@@ -126,14 +126,14 @@ def ack_learned(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str,
         full = followups.wants_full_form(member.role)
         if not full:
             # The short form has no referral or topics: ignore anything posted for them.
-            submitted = followups.LearningInput(
+            submitted = learnings.LearningInput(
                 text=submitted.text,
                 usefulness=submitted.usefulness,
                 share=submitted.share,
                 show_name=submitted.show_name,
                 thanks=submitted.thanks,
             )
-        errors = followups.check_learning(session, member, submitted, full=full)
+        errors = learnings.check_learning(session, member, submitted, full=full)
         if errors:
             ack(response_action="errors", errors=errors)
             return

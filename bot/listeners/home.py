@@ -16,7 +16,7 @@ from bot.context import AppContext
 from bot.flows import requests as request_flow
 from bot.gateway import admins
 from bot.models import Person
-from bot.services import followups, profiles, reports
+from bot.services import learnings, profiles, reports
 from bot.services import requests as request_service
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def _activity(session: Session, person: Person, now: datetime, tz: str) -> HomeA
         )
         for chat in request_service.upcoming_chats(session, person.id, now)
     ]
-    takeaways, thanks = followups.home_learnings(session, person.id)
+    takeaways, thanks = learnings.home_learnings(session, person.id)
     return HomeActivity(
         received=[request_flow.request_card(r, tz) for r in received],
         sent=[request_flow.request_card(r, tz) for r in sent],

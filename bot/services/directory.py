@@ -363,27 +363,12 @@ def _chunks(items: list[str]) -> Iterable[list[str]]:
         yield items[i : i + _IN_CHUNK]
 
 
-def import_functions(
-    session: Session, rows: Iterable[tuple[int, list[str]]], functions: list[str]
-) -> ImportReport:
-    """Set `function` (source "import") from rows of `slack_user_id,function` or `email,function`.
-
-    Every row is checked before anything is written; if any is bad, raises
-    DirectoryImportError with all bad lines and changes nothing. The first row
-    may be a header. Functions match the configured list case-insensitively
-    and are stored in its spelling.
-    """
-    rows = list(rows)
-    if rows and [c.casefold() for c in rows[0][1]] in _HEADERS:
-        rows = rows[1:]
-    if not rows:
-        raise DirectoryImportError(
-            [(1, "no rows to import; expected slack_user_id,function or email,function")]
-        )
-
+def _wanted_functions(
+    rows: list[tuple[int, list[str]]], functions: list[str], errors: list[tuple[int, str]]
+) -> list[tuple[int, str, str]]:
+    """Each well-formed row as (line, user id or email, configured function); bad lines go to `errors`."""
     by_key = {f.casefold(): f for f in functions}
-    errors: list[tuple[int, str]] = []
-    wanted: list[tuple[int, str, str]] = []  # (line, user id or email, function)
+    wanted: list[tuple[int, str, str]] = []
     for line, cells in rows:
         if len(cells) != 2:
             errors.append((line, f"expected 2 columns (slack_user_id or email, function), got {len(cells)}"))
@@ -402,6 +387,29 @@ def import_functions(
         if function is not None:
             wanted.append((line, who, function))
 
+    return wanted
+
+
+def import_functions(
+    session: Session, rows: Iterable[tuple[int, list[str]]], functions: list[str]
+) -> ImportReport:
+    """Set `function` (source "import") from rows of `slack_user_id,function` or `email,function`.
+
+    Every row is checked before anything is written; if any is bad, raises
+    DirectoryImportError with all bad lines and changes nothing. The first row
+    may be a header. Functions match the configured list case-insensitively
+    and are stored in its spelling.
+    """
+    rows = list(rows)
+    if rows and [c.casefold() for c in rows[0][1]] in _HEADERS:
+        rows = rows[1:]
+    if not rows:
+        raise DirectoryImportError(
+            [(1, "no rows to import; expected slack_user_id,function or email,function")]
+        )
+
+    errors: list[tuple[int, str]] = []
+    wanted = _wanted_functions(rows, functions, errors)
     ids = sorted({who for _, who, _ in wanted if "@" not in who})
     emails = sorted({who.casefold() for _, who, _ in wanted if "@" in who})
     known_ids: set[str] = set()
