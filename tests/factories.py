@@ -1,15 +1,29 @@
-"""Test data made through the real services (no shortcuts around validation)."""
+"""Test data made through the real services (no shortcuts around validation), and what the
+Slack stand-in shows of it: people, requests, chats, weekly rounds.
+
+Test modules import their helpers from here, never from each other.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
+
+from bot.blocks.requests import ask_button_value
 from bot.clock import utcnow
+from bot.context import AppContext
 from bot.db import Database
+from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn
+from bot.flows.pairing import run_round
 from bot.models import Person
-from bot.services import profiles
+from bot.services import pairing, profiles
+from bot.services import requests as request_service
+
+# -- people ------------------------------------------------------------------------------------
 
 
 def make_person(
@@ -69,3 +83,88 @@ def daytime_zone(now: datetime) -> str:
         if 9 <= now.astimezone(ZoneInfo(name)).hour < 15:
             return name
     raise AssertionError("no daytime zone found")  # pragma: no cover - the list spans the globe
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+# What a learner types into the request modal, by label.
+REQUEST = {
+    "introduce": "Hi! I'm Lena, an account executive in Sales, curious about infrastructure.",
+    "want to learn": "How Kubernetes deployments work, so I can explain them to customers.",
+    "questions": "What do you like most about it?\nWho else should I talk to?",
+}
+
+
+def ask(
+    slack: SlackAppClient,
+    standin: SlackStandIn,
+    learner: str,
+    expert: str,
+    answers: dict[str, Any] | None = None,
+    topic: str = "Kubernetes",
+) -> tuple[dict[str, Any], httpx.Response]:
+    """Click `Ask for a chat` and submit the request modal, as `learner` would in Slack."""
+    before = len(standin.calls_to("views.open"))
+    slack.block_action(learner, "ask_for_chat", value=ask_button_value(expert, topic))
+    standin.wait_for(lambda: len(standin.calls_to("views.open")) > before)
+    modal = last_view_opened(standin)
+    return modal, slack.submit(learner, modal, answers or REQUEST)
+
+
+def make_request(
+    db: Database, learner_id: int, expert_id: int, *, topic: str = "Kubernetes", at: datetime | None = None
+) -> int:
+    """An open request, made through the real service (no DM: see `ask` for the Slack path)."""
+    draft = request_service.RequestDraft(
+        intro="Hi, I'm new here and curious about your work.",
+        goal=f"How you work with {topic}, end to end.",
+        questions="",
+    )
+    with db.session() as session:
+        learner, expert = session.get(Person, learner_id), session.get(Person, expert_id)
+        assert learner is not None and expert is not None
+        return request_service.create_request(session, learner, expert, topic, draft, at or utcnow()).id
+
+
+def request_dm(standin: SlackStandIn, expert: str) -> dict[str, Any]:
+    """The request DM the expert got (waits for it)."""
+    standin.wait_for(lambda: any("Accept" in str(m.get("blocks")) for m in standin.messages_in(expert)))
+    return next(m for m in reversed(standin.messages_in(expert)) if "request_accept" in str(m.get("blocks")))
+
+
+# -- chats ---------------------------------------------------------------------------------------
+
+
+def make_chat(db: Database, learner_id: int, expert_id: int, *, ago: timedelta = timedelta(0)) -> int:
+    """An accepted request's chat, `ago` in the past, made through the real services."""
+    now = utcnow() - ago
+    request_id = make_request(db, learner_id, expert_id, at=now)
+    with db.session() as session:
+        request = request_service.load_request(session, request_id)
+        assert request is not None
+        chat = request_service.accept(session, request, request.expert.slack_user_id, now)
+        assert chat is not None
+        return chat.id
+
+
+def group_dms(standin: SlackStandIn) -> list[Any]:
+    """Every message posted to a group DM or channel (intros)."""
+    return [
+        c
+        for c in standin.calls_to("chat.postMessage")
+        if str(c.response.get("channel", "")).startswith(("G", "C"))
+    ]
+
+
+def checkins_to(standin: SlackStandIn, user_id: str, chat_id: int | None = None) -> list[dict[str, Any]]:
+    """The follow-up check-ins `user_id` got (about `chat_id` only, when given)."""
+    wanted = f"checkin_{chat_id}" if chat_id is not None else "checkin_"
+    return [m for m in standin.messages_in(user_id) if wanted in str(m.get("blocks"))]
+
+
+# -- weekly rounds ---------------------------------------------------------------------------------
+
+
+def make_round(ctx: AppContext, *, at: datetime | None = None, seed: int = 3) -> pairing.RoundReport:
+    """This week's round, planned, stored and delivered as the scheduler runs it."""
+    return run_round(ctx, at or utcnow(), seed=seed)

@@ -54,7 +54,6 @@ from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn, render_blocks
 from bot.flows import outbox as delivery
 from bot.flows.followups import queue_ghost_pause, run_followups
-from bot.flows.pairing import run_round
 from bot.models import (
     Base,
     Chat,
@@ -70,9 +69,17 @@ from bot.models import (
 from bot.services import followups
 from bot.settings import Settings
 from tests.conftest import make_settings
-from tests.factories import daytime_zone, make_person
-from tests.test_followups import checkins_to, make_chat
-from tests.test_requests import REQUEST, ask, group_dms, request_dm
+from tests.factories import (
+    REQUEST,
+    ask,
+    checkins_to,
+    daytime_zone,
+    group_dms,
+    make_chat,
+    make_person,
+    make_round,
+    request_dm,
+)
 
 OUTSIDER = "UBY"
 
@@ -400,7 +407,7 @@ def pairing_intro(
         ("UC", "Cy Okafor", "Engineering", "Python", "Negotiation"),
     ):
         make_person(db, standin, user, name, function, speaks=[speaks], learns=[learns], tz=zone, weekly=True)
-    report = run_round(server.app.ctx, utcnow(), seed=3)
+    report = make_round(server.app.ctx)
     assert report.pairs == 1
     call = next(
         c for c in standin.calls_to("chat.postMessage") if "This week's infochat pairing" in str(c.params)

@@ -32,11 +32,9 @@ from bot.models import (
     Thanks,
 )
 from bot.services import chats, followups, learnings, pairing
-from bot.services import requests as request_service
 from bot.settings import Settings
 from tests.conftest import make_settings
-from tests.factories import daytime_zone, make_person
-from tests.test_requests import ask, request_dm
+from tests.factories import ask, checkins_to, daytime_zone, make_chat, make_person, request_dm
 
 HOSTILE = "Thanks <!channel> & <@U123> <b>so much</b>"
 CHECKIN_BUTTONS = ["We met", "Not yet", "We couldn't meet"]
@@ -79,28 +77,6 @@ def people(db: Database, standin: SlackStandIn) -> dict[str, int]:
         "learner2": make_person(db, standin, "ULEO", "Leo Ruiz", "Finance", tz=tz),
         "learner3": make_person(db, standin, "UMIA", "Mia Sato", "Design", tz=tz),
     }
-
-
-def make_chat(db: Database, learner_id: int, expert_id: int, *, ago: timedelta = timedelta(0)) -> int:
-    """An accepted request, made through the real services."""
-    now = utcnow() - ago
-    draft = request_service.RequestDraft(
-        intro="Hi, I'm new here and curious about your work.",
-        goal="How you run Kubernetes in production, end to end.",
-        questions="",
-    )
-    with db.session() as session:
-        learner, expert = session.get(Person, learner_id), session.get(Person, expert_id)
-        assert learner is not None and expert is not None
-        request = request_service.create_request(session, learner, expert, "Kubernetes", draft, now)
-        chat = request_service.accept(session, request, expert.slack_user_id, now)
-        assert chat is not None
-        return chat.id
-
-
-def checkins_to(standin: SlackStandIn, user_id: str, chat_id: int | None = None) -> list[dict[str, Any]]:
-    wanted = f"checkin_{chat_id}" if chat_id is not None else "checkin_"
-    return [m for m in standin.messages_in(user_id) if wanted in str(m.get("blocks"))]
 
 
 def buttons(message: dict[str, Any]) -> list[str]:

@@ -23,8 +23,7 @@ from bot.flows import outbox as delivery
 from bot.models import Chat, ChatRequest, OutboxMessage, OutboxStatus, Person, RequestStatus
 from bot.services import outbox, profiles
 from tests.conftest import pg_admin_url
-from tests.factories import make_person
-from tests.test_requests import ask, group_dms, request_dm
+from tests.factories import ask, group_dms, make_person, request_dm
 
 
 def home_opened(user: str = "U1") -> dict[str, str]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select, update
 
@@ -28,14 +26,9 @@ from bot.models import (
     RequestStatus,
 )
 from bot.services import outbox
-from tests.factories import make_person
+from tests.factories import ask, group_dms, make_person, request_dm
 
 HOSTILE = "I'm <!channel> & <@U123> <b>bold</b>"
-REQUEST = {
-    "introduce": "Hi! I'm Lena, an account executive in Sales, curious about infrastructure.",
-    "want to learn": "How Kubernetes deployments work, so I can explain them to customers.",
-    "questions": "What do you like most about it?\nWho else should I talk to?",
-}
 
 
 @pytest.fixture
@@ -51,34 +44,6 @@ def people(db: Database, standin: SlackStandIn) -> dict[str, int]:
         "other2": make_person(db, standin, "UOTH2", "Sami Silva", "Product", speaks=["K8s"]),
         "bystander": make_person(db, standin, "UBY", "Bo Novak", "Finance", speaks=["Budgeting"]),
     }
-
-
-def ask(
-    slack: SlackAppClient,
-    standin: SlackStandIn,
-    learner: str,
-    expert: str,
-    answers: dict[str, Any] | None = None,
-    topic: str = "Kubernetes",
-) -> tuple[dict[str, Any], httpx.Response]:
-    before = len(standin.calls_to("views.open"))
-    slack.block_action(learner, "ask_for_chat", value=ask_button_value(expert, topic))
-    standin.wait_for(lambda: len(standin.calls_to("views.open")) > before)
-    modal = last_view_opened(standin)
-    return modal, slack.submit(learner, modal, answers or REQUEST)
-
-
-def request_dm(standin: SlackStandIn, expert: str) -> dict[str, Any]:
-    standin.wait_for(lambda: any("Accept" in str(m.get("blocks")) for m in standin.messages_in(expert)))
-    return next(m for m in reversed(standin.messages_in(expert)) if "request_accept" in str(m.get("blocks")))
-
-
-def group_dms(standin: SlackStandIn) -> list[Any]:
-    return [
-        c
-        for c in standin.calls_to("chat.postMessage")
-        if str(c.response.get("channel", "")).startswith(("G", "C"))
-    ]
 
 
 def test_ask_accept_introduces_both_exactly_once(
