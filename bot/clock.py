@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Now = Callable[[], datetime]
 
@@ -89,3 +90,18 @@ def advance(delta: timedelta) -> None:
         return current() + delta
 
     set_clock(later)
+
+
+def zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
+    """The IANA time zone `name`, else `fallback`, else UTC: the one place a zone name is read.
+
+    Slack may send no zone for a member, or one this system's tz database lacks;
+    settings validate the workspace's own zone (INFOCHAT_TIMEZONE) at start-up.
+    """
+    for candidate in (name, fallback):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")

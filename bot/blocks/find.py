@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.blocks import (
     MAX_BUTTON_VALUE,
@@ -24,6 +23,7 @@ from bot.blocks import (
     section,
     truncate,
 )
+from bot.clock import zone
 from bot.services.find import MAX_HITS, MAX_QUERY_LENGTH, ExpertHit, QueryError, SearchResult
 
 PAGE_SIZE = 5
@@ -67,11 +67,7 @@ def ask_value(hit: ExpertHit, topic: str) -> str:
 
 def local_time(tz: str | None, now: datetime, default_tz: str) -> str:
     """ "14:05 their time": the expert's wall clock, so a learner does not ask at midnight."""
-    try:
-        zone = ZoneInfo(tz or default_tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo(default_tz)
-    return f"{now.astimezone(zone):%H:%M} their time"
+    return f"{now.astimezone(zone(tz, default_tz)):%H:%M} their time"
 
 
 def usage_message(error: QueryError | None = None) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.blocks import (
     MAX_MESSAGE_BLOCKS,
@@ -27,6 +26,7 @@ from bot.blocks import (
     truncate,
 )
 from bot.blocks.requests import LEARN_NOT_JOB, PersonCard, ask_button, notice_view
+from bot.clock import zone
 from bot.services.followups import MAX_CHECKINS, REASONS
 from bot.services.learnings import (
     MAX_TAKEAWAY,
@@ -65,11 +65,7 @@ def _about(topic: str) -> str:
 
 
 def _day(moment: datetime, tz: str) -> str:
-    try:
-        zone = ZoneInfo(tz)
-    except (ValueError, KeyError):
-        zone = ZoneInfo("UTC")
-    local = moment.astimezone(zone)
+    local = moment.astimezone(zone(tz))
     return f"{local:%A} {local.day} {local:%B}"
 
 

@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.blocks import Block, actions, button, context, escape, header, input_block, plain, section, truncate
+from bot.clock import zone
 
 REQUEST_CALLBACK = "chat_request_modal"
 DECLINE_CALLBACK = "decline_modal"
@@ -59,15 +59,8 @@ def ask_button(expert_slack_id: str, topic: str) -> Block:
     return button("Ask for a chat", ASK_ACTION, ask_button_value(expert_slack_id, topic), style="primary")
 
 
-def _zone(tz: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(tz)
-    except (ValueError, KeyError):
-        return ZoneInfo("UTC")
-
-
 def local_time(now: datetime, tz: str) -> str:
-    return f"{now.astimezone(_zone(tz)):%H:%M} ({tz})"
+    return f"{now.astimezone(zone(tz)):%H:%M} ({tz})"
 
 
 def _textinput_block(
@@ -210,8 +203,8 @@ def request_outcome_blocks(card: RequestCard, outcome: str, now: datetime) -> tu
 
 
 def _span(start: datetime, end: datetime, tz: str) -> str:
-    zone = _zone(tz)
-    return f"{start.astimezone(zone):%H:%M}–{end.astimezone(zone):%H:%M}"
+    local = zone(tz)
+    return f"{start.astimezone(local):%H:%M}–{end.astimezone(local):%H:%M}"
 
 
 def _times_line(

@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session
 
+from bot.clock import zone
 from bot.models import Person, PersonTopic, TopicKind
 from bot.services import topics as topic_service
 
@@ -174,10 +175,8 @@ def available_people(session: Session, now: datetime) -> list[Person]:
 
 
 def person_zone(person: Person, fallback: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(person.tz or fallback)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(fallback)
+    """The person's own time zone (from Slack), else the workspace's."""
+    return zone(person.tz, fallback)
 
 
 _SPAN = re.compile(r"^(\d{1,3})\s*(d|day|days|w|wk|wks|week|weeks)$", re.IGNORECASE)
