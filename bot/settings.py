@@ -1,6 +1,6 @@
 """Settings: read once from the environment (and `.env`), validated, passed in.
 
-Nothing else in infochat reads the environment. Names follow PRODUCT.md §4:
+Nothing else in infochat reads the environment. Names follow README.md ("Settings"):
 `INFOCHAT_*` for the app's own settings and Slack's usual `SLACK_*` names for
 credentials.
 """

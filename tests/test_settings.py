@@ -1,4 +1,4 @@
-"""Settings: PRODUCT.md §4 names, clear one-line errors."""
+"""Settings: the names README.md lists, clear one-line errors."""
 
 from __future__ import annotations
 
