@@ -8,8 +8,8 @@ from typing import Any
 
 from bot.blocks import pairing as pairing_blocks
 from bot.blocks.requests import refusal_text
-from bot.clock import utcnow
 from bot.context import AppContext
+from bot.flows import chats as chat_flow
 from bot.listeners import on_action, shapes
 from bot.listeners.home import publish_home
 from bot.listeners.replies import clicking_user, responder
@@ -24,23 +24,20 @@ NOTED = "Noted — I won't pair you with them again. Nobody else is told."
 
 def cant_make_it(ctx: AppContext, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
     respond = responder(ctx, body, respond)
-    user_id = clicking_user(body)
-    with ctx.db.session() as session:
-        chat = chats.get_chat(session, shapes.as_id(action.get("value")))
-        if chat is None:
-            return
-        try:
-            first = chats.cancel(session, chat, user_id, utcnow())
-        except chats.NotParticipant as refusal:
-            respond(**refusal_text(str(refusal)))
-            return
-        name = chats.participant(chat, user_id).person.display_name
-        members = chats.member_ids(chat)
-    if first:
-        respond(
-            response_type="in_channel", replace_original=False, text=pairing_blocks.cant_make_it_text(name)
+    try:
+        changed = chat_flow.change_chat(
+            ctx, shapes.as_id(action.get("value")), clicking_user(body), chats.cancel
         )
-        for member in members:
+    except chats.NotParticipant as refusal:
+        respond(**refusal_text(str(refusal)))
+        return
+    if changed is not None and changed.first:
+        respond(
+            response_type="in_channel",
+            replace_original=False,
+            text=pairing_blocks.cant_make_it_text(changed.by),
+        )
+        for member in changed.members:
             publish_home(ctx, member)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from bot.blocks import requests as request_blocks
 from bot.clock import utcnow
 from bot.context import AppContext
+from bot.flows import chats as chat_flow
 from bot.flows import directory as directory_flow
 from bot.flows import outbox as delivery
 from bot.flows import requests as request_flow
@@ -219,19 +220,15 @@ def mark_done_clicked(
     ctx: AppContext, body: dict[str, Any], action: dict[str, Any], respond: Respond
 ) -> None:
     respond = responder(ctx, body, respond)
-    user_id = clicking_user(body)
-    with ctx.db.session() as session:
-        chat = chats.get_chat(session, shapes.as_id(action.get("value")))
-        if chat is None:
-            return
-        try:
-            first = chats.mark_done(session, chat, user_id, utcnow())
-        except chats.NotParticipant as refusal:
-            respond(**request_blocks.refusal_text(str(refusal)))
-            return
-        name = chats.participant(chat, user_id).person.display_name
-    if first:
-        respond(response_type="in_channel", replace_original=False, text=request_blocks.done_text(name))
+    try:
+        changed = chat_flow.change_chat(
+            ctx, shapes.as_id(action.get("value")), clicking_user(body), chats.mark_done
+        )
+    except chats.NotParticipant as refusal:
+        respond(**request_blocks.refusal_text(str(refusal)))
+        return
+    if changed is not None and changed.first:
+        respond(response_type="in_channel", replace_original=False, text=request_blocks.done_text(changed.by))
 
 
 LISTENERS = (
