@@ -124,15 +124,7 @@ def ack_learned(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str,
             ack(response_action="update", view=notice_view("Can't save", str(refusal)))
             return
         full = followups.wants_full_form(member.role)
-        if not full:
-            # The short form has no referral or topics: ignore anything posted for them.
-            submitted = learnings.LearningInput(
-                text=submitted.text,
-                usefulness=submitted.usefulness,
-                share=submitted.share,
-                show_name=submitted.show_name,
-                thanks=submitted.thanks,
-            )
+        submitted = learnings.as_asked(submitted, full=full)
         errors = learnings.check_learning(session, member, submitted, full=full)
         if errors:
             ack(response_action="errors", errors=errors)

@@ -40,6 +40,20 @@ class LearningInput:
     referral: str | None = None  # a Slack user id
 
 
+def as_asked(submitted: LearningInput, *, full: bool) -> LearningInput:
+    """What the form asked for: the expert's short form has no referral or topics, so
+    anything posted for them is ignored."""
+    if full:
+        return submitted
+    return LearningInput(
+        text=submitted.text,
+        usefulness=submitted.usefulness,
+        share=submitted.share,
+        show_name=submitted.show_name,
+        thanks=submitted.thanks,
+    )
+
+
 def validate_learning(
     submitted: LearningInput, *, full: bool, author_slack_id: str, participant_slack_ids: set[str]
 ) -> dict[str, str]:
