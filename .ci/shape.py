@@ -24,8 +24,6 @@ LONG_MODULES_BY_DESIGN = {"bot/services/matching.py"}
 # `module` or `module function`.
 ALLOWED: set[str] = {
     "bot/devtools/slack_client.py block_action",  # standin
-    "bot/services/find.py",  # perf: splitting find
-    "bot/services/find.py _rank_statement",  # perf
     "bot/services/matching.py _augment",  # the matching algorithm's augmenting step, kept whole
 }
 

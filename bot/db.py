@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import ColumnElement, Engine, all_, any_, bindparam, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
@@ -36,6 +36,27 @@ def normalise_url(url: str) -> URL:
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
+
+
+def one_of(column: Any, name: str, item_type: Any, postgres: bool) -> ColumnElement[bool]:
+    """`column IN (:name…)`; on PostgreSQL `column = ANY(:name)`, one array parameter.
+
+    An expanding IN is rendered into the SQL at every execution with one
+    parameter per item, so the statement's text changes with the list's length:
+    SQLAlchemy renders it, PostgreSQL parses it and psycopg can never prepare
+    it. With an array the text is constant. Same rows for lists without NULLs;
+    an empty list matches nothing.
+    """
+    if postgres:
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(item_type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def none_of(column: Any, name: str, item_type: Any, postgres: bool) -> ColumnElement[bool]:
+    """`column NOT IN (:name…)`; on PostgreSQL `column <> ALL(:name)` (see `one_of`)."""
+    if postgres:
+        return column != all_(bindparam(name, type_=postgresql.ARRAY(item_type)))
+    return column.not_in(bindparam(name, expanding=True))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

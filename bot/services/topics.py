@@ -15,12 +15,26 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, Select, delete, func, literal, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    delete,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from bot.db import insert_ignoring_duplicates
+from bot.db import insert_ignoring_duplicates, one_of
 from bot.models import Base, Person, PersonTopic, Topic, TopicAlias
 
 MAX_TOPICS_PER_LIST = 20
@@ -141,6 +155,10 @@ BUILTIN_ALIASES: dict[str, str] = {
 
 # alias key -> canonical key, computed once.
 _BUILTIN_KEYS: dict[str, str] = {topic_key(alias): topic_key(name) for alias, name in BUILTIN_ALIASES.items()}
+# canonical key -> the keys of its built-in aliases ("kubernete" -> ("k8s",)).
+_BUILTIN_ALIAS_KEYS: dict[str, tuple[str, ...]] = {}
+for _alias, _canonical in _BUILTIN_KEYS.items():
+    _BUILTIN_ALIAS_KEYS[_canonical] = (*_BUILTIN_ALIAS_KEYS.get(_canonical, ()), _alias)
 # canonical key -> canonical display name, for creating the topic an alias names.
 _BUILTIN_NAMES: dict[str, str] = {topic_key(name): name for name in BUILTIN_ALIASES.values()}
 
@@ -209,6 +227,12 @@ def lookup_keys(text: str) -> list[str]:
     return keys
 
 
+# `topic_key` walks the text in Python; searches repeat (popular topics).
+@lru_cache(maxsize=4096)
+def _memoised_lookup_keys(text: str) -> tuple[str, ...]:
+    return tuple(lookup_keys(text))
+
+
 def pick_topic(keys: list[str], by_key: Mapping[str, T], by_alias: Mapping[str, T]) -> T | None:
     """`find_topic`'s precedence over what `lookup_keys` found as topic keys and as database aliases.
 
@@ -227,22 +251,84 @@ def pick_topic(keys: list[str], by_key: Mapping[str, T], by_alias: Mapping[str, 
     return None
 
 
-def find_topic(session: Session, text: str) -> Topic | None:
-    """The existing topic `text` names: by key, then a database alias, then a built-in alias.
+class NamedTopic(NamedTuple):
+    """An existing topic as `lookup_topic` finds it."""
+
+    id: int
+    name: str
+    key: str
+    # Keys of every alias that names it: built-in ones, then the database's.
+    aliases: tuple[str, ...]
+
+
+_BY_KEY, _BY_ALIAS, _ALIAS_OF = range(3)
+
+
+@lru_cache(maxsize=2)
+def _lookup_statement(postgres: bool) -> Any:
+    """Topics named by `keys` directly or through a database alias, and every alias of those topics.
+
+    One round trip; rows are (via, alias or key, id, name, key). On PostgreSQL
+    `keys` is one array parameter (`db.one_of`), so the text is constant.
+    """
+    t, a = Topic.__table__.c, TopicAlias.__table__.c
+    alias = TopicAlias.__table__.alias("spelling")
+
+    def named_by(column: Any) -> Any:
+        return one_of(column, "keys", String, postgres)
+
+    def via(kind: int) -> Any:
+        return literal_column(str(kind), Integer)  # a constant in the text, not a parameter
+
+    named = union_all(
+        select(t.id).where(named_by(t.key)), select(a.topic_id).where(named_by(a.key))
+    ).scalar_subquery()
+    return union_all(
+        select(via(_BY_KEY).label("via"), t.key.label("spelling"), t.id, t.name, t.key).where(
+            named_by(t.key)
+        ),
+        select(via(_BY_ALIAS), a.key, t.id, t.name, t.key)
+        .join_from(TopicAlias.__table__, Topic.__table__, a.topic_id == t.id)
+        .where(named_by(a.key)),
+        select(via(_ALIAS_OF), alias.c.key, alias.c.topic_id, literal(""), literal("")).where(
+            alias.c.topic_id.in_(named)
+        ),
+    )
+
+
+def lookup_topic(session: Session, text: str) -> NamedTopic | None:
+    """The existing topic `text` names, with its aliases: by key, then a database alias, then a built-in one.
 
     A database alias outranks a built-in one, so admins can redefine "ML". The
     built-in alias's canonical topic may itself have been merged into another;
-    the alias that merge left behind is followed. Two queries at most.
+    the alias that merge left behind is followed. One round trip, Core rows
+    (search runs this for every query).
     """
-    keys = lookup_keys(text)
+    keys = list(_memoised_lookup_keys(text))
     if not keys:
         return None
-    by_key = {t.key: t for t in session.scalars(select(Topic).where(Topic.key.in_(keys)))}
-    if keys[0] in by_key:
-        return by_key[keys[0]]
-    aliased = select(TopicAlias.key, Topic).join(Topic, TopicAlias.topic_id == Topic.id)
-    by_alias = {k: t for k, t in session.execute(aliased.where(TopicAlias.key.in_(keys)))}
-    return pick_topic(keys, by_key, by_alias)
+    connection = session.connection()
+    by_key: dict[str, tuple[int, str, str]] = {}
+    by_alias: dict[str, tuple[int, str, str]] = {}
+    aliases_of: dict[int, list[str]] = {}
+    statement = _lookup_statement(connection.dialect.name == "postgresql")
+    for via, spelling, topic_id, name, key in connection.execute(statement, {"keys": keys}):
+        if via == _ALIAS_OF:
+            aliases_of.setdefault(topic_id, []).append(spelling)
+        else:
+            (by_key if via == _BY_KEY else by_alias)[spelling] = (topic_id, name, key)
+    found = pick_topic(keys, by_key, by_alias)
+    if found is None:
+        return None
+    topic_id, name, key = found
+    spellings = [*_BUILTIN_ALIAS_KEYS.get(key, ()), *sorted(aliases_of.get(topic_id, ()))]
+    return NamedTopic(topic_id, name, key, tuple(dict.fromkeys(k for k in spellings if k != key)))
+
+
+def find_topic(session: Session, text: str) -> Topic | None:
+    """The existing topic `text` names (`lookup_topic`'s precedence), as an ORM object."""
+    named = lookup_topic(session, text)
+    return session.get(Topic, named.id) if named is not None else None
 
 
 def _create(session: Session, text: str) -> Topic:
