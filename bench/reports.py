@@ -36,7 +36,10 @@ times `bot.services.reports.compute_report` in its own session, exactly what
 `/infochat report` and `infochat report` compute (summary against the previous
 period, every table, suppression; not the Slack message or PNG charts), once
 to warm up and `--runs` times measured, and prints median/min/max seconds
-against the targets: under 2 s on PostgreSQL, under 5 s on SQLite.
+against the targets: under 2 s on PostgreSQL, under 5 s on SQLite. Then it times
+the HR dashboard's overview page (`GET /admin` over HTTP, default period, signed in
+through a Slack stand-in; bench/dashboard.py): the first view, which computes the
+report, and `--dashboard-requests` warm views against a p95 target of 300 ms.
 
 `--breakdown` also prints the time of each query and table of the report as
 `compute_report(timings=...)` measures it (mean over the runs); `--dump DIR`
@@ -68,6 +71,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from dashboard import time_overview  # bench/dashboard.py: the /admin overview over HTTP
 from sqlalchemy import Table, create_engine, func, insert, make_url, select, text
 from typeahead import postgres_database, topic_names  # bench/ is the script's folder
 
@@ -639,6 +643,9 @@ def run_backend(
         rows, notes = measure(label, db, args, now)
         for note in notes:
             print(f"    {note}")
+        if args.dashboard_requests:
+            timing = time_overview(url, functions=FUNCTIONS, now=now, requests=args.dashboard_requests)
+            print(timing.line(label), flush=True)
         return rows
     finally:
         db.dispose()
@@ -673,6 +680,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--periods", nargs="+", default=DEFAULT_PERIODS, help='periods as admins type them; "" = last 4 weeks'
     )
     parser.add_argument("--breakdown", action="store_true", help="also time each query function")
+    parser.add_argument(
+        "--dashboard-requests",
+        type=int,
+        default=50,
+        help="then time the dashboard's overview page: one cold GET /admin and N warm ones (0: skip)",
+    )
     parser.add_argument("--dump", help="write every report table as CSV under this folder")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(

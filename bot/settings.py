@@ -12,13 +12,14 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_FUNCTIONS = (
     "Engineering,Product,Design,Data,Sales,Marketing,Customer Success,Finance,People,Operations,Legal"
 )
 SLACK_API_URL = "https://slack.com/api/"
+SLACK_OAUTH_URL = "https://slack.com/openid/connect/authorize"
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -83,6 +84,14 @@ class Settings(BaseSettings):
     # Free text (intros, questions, takeaways, thanks, search queries) older than
     # this is blanked nightly; counts stay for reports. None keeps it.
     retention_days: int | None = Field(default=None, ge=1, le=36500)
+    # The HR dashboard (/admin): Sign in with Slack (OpenID Connect).
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_oauth_url: str = SLACK_OAUTH_URL
+    # Where browsers reach this app (e.g. https://infochat.example.com); the Sign in
+    # with Slack redirect URL is built from it. Unset: from each request's host.
+    public_url: str | None = None
+    dashboard_session_hours: int = Field(default=8, ge=1, le=24 * 30)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -139,6 +148,16 @@ class Settings(BaseSettings):
             raise ValueError(f"expected an http(s) URL such as {SLACK_API_URL}, got {value!r}")
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("slack_oauth_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            example = (
+                SLACK_OAUTH_URL if info.field_name == "slack_oauth_url" else "https://infochat.example.com"
+            )
+            raise ValueError(f"expected an http(s) URL such as {example}, got {value!r}")
+        return value.rstrip("/") if value and info.field_name == "public_url" else value
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
@@ -168,6 +187,21 @@ class Settings(BaseSettings):
             self.slack_signing_secret,
             "SLACK_SIGNING_SECRET",
             "the signing secret from your Slack app's Basic Information page",
+        )
+
+    def client_id(self) -> str:
+        if not (self.slack_client_id or "").strip():
+            raise ConfigError(
+                "INFOCHAT_SLACK_CLIENT_ID is not set: expected the Client ID from your Slack app's "
+                "Basic Information page, for Sign in with Slack"
+            )
+        return (self.slack_client_id or "").strip()
+
+    def client_secret(self) -> str:
+        return _required(
+            self.slack_client_secret,
+            "INFOCHAT_SLACK_CLIENT_SECRET",
+            "the Client Secret from your Slack app's Basic Information page, for Sign in with Slack",
         )
 
     def app_token(self) -> str:

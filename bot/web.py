@@ -5,6 +5,8 @@
 - `GET /healthz`: the process is alive
 - `GET /readyz`: the database answers
 - `GET /metrics`: Prometheus metrics (requests, ack latency, outbox, Slack API errors)
+- `/admin…`: the HR dashboard, a Starlette app (bot.dashboard), checked after
+  the Slack path so acks pay nothing for it
 
 Bolt's dispatch is synchronous; it runs on a small thread pool so a slow
 database call in one ack (`/infochat find`, type-ahead options) never stalls
@@ -32,6 +34,7 @@ from slack_bolt.request import BoltRequest
 
 from bot import logs, metrics
 from bot.app import InfochatApp
+from bot.dashboard import Dashboard
 from bot.quick_acks import QuickAcks
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,7 @@ class InfochatASGI:
         self.pool = ThreadPoolExecutor(max_workers=dispatch_threads, thread_name_prefix="infochat-http")
         self.registry = metrics.registry_for(infochat.ctx.db)
         self.quick_acks = QuickAcks(infochat.ctx)
+        self.dashboard = Dashboard(infochat.ctx)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -83,6 +87,8 @@ class InfochatASGI:
                 await _respond(send, 405, {"error": "use POST"})
                 return
             await self._slack(scope, receive, send)
+        elif path == "/admin" or path.startswith("/admin/"):
+            await self.dashboard(scope, receive, send)
         else:
             await _respond(send, 404, {"error": "not found"})
 

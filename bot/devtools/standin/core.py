@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.devtools.standin import api_chat, api_conversations, api_files, api_users, api_views
 from bot.devtools.standin.httpd import HttpServer
+from bot.devtools.standin.oidc import API_PREFIX, AUTHORIZE_PATH, SlackOIDC
 from bot.devtools.standin.render import render_message
 from bot.devtools.standin.response_urls import RecordedResponse, ResponseUrls, handle_upload
 from bot.devtools.standin.socket_mode import SocketMode
@@ -64,6 +65,10 @@ class SlackStandIn:
         self._http.route("/api/", self._api.handle)
         self._http.route("/respond/", self._responses.handle)
         self._http.route("/upload/", lambda exchange: handle_upload(self.workspace, exchange))
+        # Sign in with Slack (the dashboard's): the consent page and openid.connect.* (oidc.py).
+        self.oidc = SlackOIDC(self.workspace, self._api)
+        self._http.route(API_PREFIX, self.oidc.handle_api)
+        self._http.route(AUTHORIZE_PATH, self.oidc.handle_page)
         if builtin_users:
             # Slack lists the app's bot user and Slackbot too; Slackbot famously has is_bot false.
             self.add_user(bot_user_id, name="infochat", real_name="infochat", is_bot=True)
