@@ -120,7 +120,7 @@ def sign_in(tab: Watched, app: AppServer, standin: SlackStandIn, user_id: str, p
     tab.page.wait_for_load_state()
 
 
-def test_admin_signs_in_and_every_page_draws_its_charts(
+def test_admin_signs_in_and_every_page_draws_its_charts_and_filters(
     tab: Watched, app: AppServer, standin: SlackStandIn, db: Database
 ) -> None:
     seed_company(db, standin, utcnow())
@@ -149,24 +149,19 @@ def test_admin_signs_in_and_every_page_draws_its_charts(
         views = session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "report.view")).all()
     assert len(views) == len(PAGES) + 1 and all("via=dashboard" in v for v in views)
 
-
-def test_filters_pick_a_period_and_a_function(
-    tab: Watched, app: AppServer, standin: SlackStandIn, db: Database
-) -> None:
-    seed_company(db, standin, utcnow())
-    sign_in(tab, app, standin, "UADMIN", "/admin/load")
-    page = tab.page
+    # The period picker and the function filter (same company, same browser).
+    page.goto(app.root + "/admin/load")
     page.get_by_label("Period", exact=True).select_option("last 12 weeks")
     page.get_by_label("Function", exact=True).select_option("Sales")
     page.get_by_role("button", name="Apply").click()
     page.wait_for_load_state()
     assert "period=last+12+weeks" in page.url and "function=Sales" in page.url
-    rows = page.locator("#expert_load table.data tbody th").all_inner_texts()
-    assert rows == ["Sales"]
+    assert page.locator("#expert_load table.data tbody th").all_inner_texts() == ["Sales"]
     # The filters follow the tabs.
     page.get_by_role("link", name="Who learns from whom").click()
     assert "function=Sales" in page.url
     assert page.locator("#function_flow h2").inner_text() == "Chats held with Sales"
+    page.mouse.move(0, 0)
     page.screenshot(path=str(SHOTS / "flow-sales.png"), full_page=True)
     assert tab.errors == []
 
