@@ -29,7 +29,7 @@ from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn, render_blocks
 from bot.flows import outbox as delivery
 from bot.flows import pairing as pairing_flow
-from bot.models import PersonTopic, Topic, TopicKind
+from bot.models import OutboxMessage, OutboxStatus, PersonTopic, Topic, TopicKind
 from bot.settings import load_settings
 
 DEMO_SECRET = "demo-signing-secret"
@@ -57,6 +57,34 @@ class Demo:
 
     def say(self, text: str) -> None:
         print(f"\n▶ {text}")
+
+    def release_held(self) -> int:
+        """Send what waits for someone's working hours now: the demo cannot wait until morning.
+
+        Messages to people whose local time is outside 08:00–18:00 are held in the
+        outbox (services.pairing.not_before). Whatever hour the demo runs at, it
+        first lets the app finish the work after the last click, then delivers
+        the held messages as of the latest hold, so no step waits for a message
+        that is still asleep in the outbox.
+        """
+        self.server.settle()
+        ctx = self.server.app.ctx
+        with ctx.db.session() as session:
+            latest = session.scalar(
+                select(func.max(OutboxMessage.not_before)).where(OutboxMessage.status == OutboxStatus.PENDING)
+            )
+        if latest is None:
+            return 0
+        sent = delivery.deliver(ctx, as_of=latest).sent
+        if latest > utcnow() and sent:
+            print(f"   ({sent} held for someone's working hours; the demo sends them now)")
+        return sent
+
+    def dm_with(self, user_id: str, needle: str) -> dict[str, Any]:
+        """The latest DM to `user_id` containing `needle`, once it has been delivered."""
+        self.release_held()
+        self.standin.wait_for(lambda: any(needle in str(m) for m in self.standin.messages_in(user_id)))
+        return next(m for m in reversed(self.standin.messages_in(user_id)) if needle in str(m))
 
 
 Journey = Callable[[Demo], None]

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.clock import utcnow
 from bot.devtools.slack_client import last_view_opened
 from bot.devtools.standin import render_blocks
-from bot.flows import outbox as delivery
 from bot.flows.followups import run_followups
-from bot.models import Chat, ChatKind, ChatRole, OutboxMessage, OutboxStatus
+from bot.models import Chat, ChatKind, ChatRole
 from bot.services import followups
 
 if TYPE_CHECKING:
@@ -27,30 +26,6 @@ def _print(demo: Demo, who: str, message: dict[str, Any]) -> None:
     names = {p.user_id: p.name for p in demo.people}
     rendered = render_blocks(message.get("blocks") or [], names) or str(message.get("text", ""))
     print(f"   {who}:\n     " + rendered.replace("\n", "\n     "))
-
-
-def _send_held(demo: Demo, chat_id: int) -> int:
-    """Messages wait for the recipient's working hours; the demo can't wait until morning."""
-    ctx = demo.server.app.ctx
-    with ctx.db.session() as session:
-        held = session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.dedupe_key.like(f"chat:{chat_id}:%"),
-                OutboxMessage.status == OutboxStatus.PENDING,
-                OutboxMessage.not_before > utcnow(),
-            )
-            .values(not_before=utcnow())
-        ).rowcount
-    if held:
-        print(f"   ({held} held for someone's working hours; the demo sends them now)")
-        delivery.deliver(ctx)
-    return int(held or 0)
-
-
-def _dm_with(demo: Demo, user_id: str, needle: str) -> dict[str, Any]:
-    demo.standin.wait_for(lambda: any(needle in str(m) for m in demo.standin.messages_in(user_id)))
-    return next(m for m in reversed(demo.standin.messages_in(user_id)) if needle in str(m))
 
 
 def journey_followup(demo: Demo) -> None:
@@ -70,10 +45,9 @@ def journey_followup(demo: Demo) -> None:
 
     demo.say("The follow-up job runs (`infochat followups`; the demo's INFOCHAT_FOLLOWUP_AFTER is 0s)")
     print("   " + run_followups(ctx, utcnow()))
-    _send_held(demo, chat_id)
-    checkin = _dm_with(demo, learner.user_id, f"checkin_{chat_id}")
+    checkin = demo.dm_with(learner.user_id, f"checkin_{chat_id}")
     _print(demo, f"DM to {learner.name}", checkin)
-    _dm_with(demo, expert.user_id, f"checkin_{chat_id}")
+    demo.dm_with(expert.user_id, f"checkin_{chat_id}")
     print(f"   ({expert.name} got the same check-in.)")
     demo.say("It runs again a minute later")
     print("   " + run_followups(ctx, utcnow()) + "  — nothing twice")
@@ -106,10 +80,9 @@ def journey_followup(demo: Demo) -> None:
             "who else": colleague.user_id,
         },
     )
-    thanks = _dm_with(demo, expert.user_id, "says thank you")
-    _send_held(demo, chat_id)
+    thanks = demo.dm_with(expert.user_id, "says thank you")
     _print(demo, f"DM to {expert.name}", thanks)
-    offer = _dm_with(demo, learner.user_id, "ask_for_chat")
+    offer = demo.dm_with(learner.user_id, "ask_for_chat")
     _print(demo, f"DM to {learner.name}", offer)
 
     reader = next(p for p in demo.people if p not in (learner, expert, colleague))
