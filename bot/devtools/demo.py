@@ -29,6 +29,7 @@ from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn, render_blocks
 from bot.flows import outbox as delivery
 from bot.flows import pairing as pairing_flow
+from bot.gateway.slack import TokenBucket
 from bot.models import OutboxMessage, OutboxStatus, PersonTopic, Topic, TopicKind
 from bot.settings import load_settings
 
@@ -354,6 +355,9 @@ def run_demo(directory: str | None = None, *, size: int = 36) -> int:
             f"Slack is a local stand-in at {standin.root}"
         )
         with AppServer(settings, db=db) as server:
+            # Slack allows ~50 conversations.open a minute and the gateway paces itself to
+            # that; the stand-in has no such limit, and the demo should not crawl.
+            server.app.ctx.slack.open_limiter = TokenBucket(rate_per_second=1000, burst=1000)
             slack = SlackAppClient(server.events_url, DEMO_SECRET, standin)
             demo = Demo(standin=standin, slack=slack, server=server, people=people, folder=folder)
             for title, journey in JOURNEYS:
