@@ -51,3 +51,10 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     # Bolt logs every unhandled request at WARNING with the whole payload; keep that at DEBUG level.
     logging.getLogger("slack_bolt").setLevel(max(logging.getLevelName(level), logging.INFO))
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # Unless debugging: Alembic says "Context impl SQLiteImpl." on every schema check (bot.migrate
+    # logs the revision), and APScheduler logs each job twice at start ("Adding job tentatively",
+    # "Added job"), named after the function they share, then every run of every job (the outbox
+    # every 30 s); bot.scheduler logs one line per job with its name and next run, and outcomes.
+    chatty = logging.DEBUG if level == "DEBUG" else logging.WARNING
+    for name in ("alembic.runtime.migration", "apscheduler.scheduler", "apscheduler.executors"):
+        logging.getLogger(name).setLevel(chatty)

@@ -16,6 +16,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -168,7 +169,34 @@ def start_scheduler(ctx: AppContext) -> BackgroundScheduler:
         timezone=ctx.settings.zone, job_defaults={"coalesce": True, "max_instances": 1}
     )
     for job in jobs(ctx):
-        scheduler.add_job(run_claimed, job.trigger, args=[ctx, job], id=job.name, misfire_grace_time=3600)
+        scheduler.add_job(
+            run_claimed, job.trigger, args=[ctx, job], id=job.name, name=job.name, misfire_grace_time=3600
+        )
     scheduler.start()
-    log.info("scheduler started: %s", ", ".join(j.name for j in jobs(ctx)))
+    for scheduled in scheduler.get_jobs():
+        log.info(
+            "job %s: %s, next run %s",
+            scheduled.name,
+            describe_trigger(scheduled.trigger),
+            _when(scheduled.next_run_time, ctx.settings.zone),
+            extra={"job": scheduled.name},
+        )
     return scheduler
+
+
+def describe_trigger(trigger: BaseTrigger) -> str:
+    """`every 30 s`, `every 15 min`, or the cron fields as APScheduler names them."""
+    if isinstance(trigger, IntervalTrigger):
+        seconds = int(trigger.interval.total_seconds())
+        return f"every {seconds // 60} min" if seconds % 60 == 0 else f"every {seconds} s"
+    if isinstance(trigger, CronTrigger):
+        fields = {f.name: str(f) for f in trigger.fields if str(f) != "*" and not f.is_default}
+        return "cron " + " ".join(f"{name}={value}" for name, value in fields.items())
+    return str(trigger)
+
+
+def _when(instant: datetime | None, zone: ZoneInfo) -> str:
+    if instant is None:
+        return "never (paused)"
+    local = instant.astimezone(zone)
+    return local.strftime("%a %Y-%m-%d %H:%M ") + (local.tzname() or str(zone))

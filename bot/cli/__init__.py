@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.cli.database import CommandError
 from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
 
@@ -34,7 +35,7 @@ def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from bot import migrate
     from bot.db import Database
 
-    db = Database(settings.database_url)
+    db = Database(settings.database_url)  # the one command that may create the database
     try:
         revision = migrate.upgrade(db, args.revision)
     finally:
@@ -45,8 +46,13 @@ def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 def _db_current(args: argparse.Namespace, settings: Settings) -> int:
     from bot import migrate
+    from bot.cli.database import sqlite_path
     from bot.db import Database
 
+    path = sqlite_path(settings)
+    if path is not None and not path.exists():  # looking must not create an empty file
+        print(f"current: no database at {path}; latest: {migrate.head_revision()}")
+        return 1
     db = Database(settings.database_url)
     try:
         current, head = migrate.current_revision(db), migrate.head_revision()
@@ -72,13 +78,12 @@ def _health(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _pair(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli.database import operator_context
     from bot.clock import utcnow
-    from bot.context import make_context
     from bot.flows import pairing as pairing_flow
     from bot.services import pairing
 
-    ctx = make_context(settings, require_slack=not args.dry_run)
-    try:
+    with operator_context(settings, require_slack=not args.dry_run) as ctx:
         report = pairing_flow.run_round(ctx, utcnow(), seed=args.seed, dry_run=args.dry_run)
         for line in pairing_flow.describe(report, opens_per_minute=ctx.slack.opens_per_minute):
             print(line)
@@ -89,21 +94,16 @@ def _pair(args: argparse.Namespace, settings: Settings) -> int:
                 f"delivery: {progress['sent']} sent, {progress['pending']} waiting "
                 f"(held until local working hours, or paced), {progress['failed']} failed"
             )
-    finally:
-        ctx.db.dispose()
     return 0
 
 
 def _followups(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli.database import operator_context
     from bot.clock import utcnow
-    from bot.context import make_context
     from bot.flows.followups import run_followups
 
-    ctx = make_context(settings)
-    try:
+    with operator_context(settings) as ctx:
         print(run_followups(ctx, utcnow()))
-    finally:
-        ctx.db.dispose()
     return 0
 
 
@@ -186,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"infochat: configuration error: {exc}", file=sys.stderr)
         return 2
+    except CommandError as exc:
+        print(f"infochat: {exc}", file=sys.stderr)
+        return 1
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         print(f"infochat: database error ({settings.database_url.split('@')[-1]}): {reason}", file=sys.stderr)

@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from bot.cli.database import operator_context, operator_database
 from bot.settings import Settings
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.db import Database
     from bot.services import directory
 
     path = Path(args.file)
@@ -20,17 +20,16 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         print(f"infochat: cannot read {path}: {exc}", file=sys.stderr)
         return 1
-    db = Database(settings.database_url)
-    try:
-        with db.session() as session:
-            report = directory.import_functions(session, directory.read_csv_rows(text), settings.functions)
-    except directory.DirectoryImportError as exc:
-        for line, message in exc.errors:
-            print(f"line {line}: {message}", file=sys.stderr)
-        print(f"nothing imported: {len(exc.errors)} bad line(s) in {path}", file=sys.stderr)
-        return 1
-    finally:
-        db.dispose()
+    with operator_database(settings) as db:
+        try:
+            with db.session() as session:
+                rows = directory.read_csv_rows(text)
+                report = directory.import_functions(session, rows, settings.functions)
+        except directory.DirectoryImportError as exc:
+            for line, message in exc.errors:
+                print(f"line {line}: {message}", file=sys.stderr)
+            print(f"nothing imported: {len(exc.errors)} bad line(s) in {path}", file=sys.stderr)
+            return 1
     print(f"imported {report.imported} functions")
     if report.stubs:
         print(
@@ -43,24 +42,24 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
     from slack_sdk.errors import SlackApiError
 
-    from bot.context import make_context
     from bot.flows.directory import sync_directory
     from bot.services import directory
-
-    ctx = make_context(settings)
 
     def progress(report: directory.SyncReport) -> None:
         # Progress on stderr: a 50,000-member workspace takes a quarter of an hour.
         print(f"page {report.pages}: {report.seen} members so far", file=sys.stderr, flush=True)
 
-    try:
-        report = sync_directory(ctx, page_size=args.page_size, page_delay=args.page_delay, on_page=progress)
-    except SlackApiError as exc:
-        error = exc.response.get("error") if exc.response is not None else exc
-        print(f"infochat: Slack users.list failed: {error}; pages already read are saved", file=sys.stderr)
-        return 1
-    finally:
-        ctx.db.dispose()
+    with operator_context(settings) as ctx:
+        try:
+            report = sync_directory(
+                ctx, page_size=args.page_size, page_delay=args.page_delay, on_page=progress
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else exc
+            print(
+                f"infochat: Slack users.list failed: {error}; pages already read are saved", file=sys.stderr
+            )
+            return 1
     print(f"directory synced: {report}")
     return 0
 

@@ -15,8 +15,8 @@ import os
 import sys
 from pathlib import Path
 
+from bot.cli.database import operator_database
 from bot.clock import utcnow
-from bot.db import Database
 from bot.flows.privacy import erase_person
 from bot.models import AuditEntry, Person
 from bot.services import privacy
@@ -46,29 +46,30 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
-    db = Database(settings.database_url)
-    try:
-        with db.session() as session:
-            person = privacy.find_person(session, args.user)
-            data = privacy.export_person(session, person.slack_user_id)
-            text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-            if args.out:
-                _write_private(Path(args.out), text)
-            else:
-                sys.stdout.write(text)
-            session.add(
-                AuditEntry(
-                    actor=_actor(), action="privacy.export", detail=person.slack_user_id, created_at=utcnow()
+    with operator_database(settings) as db:
+        try:
+            with db.session() as session:
+                person = privacy.find_person(session, args.user)
+                data = privacy.export_person(session, person.slack_user_id)
+                text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+                if args.out:
+                    _write_private(Path(args.out), text)
+                else:
+                    sys.stdout.write(text)
+                session.add(
+                    AuditEntry(
+                        actor=_actor(),
+                        action="privacy.export",
+                        detail=person.slack_user_id,
+                        created_at=utcnow(),
+                    )
                 )
-            )
-    except privacy.PrivacyError as exc:
-        print(f"infochat: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"infochat: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    finally:
-        db.dispose()
+        except privacy.PrivacyError as exc:
+            print(f"infochat: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            print(f"infochat: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
     if args.out:
         print(f"exported {_describe(person)} to {args.out}")
     return 0
@@ -83,36 +84,34 @@ def _confirm(question: str) -> bool:
 
 
 def _erase(args: argparse.Namespace, settings: Settings) -> int:
-    db = Database(settings.database_url)
-    try:
-        with db.session() as session:
-            try:
-                person = privacy.find_person(session, args.user)
-            except privacy.UnknownPerson:
-                # Erasing someone never stored (or already erased) leaves nothing behind: done.
-                print(
-                    f"Nothing stored about {args.user}: never seen, or already erased "
-                    "(erased people are kept as erased:<id>)."
+    with operator_database(settings) as db:
+        try:
+            with db.session() as session:
+                try:
+                    person = privacy.find_person(session, args.user)
+                except privacy.UnknownPerson:
+                    # Erasing someone never stored (or already erased) leaves nothing behind: done.
+                    print(
+                        f"Nothing stored about {args.user}: never seen, or already erased "
+                        "(erased people are kept as erased:<id>)."
+                    )
+                    return 0
+                if not args.yes and not _confirm(
+                    f"Erase {_describe(person)}? Their profile and every text they wrote are removed; "
+                    "their chats stay, anonymised, for reports. This cannot be undone. [y/N] "
+                ):
+                    print("Nothing erased.")
+                    return 1
+                who = _describe(person)
+                report = erase_person(session, person.slack_user_id, utcnow())
+                session.add(
+                    AuditEntry(
+                        actor=_actor(), action="privacy.erase", detail=report.placeholder, created_at=utcnow()
+                    )
                 )
-                return 0
-            if not args.yes and not _confirm(
-                f"Erase {_describe(person)}? Their profile and every text they wrote are removed; "
-                "their chats stay, anonymised, for reports. This cannot be undone. [y/N] "
-            ):
-                print("Nothing erased.")
-                return 1
-            who = _describe(person)
-            report = erase_person(session, person.slack_user_id, utcnow())
-            session.add(
-                AuditEntry(
-                    actor=_actor(), action="privacy.erase", detail=report.placeholder, created_at=utcnow()
-                )
-            )
-    except privacy.PrivacyError as exc:
-        print(f"infochat: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        db.dispose()
+        except privacy.PrivacyError as exc:
+            print(f"infochat: {exc}", file=sys.stderr)
+            return 1
     if report.already_erased:
         print(f"{report.placeholder} was already erased; nothing left to remove.")
         return 0
@@ -129,17 +128,11 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
             "INFOCHAT_RETENTION_DAYS is not set: expected how many days free text is kept "
             "(e.g. 365), or run `infochat privacy purge --days N`"
         )
-    db = Database(settings.database_url)
-    try:
-        with db.session() as session:
-            report = privacy.purge_old_text(session, utcnow(), days)
-            session.add(
-                AuditEntry(
-                    actor=_actor(), action="privacy.purge", detail=str(report)[:500], created_at=utcnow()
-                )
-            )
-    finally:
-        db.dispose()
+    with operator_database(settings) as db, db.session() as session:
+        report = privacy.purge_old_text(session, utcnow(), days)
+        session.add(
+            AuditEntry(actor=_actor(), action="privacy.purge", detail=str(report)[:500], created_at=utcnow())
+        )
     print(report)
     return 0
 

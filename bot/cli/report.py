@@ -12,8 +12,8 @@ import getpass
 import sys
 from pathlib import Path
 
+from bot.cli.database import operator_database
 from bot.clock import utcnow
-from bot.db import Database
 from bot.services import reports
 from bot.settings import Settings
 
@@ -39,18 +39,14 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         print(f"infochat: cannot create {out}: {exc.strerror}", file=sys.stderr)
         return 1
-    db = Database(settings.database_url)
-    try:
-        with db.session() as session:
-            report = reports.report_for(session, period, settings, utcnow())
-            reports.record_access(
-                session,
-                "cli",
-                reports.AUDIT_EXPORT,
-                f"format={args.format} period={period.spec} out={out.resolve()} user={_os_user()}",
-            )
-    finally:
-        db.dispose()
+    with operator_database(settings) as db, db.session() as session:
+        report = reports.report_for(session, period, settings, utcnow())
+        reports.record_access(
+            session,
+            "cli",
+            reports.AUDIT_EXPORT,
+            f"format={args.format} period={period.spec} out={out.resolve()} user={_os_user()}",
+        )
 
     written: list[Path] = []
     if args.format == "png":

@@ -7,37 +7,35 @@ import sys
 
 from sqlalchemy import case, func, select
 
-from bot.db import Database
+from bot.cli.database import operator_database
 from bot.models import PersonTopic, Topic, TopicKind
 from bot.services.topics import TopicError, add_alias, merge_topics
 from bot.settings import Settings
 
 
 def _alias(args: argparse.Namespace, settings: Settings) -> int:
-    db = Database(settings.database_url)
-    try:
-        with db.session() as session:
-            topic = add_alias(session, args.alias, args.topic)
-            print(f"“{args.alias}” now finds the topic “{topic.name}”.")
-    except TopicError as exc:
-        print(f"infochat: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        db.dispose()
+    with operator_database(settings) as db:
+        try:
+            with db.session() as session:
+                topic = add_alias(session, args.alias, args.topic)
+                print(f"“{args.alias}” now finds the topic “{topic.name}”.")
+        except TopicError as exc:
+            print(f"infochat: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 
 def _merge(args: argparse.Namespace, settings: Settings) -> int:
-    db = Database(settings.database_url)
-    try:
-        with db.session() as session:
-            topic = merge_topics(session, args.source, args.target)
-            print(f"Merged “{args.source}” into “{topic.name}”; “{args.source}” now finds “{topic.name}”.")
-    except TopicError as exc:
-        print(f"infochat: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        db.dispose()
+    with operator_database(settings) as db:
+        try:
+            with db.session() as session:
+                topic = merge_topics(session, args.source, args.target)
+                print(
+                    f"Merged “{args.source}” into “{topic.name}”; “{args.source}” now finds “{topic.name}”."
+                )
+        except TopicError as exc:
+            print(f"infochat: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -52,13 +50,9 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     )
     if args.limit > 0:
         stmt = stmt.limit(args.limit)
-    db = Database(settings.database_url)
-    try:
-        with db.session() as session:
-            rows = session.execute(stmt).all()
-            total = session.scalar(select(func.count()).select_from(Topic)) or 0
-    finally:
-        db.dispose()
+    with operator_database(settings) as db, db.session() as session:
+        rows = session.execute(stmt).all()
+        total = session.scalar(select(func.count()).select_from(Topic)) or 0
     width = max([len("topic"), *(len(name) for name, *_ in rows)])
     key_width = max([len("key"), *(len(key) for _, key, *_ in rows)])
     print(f"{'topic':<{width}}  {'key':<{key_width}}  {'speak':>5}  {'learn':>5}")
