@@ -38,6 +38,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class _SchemaCheckChatter(logging.Filter):
+    """Alembic's two lines on opening any migration context; its "Running upgrade" lines stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(("Context impl ", "Will assume "))
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
@@ -56,5 +63,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     # "Added job"), named after the function they share, then every run of every job (the outbox
     # every 30 s); bot.scheduler logs one line per job with its name and next run, and outcomes.
     chatty = logging.DEBUG if level == "DEBUG" else logging.WARNING
-    for name in ("alembic.runtime.migration", "apscheduler.scheduler", "apscheduler.executors"):
+    for name in ("apscheduler.scheduler", "apscheduler.executors"):
         logging.getLogger(name).setLevel(chatty)
+    migration = logging.getLogger("alembic.runtime.migration")
+    migration.filters[:] = [] if level == "DEBUG" else [_SchemaCheckChatter()]

@@ -153,5 +153,5 @@ def test_db_current_on_a_missing_sqlite_file_creates_nothing(tmp_path: Path) -> 
     url = f"sqlite:///{tmp_path / 'infochat.db'}"
     result = _infochat(tmp_path, url, "db", "current")
     assert result.returncode == 1
-    assert "no database at" in result.stdout
+    assert "empty database (no file at" in result.stdout
     assert not (tmp_path / "infochat.db").exists()

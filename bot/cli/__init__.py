@@ -51,7 +51,7 @@ def _db_current(args: argparse.Namespace, settings: Settings) -> int:
 
     path = sqlite_path(settings)
     if path is not None and not path.exists():  # looking must not create an empty file
-        print(f"current: no database at {path}; latest: {migrate.head_revision()}")
+        print(f"current: empty database (no file at {path} yet); latest: {migrate.head_revision()}")
         return 1
     db = Database(settings.database_url)
     try:
