@@ -15,7 +15,7 @@ from uvicorn.supervisors import Multiprocess
 from bot import migrate
 from bot.app import build_app
 from bot.db import Database
-from bot.settings import Settings, load_settings
+from bot.settings import ConfigError, Settings, load_settings, require_credentials
 from bot.web import InfochatASGI
 
 log = logging.getLogger(__name__)
@@ -85,10 +85,55 @@ def _uvicorn_config(app: object, settings: Settings, *, workers: int = 1) -> uvi
     )
 
 
+def check_slack(settings: Settings) -> None:
+    """auth.test once at start: a refused token or an unreachable API stops `serve` with one line.
+
+    INFOCHAT_START_WITHOUT_SLACK=true starts anyway when the API cannot be reached (a warning
+    is logged); a token Slack refuses stops start-up whatever that setting says.
+    """
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.http_retry import ConnectionErrorRetryHandler
+
+    url = settings.slack_api_url
+    # slack_sdk logs each failed try at ERROR; the one line below says it all.
+    quiet = logging.getLogger("bot.server.auth_test")
+    quiet.disabled = True
+    client = WebClient(
+        token=settings.bot_token(),
+        base_url=url,
+        timeout=5,
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1)],
+        logger=quiet,
+    )
+    try:
+        answer = client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+        if error:
+            raise ConfigError(
+                f"SLACK_BOT_TOKEN was refused by Slack ({error}): expected the bot token (xoxb-…) "
+                "of your Slack app, from its OAuth & Permissions page"
+            ) from None
+        reason = f"HTTP {exc.response.status_code}"
+    except OSError as exc:  # refused, unknown host, timeout (after slack_sdk's retries)
+        cause = getattr(exc, "reason", exc)  # urllib wraps the socket error
+        reason = str(getattr(cause, "strerror", None) or cause)
+    else:
+        log.info("Slack: signed in to %s as %s", answer.get("team"), answer.get("user"))
+        return
+    if not settings.start_without_slack:
+        raise ConfigError(
+            f"cannot reach Slack's Web API at {url} ({reason}): check INFOCHAT_SLACK_API_URL and the "
+            "network, or set INFOCHAT_START_WITHOUT_SLACK=true to start anyway"
+        )
+    log.warning("cannot reach Slack's Web API at %s (%s); starting anyway", url, reason)
+
+
 def serve_http(settings: Settings) -> None:
-    # Fail fast on missing credentials before forking workers.
-    settings.bot_token()
-    settings.signing_secret()
+    # Fail fast, before forking workers: every missing credential at once, then Slack itself.
+    require_credentials(settings, "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+    check_slack(settings)
     prepare_database(settings)
     if settings.workers > 1:
         run_uvicorn(_uvicorn_config("bot.server:asgi_factory", settings, workers=settings.workers))
@@ -112,9 +157,9 @@ def serve_socket(settings: Settings) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
     from slack_sdk.errors import SlackApiError
 
-    from bot.settings import ConfigError
-
+    require_credentials(settings, "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")
     app_token = settings.app_token()
+    check_slack(settings)
     prepare_database(settings)
     infochat = build_app(settings)
     handler = SocketModeHandler(infochat.bolt, app_token=app_token, web_client=infochat.ctx.slack.client)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +24,16 @@ SLACK_OAUTH_URL = "https://slack.com/openid/connect/authorize"
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+# Slack's member ids start with U (or W in Enterprise Grid), user group ids with S.
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
+SLACK_USERGROUP_ID = re.compile(r"^S[A-Z0-9]+$")
+TOKEN_SHAPES = {
+    "slack_bot_token": ("xoxb-", "the bot token"),
+    "slack_app_token": ("xapp-", "an app-level token"),
+}
+KNOWN_TOKEN_PREFIXES = ("xoxb-", "xoxp-", "xapp-", "xoxe-", "xoxa-")
 
 
 class ConfigError(Exception):
@@ -81,6 +92,9 @@ class Settings(BaseSettings):
     followup_after: timedelta = timedelta(days=3)
     min_group_size: int = Field(default=5, ge=1, le=1000)
     auto_migrate: bool = True
+    # `serve` calls auth.test at start and stops when Slack cannot be reached; true starts
+    # anyway (a warning is logged), for set-ups whose Web API is reachable only later.
+    start_without_slack: bool = False
     # Free text (intros, questions, takeaways, thanks, search queries) older than
     # this is blanked nightly; counts stay for reports. None keeps it.
     retention_days: int | None = Field(default=None, ge=1, le=36500)
@@ -99,6 +113,40 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _split_commas(value)
+
+    @field_validator("slack_bot_token", "slack_app_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        prefix, what = TOKEN_SHAPES[str(info.field_name)]
+        token = value.get_secret_value().strip()
+        if not token.startswith(prefix):
+            # Never echo a secret: only say what it starts with when that is a known token kind.
+            kind = next((k for k in KNOWN_TOKEN_PREFIXES if token.startswith(k)), None)
+            got = f"a token starting with {kind}" if kind else "something else"
+            raise ValueError(f"expected {what} starting with {prefix}, got {got}")
+        return SecretStr(token)
+
+    @field_validator("admins")
+    @classmethod
+    def _slack_user_ids(cls, value: list[str]) -> list[str]:
+        wrong = [v for v in value if not SLACK_USER_ID.match(v)]
+        if wrong:
+            raise ValueError(
+                "expected Slack user ids such as U0123ABCD or W0123ABCD (in Slack: the person's "
+                f"profile → ⋯ → Copy member ID), got {', '.join(repr(w) for w in wrong)}"
+            )
+        return value
+
+    @field_validator("admin_usergroup")
+    @classmethod
+    def _usergroup_id(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not SLACK_USERGROUP_ID.match(value.strip()):
+            raise ValueError(f"expected a Slack user group id such as S0123ABCD, got {value!r}")
+        return value.strip()
 
     @field_validator("functions")
     @classmethod
@@ -172,6 +220,11 @@ class Settings(BaseSettings):
             ) from None
         if url.get_backend_name() not in ("sqlite", "postgresql"):
             raise ValueError(f"expected a sqlite or postgresql URL, got {url.get_backend_name()!r}")
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            folder = Path(url.database).absolute().parent
+            if not folder.is_dir():
+                # infochat never makes folders: a typo would otherwise become a new, empty database.
+                raise ValueError(f"the folder {folder} for the SQLite file does not exist: create it first")
         return value
 
     # -- derived -------------------------------------------------------------
@@ -212,6 +265,23 @@ class Settings(BaseSettings):
         )
 
 
+def require_credentials(settings: Settings, *names: str) -> None:
+    """Stop with one line naming every credential in `names` that is not set."""
+    readers = {
+        "SLACK_BOT_TOKEN": settings.bot_token,
+        "SLACK_SIGNING_SECRET": settings.signing_secret,
+        "SLACK_APP_TOKEN": settings.app_token,
+    }
+    problems = []
+    for name in names:
+        try:
+            readers[name]()
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
 def _required(value: SecretStr | None, name: str, what: str) -> str:
     if value is None or not value.get_secret_value().strip():
         raise ConfigError(f"{name} is not set: expected {what}")
@@ -239,9 +309,36 @@ def load_settings(**overrides: Any) -> Settings:
         problems = []
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
-            message = str(error["msg"]).removeprefix("Value error, ")
             name = env_name(field)
-            if error["type"] != "value_error" and not name.startswith("SLACK_"):
-                message += f" (got {error.get('input')!r})"
+            if error["type"] == "value_error":
+                message = str(error["msg"]).removeprefix("Value error, ")
+            else:
+                message = _expected(field, str(error["type"]), error.get("ctx") or {})
+                if not name.startswith("SLACK_"):  # never echo a secret
+                    message += f", got {error.get('input')!r}"
             problems.append(f"{name}: {message}")
         raise ConfigError("; ".join(problems)) from None
+
+
+def _expected(field: str, kind: str, ctx: dict[str, Any]) -> str:
+    """What a setting should look like, in the words of the other settings (not pydantic's)."""
+    if kind.startswith("int_") or kind in ("greater_than_equal", "less_than_equal"):
+        low, high = _bounds(field)
+        if low is not None and high is not None:
+            return f"expected a whole number from {low} to {high}"
+        return "expected a whole number"
+    if kind.startswith("bool_"):
+        return "expected true or false"
+    if kind == "literal_error":
+        return f"expected one of {ctx.get('expected', '')}".replace("'", "")
+    if kind.startswith(("string_", "str_")):
+        return "expected text"
+    return f"not a valid value ({kind})"
+
+
+def _bounds(field: str) -> tuple[Any, Any]:
+    low = high = None
+    for rule in Settings.model_fields[field].metadata if field in Settings.model_fields else []:
+        low = getattr(rule, "ge", low)
+        high = getattr(rule, "le", high)
+    return low, high
