@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import time
+from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -136,11 +137,15 @@ def test_health_and_readiness(server: AppServer) -> None:
 
 @pytest.mark.parametrize(
     "unreachable",
-    ["postgresql://infochat@127.0.0.1:1/nowhere", "sqlite:////nonexistent-dir/infochat/x.db"],
+    ["postgresql://infochat@127.0.0.1:1/nowhere", "sqlite:///{tmp}/gone/x.db"],
     ids=["postgresql-down", "sqlite-missing"],
 )
-def test_readyz_fails_when_database_unreachable(standin: SlackStandIn, unreachable: str) -> None:
-    settings: Settings = make_settings(unreachable, standin)
+def test_readyz_fails_when_database_unreachable(
+    standin: SlackStandIn, unreachable: str, tmp_path: Path
+) -> None:
+    (tmp_path / "gone").mkdir()
+    settings: Settings = make_settings(unreachable.format(tmp=tmp_path), standin)
+    (tmp_path / "gone").rmdir()  # settings insist that the SQLite folder exists; it vanished since
     with AppServer(settings) as running:
         assert httpx.get(running.root + "/healthz").status_code == 200
         ready = httpx.get(running.root + "/readyz", timeout=10)
