@@ -14,6 +14,10 @@ import pytest
 
 from bot.clock import travel_to
 from bot.devtools.demo import run_demo
+from tests.conftest import pg_admin_url
+
+# The demo keeps its own SQLite database whatever the suite runs on: once, on the SQLite pass.
+pytestmark = pytest.mark.skipif(pg_admin_url() is not None, reason="the demo always runs on SQLite")
 
 INSTANTS = [
     pytest.param(datetime(2026, 6, 10, 3, 30, tzinfo=UTC), id="ordinary-day-0330"),
@@ -32,8 +36,10 @@ INSTANTS = [
 def test_the_whole_demo_journey_passes_at(
     instant: datetime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Time is what these instants test: a smaller company with eight weeks behind it is enough
+    # (its history still crosses the year at week 53 and the clock change on the DST nights).
     with travel_to(instant):
-        assert run_demo(str(tmp_path)) == 0
+        assert run_demo(str(tmp_path), colleagues=60, history_weeks=8) == 0
     out = capsys.readouterr().out
     week = instant.strftime("%G-W%V")
     for step in [
@@ -47,3 +53,23 @@ def test_the_whole_demo_journey_passes_at(
         "What colleagues learned about",  # learnings
     ]:
         assert step in out, f"the demo at {instant:%Y-%m-%d %H:%M} UTC never got to {step!r}"
+
+
+def test_the_demo_company_has_history_so_the_report_shows_numbers_and_hides_small_groups(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with travel_to(datetime(2026, 6, 10, 15, 30, tzinfo=UTC)):
+        assert run_demo(str(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"infochat demo: the database, the report and the charts go to {tmp_path}"
+    assert "The company so far: 264 colleagues over 26 weeks: 26 weekly rounds" in out
+    report = tmp_path / "report"
+    for fmt, least in (("csv", 8), ("json", 8), ("png", 3)):
+        assert len(list(report.glob(f"*.{fmt}"))) >= least, fmt
+    flow = next(report.glob("*function_flow*.csv")).read_text().splitlines()
+    cells = [cell for line in flow[1:] for cell in line.split(",")[1:]]
+    shown = [c for c in cells if c.isdigit() and int(c) >= 5]
+    hidden = [c for c in cells if c == "*"]
+    assert len(shown) >= 6 and hidden, flow  # bars to draw, and small groups still hidden
+    participation = next(report.glob("*participation_by_function*.csv")).read_text().splitlines()
+    assert all(int(line.split(",")[1]) >= 40 for line in participation[1:]), participation

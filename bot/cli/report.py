@@ -29,39 +29,13 @@ def _os_user() -> str:
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        period = reports.parse_period(args.period, utcnow(), settings.timezone)
+        written, report, period = write_report(settings, args.period, args.format, Path(args.out))
     except reports.PeriodError as exc:
         print(f"infochat: {exc}".replace("`", ""), file=sys.stderr)
         return 2
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        print(f"infochat: cannot create {out}: {exc.strerror}", file=sys.stderr)
+        print(f"infochat: cannot create {args.out}: {exc.strerror}", file=sys.stderr)
         return 1
-    with operator_database(settings) as db, db.session() as session:
-        report = reports.report_for(session, period, settings, utcnow())
-        reports.record_access(
-            session,
-            "cli",
-            reports.AUDIT_EXPORT,
-            f"format={args.format} period={period.spec} out={out.resolve()} user={_os_user()}",
-        )
-
-    written: list[Path] = []
-    if args.format == "png":
-        from bot import charts
-
-        for chart in charts.render(report):
-            path = out / chart.filename
-            path.write_bytes(chart.data)
-            written.append(path)
-    else:
-        for table in report.all_tables():
-            path = out / reports.export_name(table, period, args.format)
-            data = reports.to_csv(table) if args.format == "csv" else reports.to_json(table, report)
-            path.write_bytes(data)
-            written.append(path)
     for path in written:
         print(path)
     print(
@@ -70,6 +44,41 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def write_report(
+    settings: Settings, period_text: str, fmt: str, out: Path
+) -> tuple[list[Path], reports.Report, reports.Period]:
+    """Write the report for `period_text` into `out` as `fmt` files (also used by the demo).
+
+    Raises PeriodError for a period it cannot read, OSError when `out` cannot be made.
+    """
+    period = reports.parse_period(period_text, utcnow(), settings.timezone)
+    out.mkdir(parents=True, exist_ok=True)
+    with operator_database(settings) as db, db.session() as session:
+        report = reports.report_for(session, period, settings, utcnow())
+        reports.record_access(
+            session,
+            "cli",
+            reports.AUDIT_EXPORT,
+            f"format={fmt} period={period.spec} out={out.resolve()} user={_os_user()}",
+        )
+
+    written: list[Path] = []
+    if fmt == "png":
+        from bot import charts
+
+        for chart in charts.render(report):
+            path = out / chart.filename
+            path.write_bytes(chart.data)
+            written.append(path)
+    else:
+        for table in report.all_tables():
+            path = out / reports.export_name(table, period, fmt)
+            data = reports.to_csv(table) if fmt == "csv" else reports.to_json(table, report)
+            path.write_bytes(data)
+            written.append(path)
+    return written, report, period
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -39,6 +39,22 @@ FIRST = [
     "Vik",
     "Wen",
     "Yara",
+    "Zane",
+    "Aiko",
+    "Bram",
+    "Cleo",
+    "Dev",
+    "Esme",
+    "Femi",
+    "Greta",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kai",
+    "Lena",
+    "Mateo",
+    "Noor",
+    "Otto",
 ]
 LAST = ["Okafor", "Lindqvist", "Tanaka", "Moreau", "Silva", "Novak", "Haddad", "Kowalski", "Ng", "Ferreira"]
 TIMEZONES = ["Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles", "Asia/Singapore"]

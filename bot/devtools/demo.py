@@ -20,10 +20,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import migrate
+from bot.cli.report import write_report
 from bot.clock import utcnow
 from bot.db import Database
 from bot.devtools.company import Employee, make_company
 from bot.devtools.demo_followups import journey_followup
+from bot.devtools.history import make_history
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn, render_blocks
@@ -42,9 +44,16 @@ class Demo:
     standin: SlackStandIn
     slack: SlackAppClient
     server: AppServer
-    people: list[Employee]
+    people: list[Employee]  # the cast: who the journeys follow, joining today
+    everyone: list[Employee]  # the cast and the colleagues with six months of history
     folder: Path
     _seen: int = 0
+
+    def person(self, user_id: str) -> Employee:
+        return next(p for p in self.everyone if p.user_id == user_id)
+
+    def names(self) -> dict[str, str]:
+        return {p.user_id: p.name for p in self.everyone}
 
     def by_function(self, function: str) -> list[Employee]:
         return [p for p in self.people if p.function == function]
@@ -198,8 +207,7 @@ def _modal_for(demo: Demo, user_id: str) -> dict[str, object] | None:
 
 
 def _print_message(demo: Demo, who: str, message: dict[str, Any]) -> None:
-    names = {p.user_id: p.name for p in demo.people}
-    rendered = render_blocks(message.get("blocks") or [], names) or str(message.get("text", ""))
+    rendered = render_blocks(message.get("blocks") or [], demo.names()) or str(message.get("text", ""))
     print(f"   {who}:\n     " + rendered.replace("\n", "\n     "))
 
 
@@ -215,7 +223,7 @@ def journey_find_and_ask(demo: Demo) -> None:
         if element.get("action_id") == "ask_for_chat"
     )
     expert_id = json.loads(ask["value"])["expert"]
-    expert = next(p for p in demo.people if p.user_id == expert_id)
+    expert = demo.person(expert_id)
     demo.say(f"{learner.name} clicks `Ask for a chat` next to {expert.name}")
     before = len(demo.standin.calls_to("views.open"))
     demo.slack.block_action(learner.user_id, "ask_for_chat", value=ask["value"])
@@ -271,7 +279,7 @@ def journey_weekly_round(demo: Demo) -> None:
         delivery.deliver(ctx, as_of=latest)
     again = pairing_flow.run_round(ctx, utcnow(), seed=2026)
     print(f"   a second run the same week: {'nothing new' if again.existed else 'a new round?!'}")
-    names = {p.user_id: p.name for p in demo.people}
+    names = demo.names()
     shown = 0
     for call in demo.standin.calls_to("chat.postMessage"):
         if "This week's infochat pairing" in str(call.params.get("text")) and shown < 2:
@@ -303,11 +311,25 @@ def journey_report(demo: Demo) -> None:
     for name, data, _ in demo.standin.uploaded_files.values():
         (demo.folder / name).write_bytes(data)
         print(f"   chart uploaded to {admin.name}'s DM: {name} ({len(data):,} bytes, saved in {demo.folder})")
+    journey_report_files(demo)
     someone = demo.people[4]
     demo.say(f"{someone.name}, not an admin, tries the same")
     refusal = demo.slack.command(someone.user_id, "report").json().get("text", "")
     print(f"   ephemeral to {someone.name}: {refusal}")
     demo._seen = len(demo.standin.transcript())
+
+
+def journey_report_files(demo: Demo) -> None:
+    out = demo.folder / "report"
+    demo.say(f"IT exports the same report as files: `infochat report --format csv|json|png --out {out}`")
+    settings = demo.server.settings
+    for fmt in ("csv", "json", "png"):
+        written, report, period = write_report(settings, "", fmt, out)
+        print(f"   {fmt}: {len(written)} files, e.g. {written[0].name}")
+    participation = next(p for p in sorted(out.glob("*.csv")) if "participation" in p.name)
+    print(f"   {participation.name} ({period.label}; * = fewer than {report.min_group_size} people, hidden):")
+    for line in participation.read_text().splitlines()[:8]:
+        print("     " + line)
 
 
 JOURNEYS: list[tuple[str, Journey]] = [
@@ -321,17 +343,23 @@ JOURNEYS: list[tuple[str, Journey]] = [
 ]
 
 
-def run_demo(directory: str | None = None, *, size: int = 36) -> int:
+def run_demo(
+    directory: str | None = None, *, size: int = 36, colleagues: int = 264, history_weeks: int = 26
+) -> int:
+    """The demo: `size` people join today and play the journeys; `colleagues` more have
+    `history_weeks` weeks of chats behind them, so that the HR report has numbers."""
     # The demo prints what people see; server chatter would drown it.
     logging.getLogger().setLevel(logging.WARNING)
     folder = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="infochat-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
+    print(f"infochat demo: the database, the report and the charts go to {folder}")
     database_url = f"sqlite:///{folder / 'infochat.db'}"
-    people = make_company(size)
+    everyone = make_company(size + colleagues)
+    people, history_people = everyone[:size], everyone[size:]
     # Slack's trigger ids last 3 s; on a loaded laptop or CI machine the demo's modals may
     # open later than that, which says nothing about the app (tests hold it to 3 s).
     with SlackStandIn(bot_token=DEMO_TOKEN, trigger_ttl=30.0) as standin:
-        for person in people:
+        for person in everyone:
             standin.add_user(
                 person.user_id,
                 name=person.handle,
@@ -345,27 +373,33 @@ def run_demo(directory: str | None = None, *, size: int = 36) -> int:
             slack_signing_secret=DEMO_SECRET,
             slack_api_url=standin.url,
             database_url=database_url,
-            functions=sorted({p.function for p in people}),
+            functions=sorted({p.function for p in everyone}),
             admins=[people[-1].user_id],
             followup_after="0s",
             auto_migrate=False,
         )
         db = Database(database_url)
         migrate.upgrade(db)
+        print(f"Slack is a local stand-in at {standin.root}; nothing leaves this machine.")
+        if history_people:
+            history = make_history(db, history_people, utcnow(), weeks=history_weeks)
+            print(f"The company so far: {history}.")
         print(
-            f"infochat demo: {len(people)} people in {len(settings.functions)} functions; "
-            f"Slack is a local stand-in at {standin.root}"
+            f"Today {len(people)} more people join; the demo follows them "
+            f"({len(settings.functions)} functions: {', '.join(settings.functions)})."
         )
         with AppServer(settings, db=db) as server:
             # Slack allows ~50 conversations.open a minute and the gateway paces itself to
             # that; the stand-in has no such limit, and the demo should not crawl.
             server.app.ctx.slack.open_limiter = TokenBucket(rate_per_second=1000, burst=1000)
             slack = SlackAppClient(server.events_url, DEMO_SECRET, standin)
-            demo = Demo(standin=standin, slack=slack, server=server, people=people, folder=folder)
+            demo = Demo(
+                standin=standin, slack=slack, server=server, people=people, everyone=everyone, folder=folder
+            )
             for title, journey in JOURNEYS:
                 print(f"\n══ {title} ══")
                 journey(demo)
                 demo.show()
             slack.close()
-    print(f"\nDemo database and files are in {folder}")
+    print(f"\nThe demo's database, report files and charts are in {folder}")
     return 0

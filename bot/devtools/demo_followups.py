@@ -23,8 +23,7 @@ if TYPE_CHECKING:
 
 
 def _print(demo: Demo, who: str, message: dict[str, Any]) -> None:
-    names = {p.user_id: p.name for p in demo.people}
-    rendered = render_blocks(message.get("blocks") or [], names) or str(message.get("text", ""))
+    rendered = render_blocks(message.get("blocks") or [], demo.names()) or str(message.get("text", ""))
     print(f"   {who}:\n     " + rendered.replace("\n", "\n     "))
 
 
@@ -40,8 +39,7 @@ def journey_followup(demo: Demo) -> None:
         roles = {p.role: p.person.slack_user_id for p in chat.participants}
         topic = followups.chat_topic(session, chat)
         chat_id = chat.id
-    by_id = {p.user_id: p for p in demo.people}
-    learner, expert = by_id[roles[ChatRole.LEARNER]], by_id[roles[ChatRole.EXPERT]]
+    learner, expert = demo.person(roles[ChatRole.LEARNER]), demo.person(roles[ChatRole.EXPERT])
 
     demo.say("The follow-up job runs (`infochat followups`; the demo's INFOCHAT_FOLLOWUP_AFTER is 0s)")
     print("   " + run_followups(ctx, utcnow()))
