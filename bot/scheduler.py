@@ -145,7 +145,10 @@ def jobs(ctx: AppContext) -> list[Job]:
         return now.astimezone(UTC).strftime("%Y-%m-%dT%H")
 
     def iso_week(now: datetime) -> str:
-        return now.astimezone(zone).strftime("%G-W%V")
+        # The round's own key (2026-W53, in the schedule's zone): one claim per round, on any replica.
+        from bot.services.pairing import iso_week as round_week
+
+        return round_week(now, zone)
 
     return [
         Job("directory-sync", CronTrigger(hour=3, minute=17, timezone=zone), local_day, _sync_directory),
