@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot import migrate
 from bot.cli import build_parser
-from bot.db import Database, normalise_url
-from tests.conftest import pg_admin_url
+from bot.db import Database
+from tests import test_migrations
+
+# The fixture of a database with nothing in it (a SQLite file not made yet, or a new PostgreSQL one).
+empty_database_url = test_migrations.empty_database_url
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -76,26 +76,6 @@ def test_every_command_is_documented() -> None:
 # -- a database without the schema ----------------------------------------------------------------
 
 
-@pytest.fixture
-def empty_database(tmp_path: Path) -> Iterator[str]:
-    """A database URL with nothing in it: a SQLite file not yet made, or a new PostgreSQL database."""
-    admin = pg_admin_url()
-    if admin is None:
-        yield f"sqlite:///{tmp_path / 'data' / 'infochat.db'}"
-        return
-    admin_url = normalise_url(admin)
-    name = f"infochat_empty_{os.getpid()}_{secrets.token_hex(3)}"
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
-
-
 def _infochat(cwd: Path, database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("INFOCHAT_", "SLACK_"))}
     environment |= {"INFOCHAT_DATABASE_URL": database_url, "SLACK_BOT_TOKEN": "xoxb-test", **env}
@@ -120,15 +100,14 @@ def _infochat(cwd: Path, database_url: str, *args: str, **env: str) -> subproces
     ids=" ".join,
 )
 def test_without_auto_migrate_a_command_on_an_empty_database_says_to_upgrade(
-    args: list[str], empty_database: str, tmp_path: Path
+    args: list[str], empty_database_url: str, tmp_path: Path
 ) -> None:
-    (tmp_path / "data").mkdir()
-    result = _infochat(tmp_path, empty_database, *args, INFOCHAT_AUTO_MIGRATE="false")
+    result = _infochat(tmp_path, empty_database_url, *args, INFOCHAT_AUTO_MIGRATE="false")
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "infochat db upgrade" in result.stderr and "Traceback" not in result.stderr
-    assert list((tmp_path / "data").iterdir()) == []  # no empty SQLite file left behind
-    db = Database(empty_database)
+    assert list(tmp_path.glob("*.db*")) == []  # no empty SQLite file left behind
+    db = Database(empty_database_url)
     try:
         assert migrate.current_revision(db) is None  # and nothing half-made in PostgreSQL
     finally:
@@ -136,13 +115,12 @@ def test_without_auto_migrate_a_command_on_an_empty_database_says_to_upgrade(
 
 
 def test_with_auto_migrate_a_command_on_an_empty_database_migrates_it(
-    empty_database: str, tmp_path: Path
+    empty_database_url: str, tmp_path: Path
 ) -> None:
-    (tmp_path / "data").mkdir()
-    result = _infochat(tmp_path, empty_database, "topics", "list", INFOCHAT_AUTO_MIGRATE="true")
+    result = _infochat(tmp_path, empty_database_url, "topics", "list", INFOCHAT_AUTO_MIGRATE="true")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].split() == ["topic", "key", "speak", "learn"]
-    db = Database(empty_database)
+    db = Database(empty_database_url)
     try:
         assert migrate.current_revision(db) == migrate.head_revision()
     finally:
