@@ -165,10 +165,10 @@ def journey_profiles(demo: Demo) -> None:
         demo.slack.submit(person.user_id, modal, profile_answers(person, spelling[person.user_id]))
     demo.standin.wait_for(lambda: all(demo.standin.home_view(p.user_id) for p in demo.people), timeout=30)
     demo._seen = len(demo.standin.transcript())  # don't print 35 more modals and homes
-    print(f"   {len(demo.people)} profiles saved. The topic catalogue now holds:")
+    print(f"   {len(demo.people)} profiles saved. The company's topic catalogue now holds:")
     typed = [KUBERNETES_SPELLINGS[spelling[p.user_id] % len(KUBERNETES_SPELLINGS)] for p in k8s_speakers]
-    print("     (Kubernetes was typed as " + ", ".join(repr(t) for t in typed) + ")")
-    with Database(demo.server.settings.database_url).session() as session:
+    print("     (today's newcomers typed Kubernetes as " + ", ".join(repr(t) for t in typed) + ")")
+    with demo.server.app.ctx.db.session() as session:
         for name, speakers in catalogue(session)[:8]:
             print(f"     {name}: {speakers} can speak about it")
 
