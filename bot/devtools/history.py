@@ -121,7 +121,7 @@ def _join(db: Database, people: list[Employee], start: datetime, rng: random.Ran
         for person in people:
             week = 0 if rng.random() < 0.5 else rng.randrange(1, 8)
             at = start - timedelta(days=3) + timedelta(weeks=week, hours=rng.randrange(0, 72))
-            row = directory.upsert_member(session, member(person))
+            row = directory.upsert_member(session, member(person)).person
             profiles.save_profile(
                 session,
                 row,
