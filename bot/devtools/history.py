@@ -5,11 +5,11 @@ for chats (most accepted, some declined, a few left to expire), and afterwards m
 say they met and some note what they learned. Everything goes through the services
 that live use goes through (directory.upsert_member, profiles.save_profile,
 find.find_experts, pairing.create_round, requests.create_request/accept/decline/expire,
-followups.record_met/record_couldnt/save_learning), each called with the instant it
-happened, so the history obeys the same rules and fills the same tables. Nothing is
-sent to Slack: those messages belong to the past.
+chats.record_met, followups.record_couldnt, learnings.save_learning), each called with
+the instant it happened, so the history obeys the same rules and fills the same tables.
+Nothing is sent to Slack: those messages belong to the past.
 
-Seeded, so every demo tells the same story; a few seconds for 300 people.
+Seeded, so every demo tells the same story; about 15 s of CPU for 264 people and 26 weeks.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from bot.db import Database
 from bot.devtools.company import Employee
 from bot.models import Chat, Person, RequestStatus, Share
-from bot.services import directory, followups, pairing, profiles, requests
+from bot.services import chats, directory, followups, learnings, pairing, profiles, requests
 from bot.services.find import QueryError, find_experts
 
 TAKEAWAYS = [
@@ -149,13 +149,13 @@ def _round(
     history: History,
     clock: _Past,
 ) -> None:
-    _, made, chats, _ = pairing.create_round(
+    _, made, groups, _ = pairing.create_round(
         session, instant, cooldown_weeks=12, default_tz=zone, zone=tz, seed=seed + week
     )
     if made is None:
         return
     history.rounds += 1
-    for chat, _planned in chats:
+    for chat, _planned in groups:
         _follow_up(session, chat, clock(instant + timedelta(days=rng.randrange(2, 6))), rng, history)
 
 
@@ -233,14 +233,14 @@ def _follow_up(session: Session, chat: Chat, at: datetime, rng: random.Random, h
         if author is None:
             continue
         if rng.random() < NOTE_SHARE and topic:
-            note = followups.LearningInput(
+            note = learnings.LearningInput(
                 text=rng.choice(TAKEAWAYS).format(topic=topic),
                 usefulness=rng.choice([3, 4, 4, 5, 5]),
                 topics=[topic],
                 share=rng.choice([Share.EVERYONE.value, Share.EVERYONE.value, Share.ME.value]),
                 thanks="Thank you, that helped a lot!" if rng.random() < 0.5 else "",
             )
-            followups.save_learning(session, chat, author, note, at)
+            learnings.save_learning(session, chat, author, note, at)
             history.takeaways += 1
         else:
-            followups.record_met(session, chat, author.id, at)
+            chats.record_met(session, chat, author.id, at)
