@@ -99,6 +99,13 @@ class Person(Base):
     # Partners who said "no reply" in a row (Donut's ghost rule: 3 pauses them).
     no_show_streak: Mapped[int] = mapped_column(SmallInteger, default=0)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Availability for scheduling chats (bot.services.scheduling), in the person's Slack time zone:
+    # working days as a Monday=bit 0 mask, working hours as minutes after midnight.
+    work_days: Mapped[int] = mapped_column(SmallInteger, default=0b11111, server_default="31")
+    work_start: Mapped[int] = mapped_column(SmallInteger, default=600, server_default="600")
+    work_end: Mapped[int] = mapped_column(SmallInteger, default=1020, server_default="1020")
+    best_time: Mapped[str] = mapped_column(String(16), default="any", server_default="any")
+    chat_minutes: Mapped[int] = mapped_column(SmallInteger, default=30, server_default="30")
 
     topics: Mapped[list[PersonTopic]] = relationship(
         back_populates="person", cascade="all, delete-orphan", lazy="selectin"
@@ -503,3 +510,90 @@ class AppState(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(500))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+# -- scheduling (bot.services.scheduling) -------------------------------------------------
+
+
+class ScheduleStatus(enum.StrEnum):
+    PROPOSING = "proposing"  # times proposed, people picking
+    CONFIRMED = "confirmed"  # one time works for everyone
+    CANCELLED = "cancelled"  # cancelled from the confirmation, with a reason
+
+
+class ChatSchedule(Base):
+    """Finding a time for one chat, and the time found.
+
+    One row per chat, created by the first `Find a time`. `round` numbers the
+    set of proposed times (a reschedule starts a new round); `sequence` is
+    the calendar invite's SEQUENCE (each reschedule and the cancellation add
+    one); `invite_shared` is the highest sequence whose .ics reached the
+    conversation (-1: none yet).
+    """
+
+    __tablename__ = "chat_schedules"
+    __table_args__ = (Index("ix_chat_schedules_status_start", "status", "start_at"),)
+
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[ScheduleStatus] = mapped_column(
+        _str_enum(ScheduleStatus), default=ScheduleStatus.PROPOSING
+    )
+    round: Mapped[int] = mapped_column(SmallInteger, default=1)
+    minutes: Mapped[int] = mapped_column(SmallInteger, default=30)
+    overlap: Mapped[bool] = mapped_column(Boolean, default=True)
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sequence: Mapped[int] = mapped_column(SmallInteger, default=0)
+    invite_shared: Mapped[int] = mapped_column(SmallInteger, default=-1)
+    invite_claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the first follow-up check-in is due, if scheduling decided it (2 h after the slot).
+    checkin_after: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    first_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reschedules: Mapped[int] = mapped_column(SmallInteger, default=0)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_reason: Mapped[str] = mapped_column(String(500), default="")
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ChatNudge(Base):
+    """The one "find a time" nudge a chat gets when nobody picked a time within 3 working days."""
+
+    __tablename__ = "chat_nudges"
+
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ScheduleSlot(Base):
+    """A time proposed for a chat (by infochat, or suggested by one of its people)."""
+
+    __tablename__ = "schedule_slots"
+    __table_args__ = (
+        Index("uq_schedule_slots_chat_round_start", "chat_id", "round", "start_at", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(SmallInteger)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    suggested_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # Person ids this time falls before / after the working hours of.
+    early_for: Mapped[list[int] | None] = mapped_column(JSON)
+    late_for: Mapped[list[int] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SlotPick(Base):
+    """Someone in the chat said this time works for them."""
+
+    __tablename__ = "slot_picks"
+
+    slot_id: Mapped[int] = mapped_column(
+        ForeignKey("schedule_slots.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

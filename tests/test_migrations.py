@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -99,6 +100,16 @@ def test_db_current_reports_state(empty_database_url: str, tmp_path: Path) -> No
     assert after.returncode == 0
 
 
+def _table_as_of(connection: Any, model_table: Any) -> Any:
+    """The model's table cut down to the columns an older revision has (later ones added theirs)."""
+    import sqlalchemy as sa
+
+    present = {column["name"] for column in sa.inspect(connection).get_columns(model_table.name)}
+    return sa.Table(
+        model_table.name, sa.MetaData(), *(c._copy() for c in model_table.columns if c.name in present)
+    )
+
+
 def test_person_usage_is_backfilled_from_existing_chats(empty_database_url: str) -> None:
     """0008 counts the chats already there, as the flush hook would have."""
     from datetime import UTC, datetime, timedelta
@@ -113,7 +124,8 @@ def test_person_usage_is_backfilled_from_existing_chats(empty_database_url: str)
         now = datetime.now(UTC)
         with db.engine.begin() as connection:
             for i in (1, 2):
-                connection.execute(insert(Person.__table__).values(id=i, slack_user_id=f"U{i}", name=f"p{i}"))
+                people = _table_as_of(connection, Person.__table__)
+                connection.execute(insert(people).values(id=i, slack_user_id=f"U{i}", name=f"p{i}"))
             for chat_id, days in ((1, 1), (2, 100)):
                 connection.execute(
                     insert(Chat.__table__).values(

@@ -1,0 +1,312 @@
+"""Proposing times for a chat: a pure function of plain data (no database, no clock, no Slack).
+
+Each person brings an `Availability`: their time zone, working days and hours,
+the public holidays of their country in the window, the part of the day they
+prefer for chats, and busy intervals (from a calendar provider; none by
+default). `propose_slots` returns 3–5 slots in the next working days that
+fall inside everyone's hours, spread over different days and times of day;
+when everyone's hours never overlap it returns the least-bad slots instead,
+each flagged with whom it is early or late for.
+
+Rules, for every slot:
+- it starts at least `lead` (2 hours) after `now`, on a :00/:15/:30/:45 boundary;
+- on each person's own local date it is a working day of theirs and not a
+  public holiday of their country (so never a weekend with the default days);
+- with overlap: it lies wholly inside each person's working hours, wall-clock,
+  whatever DST does in between;
+- the window is the next `working_days` working days of the first person (the
+  learner of a request, the first member of a weekly pairing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+WEEKDAYS: frozenset[int] = frozenset(range(5))  # Monday=0 … Friday=4
+DEFAULT_START = time(10, 0)
+DEFAULT_END = time(17, 0)
+BEST_TIMES = ("any", "mornings", "afternoons")
+CHAT_LENGTHS = (20, 30)
+DEFAULT_CHAT_MINUTES = 30
+LEAD = timedelta(hours=2)
+STEP = timedelta(minutes=15)
+NOON = time(12, 0)
+# Least-bad slots are looked for only where nobody is asked before 07:00 or after 21:00.
+EARLIEST_LEAST_BAD = time(7, 0)
+LATEST_LEAST_BAD = time(21, 0)
+
+
+def zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
+    for candidate in (name, fallback, "UTC"):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: datetime
+    end: datetime
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        return self.start < end and start < self.end
+
+
+@dataclass(frozen=True)
+class Availability:
+    """When one person can chat, as plain data."""
+
+    tz: str = "UTC"
+    days: frozenset[int] = WEEKDAYS
+    start: time = DEFAULT_START
+    end: time = DEFAULT_END
+    best: str = "any"  # "mornings" | "afternoons" | "any"
+    holidays: frozenset[date] = frozenset()
+    busy: tuple[Interval, ...] = ()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone(self.tz)
+
+    def is_working_day(self, day: date) -> bool:
+        return day.weekday() in self.days and day not in self.holidays
+
+    def local(self, instant: datetime) -> datetime:
+        return instant.astimezone(self.zone)
+
+    def outside_minutes(self, start: datetime, end: datetime) -> tuple[int, int]:
+        """(minutes the slot starts before this person's hours, minutes it ends after them)."""
+        s, e = self.local(start), self.local(end)
+        day = s.date()
+        early = _minutes(self.start) - _minutes(s.time())
+        end_minutes = _minutes(e.time()) if e.date() == day else _minutes(e.time()) + 24 * 60
+        late = end_minutes - _minutes(self.end)
+        return max(early, 0), max(late, 0)
+
+    def inside(self, start: datetime, end: datetime) -> bool:
+        """Wholly inside this person's working hours on a working day of theirs."""
+        s, e = self.local(start), self.local(end)
+        if s.date() != e.date() or not self.is_working_day(s.date()):
+            return False
+        return self.start <= s.time() and e.time() <= self.end and s.time() < e.time()
+
+    def free(self, start: datetime, end: datetime) -> bool:
+        return not any(b.overlaps(start, end) for b in self.busy)
+
+    def prefers(self, start: datetime) -> bool:
+        if self.best == "mornings":
+            return self.local(start).time() < NOON
+        if self.best == "afternoons":
+            return self.local(start).time() >= NOON
+        return True
+
+
+def _minutes(moment: time) -> int:
+    return moment.hour * 60 + moment.minute
+
+
+@dataclass(frozen=True)
+class Slot:
+    start: datetime
+    end: datetime
+    # Indexes into the people given to propose_slots: whom this slot is early / late for.
+    early_for: tuple[int, ...] = ()
+    late_for: tuple[int, ...] = ()
+
+    @property
+    def inside_hours(self) -> bool:
+        return not self.early_for and not self.late_for
+
+
+@dataclass(frozen=True)
+class Proposal:
+    slots: list[Slot] = field(default_factory=list)
+    overlap: bool = True  # False: nobody's hours meet, these are the least-bad times
+
+
+def _first_start(now: datetime, lead: timedelta) -> datetime:
+    earliest = now.astimezone(UTC) + lead
+    floor = earliest.replace(minute=earliest.minute - earliest.minute % 15, second=0, microsecond=0)
+    return floor if floor >= earliest else floor + STEP
+
+
+def window_days(first: Availability, now: datetime, count: int) -> list[date]:
+    """The next `count` working days of `first`, today included (in their zone)."""
+    day = first.local(now).date()
+    days: list[date] = []
+    for _ in range(count * 7 + 31):  # bounded even if someone works one day a week around holidays
+        if first.is_working_day(day):
+            days.append(day)
+            if len(days) == count:
+                break
+        day += timedelta(days=1)
+    return days
+
+
+def candidates(
+    people: Sequence[Availability], now: datetime, minutes: int, working_days: int, lead: timedelta
+) -> list[datetime]:
+    """Every start on a 15-minute step in the window, on everyone's working day, nobody busy."""
+    if not people:
+        return []
+    days = window_days(people[0], now, working_days)
+    if not days:
+        return []
+    first = people[0]
+    begin = max(_first_start(now, lead), datetime.combine(days[0], time(0), first.zone).astimezone(UTC))
+    stop = datetime.combine(days[-1] + timedelta(days=1), time(0), first.zone).astimezone(UTC)
+    wanted = set(days)
+    length = timedelta(minutes=minutes)
+    starts: list[datetime] = []
+    moment = begin
+    while moment + length <= stop:
+        end = moment + length
+        if (
+            first.local(moment).date() in wanted
+            and all(p.is_working_day(p.local(moment).date()) for p in people)
+            and all(p.local(moment).date() == p.local(end).date() for p in people)
+            and all(p.free(moment, end) for p in people)
+        ):
+            starts.append(moment)
+        moment += STEP
+    return starts
+
+
+def _slot(people: Sequence[Availability], start: datetime, minutes: int) -> Slot:
+    end = start + timedelta(minutes=minutes)
+    early, late = [], []
+    for index, person in enumerate(people):
+        before, after = person.outside_minutes(start, end)
+        if before:
+            early.append(index)
+        if after:
+            late.append(index)
+    return Slot(start, end, tuple(early), tuple(late))
+
+
+def _hour_of_day(people: Sequence[Availability], start: datetime) -> float:
+    local = people[0].local(start)
+    return local.hour + local.minute / 60
+
+
+def _spread(
+    people: Sequence[Availability], starts: list[datetime], count: int, cost: dict[datetime, float]
+) -> list[datetime]:
+    """Pick up to `count` starts: cheapest first, then one per day before a second on any day,
+    each as far in time of day from those already picked as the cost allows."""
+    chosen: list[datetime] = []
+    used_days: dict[date, int] = {}
+    while len(chosen) < count:
+        best: tuple[float, datetime] | None = None
+        for start in starts:
+            if start in chosen:
+                continue
+            day = people[0].local(start).date()
+            if any(
+                abs((start - c).total_seconds()) < 3600 * 2
+                for c in chosen
+                if day == people[0].local(c).date()
+            ):
+                continue  # two slots on one day stay at least two hours apart
+            hour = _hour_of_day(people, start)
+            distance = min((abs(hour - _hour_of_day(people, c)) for c in chosen), default=8.0)
+            score = cost[start] * 10 + used_days.get(day, 0) * 100 - min(distance, 4.0)
+            if best is None or (score, start) < best:
+                best = (score, start)
+        if best is None:
+            break
+        chosen.append(best[1])
+        day = people[0].local(best[1]).date()
+        used_days[day] = used_days.get(day, 0) + 1
+    return sorted(chosen)
+
+
+def propose_slots(
+    people: Sequence[Availability],
+    now: datetime,
+    *,
+    minutes: int = DEFAULT_CHAT_MINUTES,
+    count: int = 5,
+    working_days: int = 5,
+    lead: timedelta = LEAD,
+) -> Proposal:
+    """3–5 slots for everyone in `people` (a pair or a trio); see the module's rules."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    starts = candidates(people, now, minutes, working_days, lead)
+    length = timedelta(minutes=minutes)
+    inside = [s for s in starts if all(p.inside(s, s + length) for p in people)]
+    if inside:
+        # Prefer times in everyone's favourite part of the day; otherwise any inside time.
+        cost = {s: sum(1 for p in people if not p.prefers(s)) + _unround(people, s) for s in inside}
+        return Proposal([_slot(people, s, minutes) for s in _spread(people, inside, count, cost)])
+    least_bad = _least_bad(people, starts, minutes)
+    if not least_bad:
+        return Proposal([], overlap=False)
+    # Minutes outside someone's hours: the worst person first, then everyone's total.
+    cost = {}
+    for start in least_bad:
+        outside = [sum(p.outside_minutes(start, start + length)) for p in people]
+        cost[start] = max(outside) / 30 + sum(outside) / 300 + _unround(people, start)
+    floor = min(cost.values())
+    # Only the nearly-best (within an hour of the best) are offered: least bad, not merely bad.
+    near = [s for s in least_bad if cost[s] <= floor + 2]
+    return Proposal([_slot(people, s, minutes) for s in _spread(people, near, count, cost)], overlap=False)
+
+
+def _unround(people: Sequence[Availability], start: datetime) -> float:
+    """A small cost for each person who would read :15 or :45: round times are easier to remember."""
+    return 0.3 * sum(1 for p in people if p.local(start).minute % 30)
+
+
+def _least_bad(people: Sequence[Availability], starts: list[datetime], minutes: int) -> list[datetime]:
+    length = timedelta(minutes=minutes)
+    kept = []
+    for start in starts:
+        ok = True
+        for person in people:
+            s, e = person.local(start), person.local(start + length)
+            if s.time() < EARLIEST_LEAST_BAD or e.time() > LATEST_LEAST_BAD or e.date() != s.date():
+                ok = False
+                break
+        if ok:
+            kept.append(start)
+    return kept
+
+
+def slot_for(people: Sequence[Availability], start: datetime, minutes: int) -> Slot:
+    """A slot someone suggested themselves, flagged like proposed ones."""
+    return _slot(people, start.astimezone(UTC), minutes)
+
+
+def chat_minutes(lengths: Sequence[int | None]) -> int:
+    """A pairing's length: the shortest anyone asked for (20 or 30), 30 when nobody said."""
+    given = [n for n in lengths if n in CHAT_LENGTHS]
+    return min(given) if given else DEFAULT_CHAT_MINUTES
+
+
+def working_days_between(start: date, end: date, days: frozenset[int] = WEEKDAYS) -> int:
+    """Working days after `start` up to and including `end` (0 when end <= start)."""
+    count, day = 0, start
+    while day < end:
+        day += timedelta(days=1)
+        if day.weekday() in days:
+            count += 1
+    return count
+
+
+def add_working_days(start: datetime, count: int, availability: Availability) -> datetime:
+    """The same local time `count` working days (theirs, holidays excluded) after `start`."""
+    local = availability.local(start)
+    day, remaining = local.date(), count
+    while remaining > 0:
+        day += timedelta(days=1)
+        if availability.is_working_day(day):
+            remaining -= 1
+    return datetime.combine(day, local.time(), availability.zone).astimezone(UTC)
