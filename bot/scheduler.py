@@ -135,6 +135,12 @@ def _request_reminders(ctx: AppContext) -> str:
     return remind_and_expire(ctx, utcnow())
 
 
+def _scheduling(ctx: AppContext) -> str:
+    from bot.flows.scheduling import run_scheduling
+
+    return run_scheduling(ctx, utcnow())
+
+
 def jobs(ctx: AppContext) -> list[Job]:
     zone = ctx.settings.zone
 
@@ -162,6 +168,8 @@ def jobs(ctx: AppContext) -> list[Job]:
         Job("outbox", IntervalTrigger(seconds=30), None, _drain_outbox),
         Job("request-reminders", IntervalTrigger(minutes=15), None, _request_reminders),
         Job("followups", IntervalTrigger(minutes=15), None, _followups),
+        # "Find a time" nudges and calendar invites not shared yet (each claimed per chat).
+        Job("scheduling", IntervalTrigger(minutes=15), None, _scheduling),
         # Search's per-person chat counts whose 90-day window moved on (bot/services/usage.py).
         Job("chat-usage", CronTrigger(minute=7, timezone=UTC), hour, _chat_usage),
     ]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from bot.blocks import Block, actions, button, context, escape, header, section, truncate
-from bot.blocks.requests import LEARN_NOT_JOB, MARK_DONE_ACTION, PersonCard, local_time
+from bot.blocks.requests import FIND_TIME_ACTION, LEARN_NOT_JOB, MARK_DONE_ACTION, PersonCard, local_time
 
 CANT_MAKE_IT_ACTION = "pairing_cant_make_it"
 NO_REPEAT_ACTION = "pairing_dont_pair_again"
@@ -45,14 +45,16 @@ def pairing_intro(
         section(truncate("*Why you were matched*\n" + why, 3000)),
         section("*A few questions to start*\n" + questions),
         section(
-            "*20–30 minutes, your call on coffee, call or video.* Whoever is free first, suggest a time."
+            "*20–30 minutes, your call on coffee, call or video.* Click *Find a time* and I'll propose "
+            "times that fit everyone's working hours."
         ),
         context(
             "Close with “how can I help you?” and “who else should I talk to?” — and a thank-you. "
             + LEARN_NOT_JOB
         ),
         actions(
-            button("Mark as done", MARK_DONE_ACTION, str(chat_id), style="primary"),
+            button("Find a time", FIND_TIME_ACTION, str(chat_id), style="primary"),
+            button("Mark as done", MARK_DONE_ACTION, str(chat_id)),
             button("Can't make it", CANT_MAKE_IT_ACTION, str(chat_id)),
             button("Don't pair us again", NO_REPEAT_ACTION, str(chat_id)),
             block_id=f"pairing_{chat_id}",

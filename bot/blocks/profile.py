@@ -6,10 +6,12 @@ from typing import Any
 
 from bot.blocks import Block, context, escape, header, input_block, plain, section, truncate
 from bot.services.profiles import FORMATS, MAX_ASK_ME_ABOUT, MAX_CHATS_PER_MONTH, ProfileSnapshot, TopicRef
+from bot.services.scheduling.availability import CHAT_LENGTHS, DAY_NAMES
 
 PROFILE_CALLBACK = "profile_modal"
 SPEAK_ACTION = "speak_topics"
 LEARN_ACTION = "learn_topics"
+BEST_TIME_LABELS = {"any": "Any time", "mornings": "Mornings", "afternoons": "Afternoons"}
 
 
 def _option(text: str, value: str) -> dict[str, Any]:
@@ -140,6 +142,7 @@ def profile_modal(
         ask["initial_value"] = profile.ask_me_about
     blocks.append(input_block("ask", "Ask me about (one line)", ask, optional=True))
     blocks += _preference_blocks(profile)
+    blocks += availability_inputs(profile)
     return {
         "type": "modal",
         "callback_id": PROFILE_CALLBACK,
@@ -148,6 +151,62 @@ def profile_modal(
         "close": plain("Cancel", 24),
         "blocks": blocks,
     }
+
+
+def availability_inputs(profile: ProfileSnapshot) -> list[Block]:
+    """When chats can be scheduled: working hours and days, best times, chat length."""
+    hours: Block = {
+        "type": "plain_text_input",
+        "action_id": "hours_input",
+        "initial_value": profile.working_hours,
+        "max_length": 40,
+        "placeholder": plain("e.g. 10:00–17:00"),
+    }
+    days = [_option(name, str(index)) for index, name in enumerate(DAY_NAMES)]
+    best = [_option(label, value) for value, label in BEST_TIME_LABELS.items()]
+    lengths = [_option(f"{n} minutes", str(n)) for n in CHAT_LENGTHS]
+    return [
+        input_block(
+            "hours",
+            f"My working hours ({profile.tz or 'your Slack time zone'})",
+            hours,
+            hint="infochat proposes chat times inside them, in your Slack time zone.",
+        ),
+        input_block(
+            "days",
+            "My working days",
+            {
+                "type": "checkboxes",
+                "action_id": "days_checkboxes",
+                "options": days,
+                "initial_options": [days[d] for d in profile.work_days if 0 <= d < 7] or days[:5],
+            },
+        ),
+        input_block(
+            "best",
+            "Best times for chats",
+            {
+                "type": "radio_buttons",
+                "action_id": "best_radio",
+                "options": best,
+                "initial_option": best[list(BEST_TIME_LABELS).index(profile.best_time)]
+                if profile.best_time in BEST_TIME_LABELS
+                else best[0],
+            },
+        ),
+        input_block(
+            "length",
+            "Chat length",
+            {
+                "type": "radio_buttons",
+                "action_id": "length_radio",
+                "options": lengths,
+                "initial_option": lengths[list(CHAT_LENGTHS).index(profile.chat_minutes)]
+                if profile.chat_minutes in CHAT_LENGTHS
+                else lengths[-1],
+            },
+        ),
+    ]
 
 
 def topic_list(topics: list[TopicRef], limit: int = 12) -> str:
@@ -167,8 +226,18 @@ def profile_summary(profile: ProfileSnapshot) -> str:
             f"*Chats per month:* {_capacity_label(profile.chats_per_month)}"
             f" · *Format:* {FORMATS.get(profile.preferred_format, 'Any')}"
             f" · *Weekly pairing:* {'on' if profile.weekly_pairing else 'off'}",
+            f"*Working hours:* {escape(profile.working_hours)}"
+            f" {_day_span(profile.work_days)}"
+            f" · *Best times:* {BEST_TIME_LABELS.get(profile.best_time, 'Any time').lower()}"
+            f" · *Chat length:* {profile.chat_minutes} minutes",
         ]
     )
+
+
+def _day_span(days: list[int]) -> str:
+    if days == [0, 1, 2, 3, 4]:
+        return "Monday–Friday"
+    return ", ".join(DAY_NAMES[d][:3] for d in days if 0 <= d < 7)
 
 
 def profile_saved_view(profile: ProfileSnapshot) -> Block:

@@ -18,6 +18,7 @@ ACCEPT_ACTION = "request_accept"
 DECLINE_ACTION = "request_decline"
 REDIRECT_ACTION = "request_redirect"
 MARK_DONE_ACTION = "chat_mark_done"
+FIND_TIME_ACTION = "schedule_find"  # handled by bot.listeners.scheduling
 
 LEARN_NOT_JOB = "infochat chats are conversations to learn about each other's work — never a job ask."
 FORMAT_LABELS = {"any": "Your call", "coffee": "Coffee", "call": "Call", "video": "Video"}
@@ -241,13 +242,18 @@ def intro_message(
     blocks += [
         section(
             f"*Next step:* find {card.duration_minutes} minutes this week — "
-            f"{FORMAT_LABELS.get(card.preferred_format, 'your call').lower()} on format. {times}"
+            f"{FORMAT_LABELS.get(card.preferred_format, 'your call').lower()} on format. {times} "
+            "Click *Find a time* and I'll propose times for you both."
         ),
         context(
             "Close with “how can I help you?” and “who else should I talk to?” — "
             "and say thank you afterwards. " + LEARN_NOT_JOB
         ),
-        actions(button("Mark as done", MARK_DONE_ACTION, str(chat_id)), block_id=f"chat_{chat_id}"),
+        actions(
+            button("Find a time", FIND_TIME_ACTION, str(chat_id), style="primary"),
+            button("Mark as done", MARK_DONE_ACTION, str(chat_id)),
+            block_id=f"chat_{chat_id}",
+        ),
     ]
     return text, blocks
 

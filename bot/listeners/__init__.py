@@ -124,6 +124,7 @@ def register_all(app: App, ctx: AppContext) -> ListenerRegistry:
         pairing,
         reports,
         requests,
+        scheduling,
         views,
     )
 
@@ -141,6 +142,7 @@ def register_all(app: App, ctx: AppContext) -> ListenerRegistry:
         requests,
         pairing,
         followups,
+        scheduling,
         reports,
     )
     for module in modules:

@@ -60,6 +60,17 @@ def parse_profile_submission(state_values: dict[str, Any]) -> profiles.ProfileIn
         chats_per_month=shapes.as_small_int(capacity),
         preferred_format=option_value("format") or "any",
         weekly_pairing=option_value("weekly") == "on",
+        # Availability: a block that was not shown keeps what is stored (None).
+        working_hours=shapes.text_value(_selected(state_values, "hours")) or None,
+        work_days=[
+            int(v)
+            for o in shapes.option_values(_selected(state_values, "days"))
+            if (v := str(o.get("value"))).isdigit()
+        ]
+        if "days" in state_values
+        else None,
+        best_time=option_value("best"),
+        chat_minutes=shapes.as_small_int(option_value("length")),
     )
 
 

@@ -6,7 +6,8 @@ answer racing a re-ask produce one outcome; messages the change causes are
 enqueued by the caller (bot.flows.followups) in the same transaction.
 
 Per participant (chat_participants):
-- check-in 1 goes out `followup_after` after the chat was introduced;
+- check-in 1 goes out `followup_after` after the chat was introduced, or 2 hours
+  after its slot when scheduling confirmed a time (ChatSchedule.checkin_after);
 - silence or `Not yet` asks again 3 days later, at most twice;
 - three days after the last check-in, still no answer: outcome "no answer";
 - `We met` / `We couldn't meet` are final (a late `We met` may still replace
@@ -32,6 +33,7 @@ from bot.models import (
     ChatParticipant,
     ChatRequest,
     ChatRole,
+    ChatSchedule,
     Outcome,
     Person,
     Takeaway,
@@ -150,14 +152,24 @@ def due_first_checkins(session: Session, now: datetime, after: timedelta, limit:
     wrote = exists().where(
         Takeaway.chat_id == ChatParticipant.chat_id, Takeaway.author_id == ChatParticipant.person_id
     )
+    # A chat with a time found by scheduling is asked about 2 hours after it ends
+    # (ChatSchedule.checkin_after); others `after` their intro.
+    due = or_(
+        and_(
+            ChatSchedule.checkin_after.is_(None),
+            Chat.created_at <= cutoff,
+            Chat.created_at > cutoff - CHECKIN_WINDOW,
+        ),
+        and_(ChatSchedule.checkin_after <= now, ChatSchedule.checkin_after > now - CHECKIN_WINDOW),
+    )
     rows = session.execute(
         select(ChatParticipant.chat_id, ChatParticipant.person_id, ChatParticipant.outcome)
         .join(Chat, Chat.id == ChatParticipant.chat_id)
         .join(Person, Person.id == ChatParticipant.person_id)
+        .outerjoin(ChatSchedule, ChatSchedule.chat_id == Chat.id)
         .where(
             Chat.cancelled_at.is_(None),
-            Chat.created_at <= cutoff,
-            Chat.created_at > cutoff - CHECKIN_WINDOW,
+            due,
             ChatParticipant.checkins_sent == 0,
             or_(ChatParticipant.outcome.is_(None), and_(ChatParticipant.outcome == Outcome.MET, ~wrote)),
             _reachable(now),

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
@@ -56,6 +56,22 @@ def enqueue(
     }
     statement = insert_ignoring_duplicates(session, OutboxMessage).values(**values)
     return session.execute(statement.returning(OutboxMessage.id)).first() is not None
+
+
+def withdraw(session: Session, dedupe_key: str) -> bool:
+    """Take back a message not sent yet (a reminder for a time that changed), in the caller's
+    transaction. False when there is none, or it is already sent or being sent."""
+    now = utcnow()
+    result = session.execute(
+        delete(OutboxMessage)
+        .where(
+            OutboxMessage.dedupe_key == dedupe_key,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 def backoff(attempts: int) -> timedelta:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from bot.clock import zone
 from bot.models import Person, PersonTopic, TopicKind
 from bot.services import topics as topic_service
+from bot.services.scheduling import availability
 
 FORMATS: dict[str, str] = {"any": "Any", "coffee": "Coffee", "call": "Call", "video": "Video"}
 MAX_CHATS_PER_MONTH = 8
@@ -36,6 +37,11 @@ class ProfileInput:
     chats_per_month: int | None = DEFAULT_CHATS_PER_MONTH
     preferred_format: str = "any"
     weekly_pairing: bool = False
+    # Availability for scheduling chats; None keeps what is stored (the input was not shown).
+    working_hours: str | None = None  # "10:00–17:00", in the person's Slack time zone
+    work_days: list[int] | None = None  # Monday=0
+    best_time: str | None = None  # any / mornings / afternoons
+    chat_minutes: int | None = None  # 20 or 30
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,10 @@ class ProfileSnapshot:
     weekly_pairing: bool = False
     paused_until: datetime | None = None
     can_take_part: bool = True
+    working_hours: str = "10:00–17:00"
+    work_days: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
+    best_time: str = "any"
+    chat_minutes: int = 30
 
 
 class PauseError(ValueError):
@@ -92,6 +102,12 @@ def snapshot(person: Person) -> ProfileSnapshot:
         weekly_pairing=person.weekly_pairing,
         paused_until=person.paused_until,
         can_take_part=person.can_be_messaged,
+        working_hours=availability.format_hours(
+            availability.clock(person.work_start), availability.clock(person.work_end)
+        ),
+        work_days=sorted(availability.work_days_of(person.work_days)),
+        best_time=person.best_time,
+        chat_minutes=person.chat_minutes,
     )
 
 
@@ -115,6 +131,17 @@ def validate_profile(
         errors["capacity"] = f"Choose between 0 (learner only) and {MAX_CHATS_PER_MONTH} chats a month."
     if submitted.preferred_format not in FORMATS:
         errors["format"] = "Choose coffee, call, video or any."
+    if submitted.working_hours is not None:
+        try:
+            availability.parse_working_hours(submitted.working_hours)
+        except ValueError as problem:
+            errors["hours"] = str(problem)
+    if submitted.work_days is not None and not submitted.work_days:
+        errors["days"] = "Tick at least one working day."
+    if submitted.best_time is not None and submitted.best_time not in availability.BEST_TIMES:
+        errors["best"] = "Choose mornings, afternoons or any time."
+    if submitted.chat_minutes is not None and submitted.chat_minutes not in availability.CHAT_LENGTHS:
+        errors["length"] = "Choose 20 or 30 minutes."
     return errors
 
 
@@ -127,6 +154,7 @@ def save_profile(session: Session, person: Person, submitted: ProfileInput, now:
     person.chats_per_month = submitted.chats_per_month or 0
     person.preferred_format = submitted.preferred_format
     person.weekly_pairing = submitted.weekly_pairing
+    _save_availability(person, submitted)
     person.joined_at = person.joined_at or now
     person.left_at = None
     wanted: list[tuple[int, TopicKind]] = []
@@ -145,6 +173,18 @@ def save_profile(session: Session, person: Person, submitted: ProfileInput, now:
     session.flush()
     session.expire(person, ["topics"])
     return person
+
+
+def _save_availability(person: Person, submitted: ProfileInput) -> None:
+    if submitted.working_hours is not None:
+        start, end = availability.parse_working_hours(submitted.working_hours)
+        person.work_start, person.work_end = start.hour * 60 + start.minute, end.hour * 60 + end.minute
+    if submitted.work_days:
+        person.work_days = availability.mask_of(submitted.work_days)
+    if submitted.best_time in availability.BEST_TIMES:
+        person.best_time = submitted.best_time
+    if submitted.chat_minutes in availability.CHAT_LENGTHS:
+        person.chat_minutes = submitted.chat_minutes
 
 
 def get_person(session: Session, slack_user_id: str) -> Person | None:

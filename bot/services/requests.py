@@ -41,7 +41,8 @@ DURATIONS = (20, 30)
 FORMATS = ("any", "coffee", "call", "video")
 NUDGE_AFTER_WORKING_DAYS = 2
 EXPIRE_AFTER = timedelta(days=7)
-WORK_START, WORK_END = time(9, 0), time(17, 0)
+# The default working hours of a profile (bot.services.scheduling.slots), for the intro's overlap line.
+WORK_START, WORK_END = time(10, 0), time(17, 0)
 
 
 def suggested_questions(topic: str) -> list[str]:

@@ -13,8 +13,8 @@ Nothing here knows about Slack.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,6 +34,7 @@ from bot.models import (
     ScheduleStatus,
     SlotPick,
 )
+from bot.services.scheduling.availability import clock, work_days_of
 from bot.services.scheduling.calendar import Attendee, BusyTimes, WorkingHoursOnly
 from bot.services.scheduling.countries import country_for_zone, holiday_dates
 from bot.services.scheduling.slots import (
@@ -68,19 +69,6 @@ class Stale(Exception):
 # -- availability ---------------------------------------------------------------------
 
 
-def work_days_of(mask: int) -> frozenset[int]:
-    return frozenset(day for day in range(7) if mask >> day & 1) or frozenset(range(5))
-
-
-def mask_of(days: Sequence[int]) -> int:
-    return sum(1 << day for day in set(days) if 0 <= day < 7)
-
-
-def _clock(minutes: int) -> time:
-    minutes = max(0, min(minutes, 23 * 60 + 59))
-    return time(minutes // 60, minutes % 60)
-
-
 def availability_of(
     person: Person, default_tz: str, now: datetime, busy: Sequence[Interval] = ()
 ) -> Availability:
@@ -90,8 +78,8 @@ def availability_of(
     return Availability(
         tz=tz,
         days=work_days_of(person.work_days),
-        start=_clock(person.work_start),
-        end=_clock(person.work_end),
+        start=clock(person.work_start),
+        end=clock(person.work_end),
         best=person.best_time if person.best_time in BEST_TIMES else "any",
         holidays=holiday_dates(country_for_zone(tz), today - timedelta(days=1), today + timedelta(days=45)),
         busy=tuple(busy),
@@ -219,6 +207,7 @@ def propose(
     now: datetime,
     default_tz: str,
     busy_times: BusyTimes | None = None,
+    avoid: Sequence[Interval] = (),
 ) -> Proposed:
     """The times being picked for `chat`: the current round's if some are still ahead, else new ones."""
     _insert(
@@ -245,6 +234,8 @@ def propose(
     # Nothing proposed yet, or every proposed time has passed: a fresh round.
     new_round = schedule.round + 1 if slots else schedule.round
     people = _availabilities(chat, default_tz, now, busy_times or WorkingHoursOnly())
+    if avoid:  # e.g. the time just rescheduled away from: busy for everyone
+        people = [replace(p, busy=(*p.busy, *avoid)) for p in people]
     proposal = propose_slots(people, now, minutes=schedule.minutes)
     session.execute(
         update(ChatSchedule)
