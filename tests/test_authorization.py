@@ -47,6 +47,17 @@ from bot.blocks.requests import (
     REDIRECT_CALLBACK,
     REQUEST_CALLBACK,
 )
+from bot.blocks.scheduling import (
+    CANCEL_ACTION,
+    CANCEL_CALLBACK,
+    FIND_ACTION,
+    GOOGLE_ACTION,
+    OUTLOOK_ACTION,
+    PICK_CALLBACK,
+    RESCHEDULE_ACTION,
+    SUGGEST_ACTION,
+    SUGGEST_CALLBACK,
+)
 from bot.clock import utcnow
 from bot.db import Database
 from bot.devtools.runner import AppServer
@@ -856,6 +867,12 @@ COVERED_ACTIONS = {
     LEAVE_CANCEL_ACTION,
     FIND_PAGE_ACTION,
     FIND_OWN_FUNCTION_ACTION,
+    FIND_ACTION,
+    SUGGEST_ACTION,
+    RESCHEDULE_ACTION,
+    CANCEL_ACTION,
+    GOOGLE_ACTION,
+    OUTLOOK_ACTION,
 }
 COVERED_VIEWS = {
     REQUEST_CALLBACK,
@@ -864,7 +881,103 @@ COVERED_VIEWS = {
     LEARNED_CALLBACK,
     COULDNT_CALLBACK,
     PROFILE_CALLBACK,
+    PICK_CALLBACK,
+    SUGGEST_CALLBACK,
+    CANCEL_CALLBACK,
 }
+
+
+# -- Find a time, Suggest your own time, Reschedule, Cancel and their modals ----------------------------
+
+
+def _opened_by(
+    slack: SlackAppClient,
+    standin: SlackStandIn,
+    server: AppServer,
+    user: str,
+    action: str,
+    message: dict[str, Any],
+) -> dict[str, Any]:
+    before = len(standin.calls_to("views.open"))
+    slack.block_action(user, action, message=message)
+    standin.wait_for(lambda: len(standin.calls_to("views.open")) > before)
+    server.settle()
+    return last_view_opened(standin, user)
+
+
+def _first_time(modal: dict[str, Any]) -> str:
+    block = next(b for b in modal["blocks"] if b.get("block_id") == "slots")
+    return str(block["element"]["options"][0]["text"]["text"])
+
+
+@pytest.mark.parametrize("action_id", [FIND_ACTION, SUGGEST_ACTION], ids=["find-a-time", "suggest"])
+def test_only_people_in_the_chat_find_a_time(
+    action_id: str,
+    slack: SlackAppClient,
+    standin: SlackStandIn,
+    db: Database,
+    server: AppServer,
+    people: dict[str, int],
+) -> None:
+    intro = accepted_intro(slack, standin)
+    _opened_by(slack, standin, server, "ULENA", FIND_ACTION, intro)  # the list of times, with both buttons
+    located = standin.find_message(str(intro["ts"]))
+    assert located is not None
+    listed = next(m for m in standin.messages_in(located[0]) if SUGGEST_ACTION in str(m))
+    watch = Watch(db, standin, server, OUTSIDER)
+    slack.block_action(OUTSIDER, action_id, message=listed)
+    wait_for_reply(standin, OUTSIDER, "Only the people in this chat")
+    watch.assert_untouched("Only the people in this chat can choose its time")
+    # The same button opens Lena's modal.
+    assert _opened_by(slack, standin, server, "ULENA", action_id, listed)["callback_id"] in (
+        PICK_CALLBACK,
+        SUGGEST_CALLBACK,
+    )
+
+
+def test_only_people_in_the_chat_pick_reschedule_or_cancel(
+    slack: SlackAppClient, standin: SlackStandIn, db: Database, server: AppServer, people: dict[str, int]
+) -> None:
+    intro = accepted_intro(slack, standin)
+    server.settle()
+    lena = _opened_by(slack, standin, server, "ULENA", FIND_ACTION, intro)
+    located = standin.find_message(str(intro["ts"]))
+    assert located is not None
+    listed = next(m for m in standin.messages_in(located[0]) if SUGGEST_ACTION in str(m))
+    suggest = _opened_by(slack, standin, server, "ULENA", SUGGEST_ACTION, listed)
+
+    # Lena's modals, submitted as someone else: refused, nothing changes.
+    watch = Watch(db, standin, server, OUTSIDER)
+    answer = slack.submit(OUTSIDER, lena, {"times that work": _first_time(lena)}).json()
+    assert answer["response_action"] == "errors" and "Only the people" in answer["errors"]["slots"]
+    values = slack.fill(suggest, {})
+    values["when"] = {
+        "when_picker": {"type": "datetimepicker", "selected_date_time": int(utcnow().timestamp()) + 86400}
+    }
+    answer = slack.view_submission(OUTSIDER, suggest, values).json()
+    assert answer["response_action"] == "errors" and "Only the people" in answer["errors"]["when"]
+    watch.assert_untouched()
+
+    slack.submit("ULENA", lena, {"times that work": _first_time(lena)})
+    expert = _opened_by(slack, standin, server, "UEXP", FIND_ACTION, intro)
+    slack.submit("UEXP", expert, {"times that work": _first_time(expert)})
+    server.settle()
+    confirmation = next(m for m in standin.messages_in(located[0]) if RESCHEDULE_ACTION in str(m))
+
+    watch = Watch(db, standin, server, OUTSIDER)
+    for action_id in (RESCHEDULE_ACTION, CANCEL_ACTION):
+        slack.block_action(OUTSIDER, action_id, message=confirmation)
+        wait_for_reply(standin, OUTSIDER, "Only the people in this chat")
+    # The calendar links open in the browser: the app only acknowledges them.
+    for action_id in (GOOGLE_ACTION, OUTLOOK_ACTION):
+        slack.block_action(OUTSIDER, action_id, message=confirmation)
+    watch.assert_untouched("Only the people in this chat can choose its time")
+
+    cancel = _opened_by(slack, standin, server, "ULENA", CANCEL_ACTION, confirmation)
+    watch = Watch(db, standin, server, OUTSIDER)
+    answer = slack.submit(OUTSIDER, cancel, {"why": "Not my chat, but let's cancel it"}).json()
+    assert answer["response_action"] == "errors" and "Only the people" in answer["errors"]["reason"]
+    watch.assert_untouched()
 
 
 def test_every_registered_action_and_modal_is_covered_here(server: AppServer) -> None:

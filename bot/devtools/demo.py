@@ -25,6 +25,7 @@ from bot.clock import utcnow
 from bot.db import Database
 from bot.devtools.company import Employee, make_company
 from bot.devtools.demo_followups import journey_followup
+from bot.devtools.demo_scheduling import journey_scheduling
 from bot.devtools.history import make_history
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
@@ -338,6 +339,7 @@ JOURNEYS: list[tuple[str, Journey]] = [
     ("Profiles", journey_profiles),
     ("Find someone and ask for a chat", journey_find_and_ask),
     ("The weekly pairing round", journey_weekly_round),
+    ("Finding a time: Find a time, the invite, the reminder", journey_scheduling),
     ("Follow-up: what did you learn?", journey_followup),
     ("HR report", journey_report),
 ]

@@ -137,8 +137,11 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
 
     def after_modal(body: dict[str, Any], view: dict[str, Any]) -> None:
         chat_id, _ = _metadata(view)
-        if chat_id is not None:
-            _after_change(ctx, chat_id)
+        with ctx.db.session() as session:
+            chat = session.get(Chat, chat_id) if chat_id else None
+            if chat is None or clicking_user(body) not in {p.slack_user_id for p in store.people_of(chat)}:
+                return  # a refused submission changed nothing: nothing to show anyone
+        _after_change(ctx, chat.id)
 
     def reschedule_clicked(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         respond = responder(ctx, body, respond)
