@@ -46,6 +46,7 @@ from bot.blocks import LEAVE_CANCEL_ACTION, LEAVE_CONFIRM_ACTION
 from bot.blocks import followups as followup_blocks
 from bot.blocks import pairing as pairing_blocks
 from bot.blocks import requests as request_blocks
+from bot.blocks import scheduling as schedule_blocks
 from bot.blocks.find import FIND_OWN_FUNCTION_ACTION, FIND_PAGE_ACTION, page_value
 from bot.blocks.home import EDIT_PROFILE_ACTION, PAUSE_ACTION, RESUME_ACTION
 from bot.blocks.profile import PROFILE_CALLBACK
@@ -150,6 +151,10 @@ CHAT_KEYED_ACTIONS = {
     followup_blocks.COULDNT_ACTION,
     pairing_blocks.CANT_MAKE_IT_ACTION,
     pairing_blocks.NO_REPEAT_ACTION,
+    schedule_blocks.FIND_ACTION,
+    schedule_blocks.SUGGEST_ACTION,
+    schedule_blocks.RESCHEDULE_ACTION,
+    schedule_blocks.CANCEL_ACTION,
 }
 # Act on whoever clicked: any seeded member clicking them may change their own row.
 SELF_ACTIONS = {
@@ -167,6 +172,8 @@ READ_ONLY_ACTIONS = {
     REPORT_DOWNLOAD_CSV_ACTION,
     LEAVE_CANCEL_ACTION,
     EDIT_PROFILE_ACTION,
+    schedule_blocks.GOOGLE_ACTION,  # calendar links: the browser opens them, the app only acks
+    schedule_blocks.OUTLOOK_ACTION,
 }
 # The buttons App Home shows (blocks/home.py, blocks/reports.py): clicks there come without a response_url.
 HOME_ACTIONS = {
@@ -181,7 +188,13 @@ HOME_ACTIONS = {
 }
 ACTIONS = sorted(REQUEST_KEYED_ACTIONS | CHAT_KEYED_ACTIONS | SELF_ACTIONS | READ_ONLY_ACTIONS)
 REQUEST_KEYED_VIEWS = {request_blocks.DECLINE_CALLBACK, request_blocks.REDIRECT_CALLBACK}
-CHAT_KEYED_VIEWS = {followup_blocks.LEARNED_CALLBACK, followup_blocks.COULDNT_CALLBACK}
+CHAT_KEYED_VIEWS = {
+    followup_blocks.LEARNED_CALLBACK,
+    followup_blocks.COULDNT_CALLBACK,
+    schedule_blocks.PICK_CALLBACK,
+    schedule_blocks.SUGGEST_CALLBACK,
+    schedule_blocks.CANCEL_CALLBACK,
+}
 SELF_VIEWS = {PROFILE_CALLBACK, request_blocks.REQUEST_CALLBACK}  # save my profile / send my request
 VIEWS = sorted(REQUEST_KEYED_VIEWS | CHAT_KEYED_VIEWS | SELF_VIEWS)
 
@@ -433,6 +446,25 @@ class Payloads:
             followup_blocks.COULDNT_CALLBACK: (
                 json.dumps({"chat": w.chat}),
                 {"reason": {"reason": {"type": "radio_buttons", "selected_option": _option("no_reply")}}},
+            ),
+            schedule_blocks.PICK_CALLBACK: (
+                json.dumps({"chat": w.chat, "round": 1}),
+                {"slots": {"slots_checkboxes": {"type": "checkboxes", "selected_options": [_option("1")]}}},
+            ),
+            schedule_blocks.SUGGEST_CALLBACK: (
+                json.dumps({"chat": w.chat, "round": 1}),
+                {
+                    "when": {
+                        "when_picker": {
+                            "type": "datetimepicker",
+                            "selected_date_time": int(utcnow().timestamp()) + 86400,
+                        }
+                    }
+                },
+            ),
+            schedule_blocks.CANCEL_CALLBACK: (
+                json.dumps({"chat": w.chat}),
+                {"reason": {"reason_input": {"type": "plain_text_input", "value": "Something came up"}}},
             ),
         }[callback_id]
         payload = _envelope("view_submission", user_id)

@@ -19,7 +19,7 @@ from icalendar import Calendar
 from sqlalchemy import func, select
 
 from bot.blocks.scheduling import local_span
-from bot.clock import advance, travel_to, utcnow
+from bot.clock import advance, frozen_at, travel_to, utcnow
 from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
@@ -28,7 +28,7 @@ from bot.flows.followups import run_followups
 from bot.flows.pairing import run_round
 from bot.flows.scheduling import run_scheduling
 from bot.models import ChatSchedule, OutboxMessage, Person, ScheduleStatus
-from bot.services import outbox
+from bot.services import outbox, privacy
 from tests.factories import make_person
 from tests.test_requests import ask, request_dm
 
@@ -261,6 +261,10 @@ def test_europe_and_us_overlap_then_reschedule_and_cancel_update_the_invite(
         assert [int(e["sequence"]) for e in events] == [0, 1, 2]
         assert str(events[-1]["status"]) == "CANCELLED"
         assert run_followups(server.app.ctx, utcnow() + timedelta(days=30)).startswith("sent 0 check-ins")
+        assert schedule(db).cancel_reason.startswith("My team offsite")
+        with db.session() as session:  # retention: the note goes with other free text
+            privacy.purge_old_text(session, utcnow() + timedelta(days=31), 30)
+        assert schedule(db).cancel_reason == ""
         show(standin, "London and New York")
         slack.close()
 
@@ -394,3 +398,59 @@ def test_profile_modal_sets_working_hours_days_best_times_and_chat_length(
         alice = session.scalars(select(Person).where(Person.slack_user_id == "UALICE")).one()
         assert (alice.work_start, alice.work_end, alice.work_days) == (510, 960, 0b1011)
         assert (alice.best_time, alice.chat_minutes) == ("mornings", 20)
+
+
+def test_report_figures_by_function_with_small_groups_suppressed(db: Database, standin: SlackStandIn) -> None:
+    from bot.services import requests as request_service
+    from bot.services.scheduling import store
+    from bot.services.scheduling.figures import ALL, scheduling_figures
+
+    monday = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    with frozen_at(monday):
+        ids = {
+            uid: person(db, standin, uid, name, function, "Europe/London")
+            for uid, name, function in (
+                ("US1", "Sam One", "Sales"),
+                ("US2", "Sue Two", "Sales"),
+                ("US3", "Sid Three", "Sales"),
+                ("UE1", "Eva One", "Engineering"),
+                ("UE2", "Eli Two", "Engineering"),
+                ("UE3", "Ede Three", "Engineering"),
+                ("UF1", "Fay One", "Finance"),
+            )
+        }
+        draft = request_service.RequestDraft(intro="Hi, I'm in sales.", goal="How deploys work", questions="")
+        outcomes = {}
+        with db.session() as session:
+            people = {uid: session.get(Person, pid) for uid, pid in ids.items()}
+            for learner, expert, outcome in (
+                ("US1", "UE1", "confirmed"),
+                ("US2", "UE2", "rescheduled"),
+                ("US3", "UE3", "cancelled"),
+                ("UF1", "UE1", "nothing"),
+            ):
+                request = request_service.create_request(
+                    session, people[learner], people[expert], "Kubernetes", draft, monday
+                )
+                chat = request_service.accept(session, request, expert, monday)
+                assert chat is not None
+                outcomes[chat.id] = outcome
+                if outcome == "nothing":
+                    continue
+                proposed = store.propose(session, chat, monday, "UTC")
+                wednesday = next(s for s in proposed.slots if s.start_at.weekday() == 2)
+                for uid in (learner, expert):
+                    picked = store.pick(session, chat, uid, proposed.schedule.round, [wednesday.id], monday)
+                assert picked.confirmed is not None
+                if outcome == "rescheduled":
+                    assert store.reschedule(session, chat, learner, monday, timedelta(days=3)) is not None
+                if outcome == "cancelled":
+                    assert store.cancel(session, chat, expert, "Off sick", monday) is not None
+        with db.session() as session:
+            rows = {r.function: r for r in scheduling_figures(session, monday, monday + timedelta(days=7), 3)}
+    assert rows[ALL].intros == 4 and rows[ALL].confirmed == 3 and rows[ALL].people == 7
+    assert rows["Sales"].intros == 3 and rows["Sales"].confirmed == 3
+    assert rows["Sales"].rescheduled == 1 and rows["Sales"].cancelled == 1
+    assert rows["Engineering"].median_working_days == 2.0  # Monday's intro, Wednesday's chat
+    assert rows["Finance"].people == 1 and rows["Finance"].intros is None  # one person: suppressed
+    assert rows["Sales"].confirmed_share == 1.0 and rows[ALL].confirmed_share == 0.75

@@ -264,7 +264,7 @@ def cancel_modal(chat_id: int, others: Sequence[Who]) -> Block:
     return {
         "type": "modal",
         "callback_id": CANCEL_CALLBACK,
-        "private_metadata": str(chat_id),
+        "private_metadata": json.dumps({"chat": chat_id}),
         "title": plain("Cancel the chat", 24),
         "submit": plain("Cancel the chat", 24),
         "close": plain("Back", 24),

@@ -183,7 +183,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         ctx.slack.open_view(str(body.get("trigger_id", "")), blocks.cancel_modal(chat.id, others))
 
     def ack_cancel(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        chat_id = shapes.as_id(view.get("private_metadata"))
+        chat_id, _ = _metadata(view)
         reason = shapes.text_value(shapes.input_state(view, "reason")).strip()
         if len(reason) < 3:
             ack(response_action="errors", errors={"reason": "Say briefly why, so they know."})
@@ -205,7 +205,7 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         ack()
 
     def after_cancel(body: dict[str, Any], view: dict[str, Any]) -> None:
-        chat_id = shapes.as_id(view.get("private_metadata"))
+        chat_id, _ = _metadata(view)
         if chat_id is None:
             return
         with ctx.db.session() as session:

@@ -22,6 +22,7 @@ from bot.models import (
     Chat,
     ChatParticipant,
     ChatRequest,
+    ChatSchedule,
     OutboxMessage,
     OutboxStatus,
     PairingBlock,
@@ -410,6 +411,12 @@ def purge_old_text(session: Session, now: datetime, retention_days: int) -> Purg
         update(ChatRequest)
         .where(ChatRequest.responded_at < cutoff, ChatRequest.decline_reason != "")
         .values(decline_reason=""),
+    )
+    # Cancellation notes of scheduled chats, as old as the cancellation.
+    session.execute(
+        update(ChatSchedule)
+        .where(ChatSchedule.cancelled_at < cutoff, ChatSchedule.cancel_reason != "")
+        .values(cancel_reason="")
     )
     # Ratings, topics and sharing choices stay: reports aggregate them.
     report.takeaways = rowcount(

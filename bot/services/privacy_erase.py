@@ -25,6 +25,7 @@ from bot.models import (
     Chat,
     ChatParticipant,
     ChatRequest,
+    ChatSchedule,
     OutboxMessage,
     OutboxStatus,
     PairingBlock,
@@ -298,6 +299,12 @@ def _blank_their_text(session: Session, pid: int, report: EraseReport) -> None:
         update(ChatRequest)
         .where(ChatRequest.expert_id == pid, ChatRequest.decline_reason != "")
         .values(decline_reason=""),
+    )
+    # A note given when cancelling a scheduled chat (bot.services.scheduling) is theirs too.
+    session.execute(
+        update(ChatSchedule)
+        .where(ChatSchedule.cancelled_by_id == pid, ChatSchedule.cancel_reason != "")
+        .values(cancel_reason="")
     )
     report.takeaways_blanked = rowcount(
         session,

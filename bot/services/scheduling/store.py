@@ -149,7 +149,10 @@ def _insert(session: Session, model: type, values: dict[str, object]) -> bool:
 
 
 def _lock(session: Session, chat_id: int, now: datetime) -> ChatSchedule:
-    """Serialise changes to one chat's schedule (see the module docstring)."""
+    """Serialise changes to one chat's schedule (see the module docstring).
+
+    Raises Stale when nobody has clicked `Find a time` yet (no row to lock).
+    """
     session.execute(
         update(ChatSchedule)
         .where(ChatSchedule.chat_id == chat_id)
@@ -157,7 +160,8 @@ def _lock(session: Session, chat_id: int, now: datetime) -> ChatSchedule:
         .execution_options(synchronize_session=False)
     )
     schedule = schedule_of(session, chat_id)
-    assert schedule is not None
+    if schedule is None:
+        raise Stale("No times were proposed for this chat yet: click `Find a time`.")
     return schedule
 
 
@@ -388,7 +392,10 @@ def reschedule(
 ) -> Changed | None:
     """`Reschedule`: back to picking (a new round), invite SEQUENCE + 1. None if not confirmed (any more)."""
     participant(chat, slack_user_id)
-    schedule = _lock(session, chat.id, now)
+    try:
+        schedule = _lock(session, chat.id, now)
+    except Stale:
+        return None
     if schedule.status != ScheduleStatus.CONFIRMED:
         return None
     before = (schedule.start_at, schedule.end_at)
@@ -417,7 +424,10 @@ def reschedule(
 def cancel(session: Session, chat: Chat, slack_user_id: str, reason: str, now: datetime) -> Changed | None:
     """`Cancel` on the confirmation: the chat ends, with a reason; invite SEQUENCE + 1 (METHOD:CANCEL)."""
     person = participant(chat, slack_user_id)
-    schedule = _lock(session, chat.id, now)
+    try:
+        schedule = _lock(session, chat.id, now)
+    except Stale:
+        return None
     if schedule.status != ScheduleStatus.CONFIRMED:
         return None
     before = (schedule.start_at, schedule.end_at)
