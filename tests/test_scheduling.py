@@ -402,6 +402,7 @@ def test_profile_modal_sets_working_hours_days_best_times_and_chat_length(
 
 def test_report_figures_by_function_with_small_groups_suppressed(db: Database, standin: SlackStandIn) -> None:
     from bot.services import requests as request_service
+    from bot.services.reports import compute_report, parse_period
     from bot.services.scheduling import store
     from bot.services.scheduling.figures import ALL, scheduling_figures
 
@@ -447,10 +448,20 @@ def test_report_figures_by_function_with_small_groups_suppressed(db: Database, s
                 if outcome == "cancelled":
                     assert store.cancel(session, chat, expert, "Off sick", monday) is not None
         with db.session() as session:
-            rows = {r.function: r for r in scheduling_figures(session, monday, monday + timedelta(days=7), 3)}
-    assert rows[ALL].intros == 4 and rows[ALL].confirmed == 3 and rows[ALL].people == 7
-    assert rows["Sales"].intros == 3 and rows["Sales"].confirmed == 3
-    assert rows["Sales"].rescheduled == 1 and rows["Sales"].cancelled == 1
-    assert rows["Engineering"].median_working_days == 2.0  # Monday's intro, Wednesday's chat
-    assert rows["Finance"].people == 1 and rows["Finance"].intros is None  # one person: suppressed
-    assert rows["Sales"].confirmed_share == 1.0 and rows[ALL].confirmed_share == 0.75
+            figures = scheduling_figures(session, monday, monday + timedelta(days=7))
+            report = compute_report(
+                session,
+                parse_period("2026-03-02..2026-03-08", monday),
+                functions=["Sales", "Engineering", "Finance"],
+                min_group_size=3,
+                now=monday,
+            )
+    assert figures[ALL].intros == 4 and figures[ALL].confirmed == 3 and figures[ALL].people == 7
+    assert figures["Sales"].intros == 3 and figures["Sales"].confirmed == 3
+    assert figures["Sales"].rescheduled == 1 and figures["Sales"].cancelled == 1
+    assert figures["Engineering"].median_working_days == 2.0  # Monday's intro, Wednesday's chat
+    table = next(t for t in report.all_tables() if t.key == "scheduling")
+    assert table.cell("Sales", "with a confirmed time").show() == "100%"
+    assert table.cell("Engineering", "median working days to the chat").show() == "2.0"
+    assert table.cell(ALL, "with a confirmed time").show() == "75%"
+    assert table.cell("Finance", "intros").suppressed  # one person: too few to show

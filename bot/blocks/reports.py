@@ -85,6 +85,13 @@ SECTIONS: tuple[ReportSection, ...] = (
         ("expert_load",),
         (),
     ),
+    ReportSection(
+        "scheduling",
+        "Finding a time",
+        "intros with a confirmed time, working days to the chat, reschedules and cancellations",
+        ("scheduling",),
+        (),
+    ),
 )
 SECTION_KEYS = tuple(s.key for s in SECTIONS)
 

@@ -1,12 +1,11 @@
-"""Scheduling figures for HR reports (#15 item 8), by function, with small-group suppression.
+"""Scheduling figures for HR reports (#15 item 8), by function.
 
 For the intros of a period (chats introduced in it, requests and weekly
-pairings): how many got a confirmed time, the median number of working days
-(Monday–Friday) from the intro to the chat's time, and how many were
-rescheduled or cancelled. A chat counts once in each function of its
-people. A row describing fewer than `min_group` people shows no figures, as
-every report cell does (bot.services.reports); "All" is never suppressed
-unless the whole period has fewer people than that.
+pairings): how many got a confirmed time, the working days (Monday–Friday)
+from the intro to the chat's time, and how many were rescheduled or
+cancelled. A chat counts once in each function of its people. These are raw
+counts; the report table (bot.services.reports.scheduling) suppresses small
+groups like every other report table.
 """
 
 from __future__ import annotations
@@ -23,24 +22,24 @@ from bot.models import Chat, ChatParticipant, ChatSchedule, Person, ScheduleStat
 from bot.services.scheduling.slots import working_days_between
 
 ALL = "All functions"
-NO_FUNCTION = "No function set"
+NO_FUNCTION = "(no function)"  # as bot.services.reports labels it
 
 
 @dataclass(frozen=True)
-class SchedulingRow:
+class SchedulingFigures:
+    """One function's (or everyone's) figures, before suppression."""
+
     function: str
-    people: int
-    intros: int | None  # None: suppressed
-    confirmed: int | None
-    median_working_days: float | None
-    rescheduled: int | None
-    cancelled: int | None
+    people: int  # distinct people in the intros counted
+    intros: int
+    confirmed: int  # intros that got a time (even if moved or cancelled later)
+    working_days: list[int]  # intro -> chat, per chat with a time
+    rescheduled: int
+    cancelled: int
 
     @property
-    def confirmed_share(self) -> float | None:
-        if self.intros is None or self.confirmed is None or not self.intros:
-            return None
-        return self.confirmed / self.intros
+    def median_working_days(self) -> float | None:
+        return float(median(self.working_days)) if self.working_days else None
 
 
 @dataclass
@@ -53,9 +52,8 @@ class _Tally:
     cancelled: set[int]
 
 
-def scheduling_figures(
-    session: Session, start: datetime, end: datetime, min_group: int
-) -> list[SchedulingRow]:
+def scheduling_figures(session: Session, start: datetime, end: datetime) -> dict[str, SchedulingFigures]:
+    """Figures per function label (NO_FUNCTION for people without one) and ALL, unsuppressed."""
     rows = session.execute(
         select(
             Chat.id,
@@ -86,19 +84,15 @@ def scheduling_figures(
                 tally.rescheduled.add(chat_id)
             if status == ScheduleStatus.CANCELLED:
                 tally.cancelled.add(chat_id)
-    result = []
-    for name in sorted(tallies, key=lambda n: (n == ALL, n == NO_FUNCTION, n.casefold())):
-        tally = tallies[name]
-        hidden = len(tally.people) < min_group
-        result.append(
-            SchedulingRow(
-                function=name,
-                people=len(tally.people),
-                intros=None if hidden else len(tally.chats),
-                confirmed=None if hidden else len(tally.confirmed),
-                median_working_days=None if hidden or not tally.days else float(median(tally.days.values())),
-                rescheduled=None if hidden else len(tally.rescheduled),
-                cancelled=None if hidden else len(tally.cancelled),
-            )
+    return {
+        name: SchedulingFigures(
+            function=name,
+            people=len(t.people),
+            intros=len(t.chats),
+            confirmed=len(t.confirmed),
+            working_days=sorted(t.days.values()),
+            rescheduled=len(t.rescheduled),
+            cancelled=len(t.cancelled),
         )
-    return result
+        for name, t in tallies.items()
+    }
