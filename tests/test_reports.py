@@ -544,7 +544,7 @@ def test_cli_writes_one_file_per_table_or_chart(
     if fmt == "png":
         assert len(files) == 3 and all(f.read_bytes().startswith(PNG_MAGIC) for f in files)
     else:
-        assert len(files) == 10 and all(f.suffix == f".{fmt}" for f in files)
+        assert len(files) == 11 and all(f.suffix == f".{fmt}" for f in files)  # summary + 10 tables
         flow = next(f for f in files if "function_flow" in f.name).read_text(encoding="utf-8")
         if fmt == "json":
             document = json.loads(flow)

@@ -192,6 +192,25 @@ def _metadata(chat_id: int, round_: int) -> str:
     return json.dumps({"chat": chat_id, "round": round_})
 
 
+def loading_modal() -> Block:
+    """Shown at once (a click's trigger expires in 3 seconds), then replaced by the times."""
+    return {
+        "type": "modal",
+        "title": plain("Find a time", 24),
+        "close": plain("Close", 24),
+        "blocks": [section(":hourglass_flowing_sand: Looking at everyone's working hours…")],
+    }
+
+
+def notice_modal(text: str) -> Block:
+    return {
+        "type": "modal",
+        "title": plain("Find a time", 24),
+        "close": plain("OK", 24),
+        "blocks": [section(text)],
+    }
+
+
 def pick_modal(
     chat_id: int,
     round_: int,

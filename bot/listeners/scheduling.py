@@ -51,44 +51,46 @@ def register(registry: ListenerRegistry, ctx: AppContext) -> None:
         respond = responder(ctx, body, respond)
         chat_id = shapes.as_id(action.get("value"))
         user_id = clicking_user(body)
-        now = utcnow()
         with ctx.db.session() as session:
             chat = session.get(Chat, chat_id) if chat_id else None
             if chat is None:
                 return
             try:
-                me = store.participant(chat, user_id)
+                store.participant(chat, user_id)
             except store.NotParticipant as refusal:
                 respond(**request_blocks.refusal_text(str(refusal)))
                 return
+        # The trigger expires 3 s after the click: open at once, fill in once the times are known.
+        opened = ctx.slack.open_view(str(body.get("trigger_id", "")), blocks.loading_modal())
+        view_id = str((opened.get("view") or {}).get("id", ""))
+        ctx.slack.call("views.update", view_id=view_id, view=_pick_view(chat.id, user_id))
+        outbox.deliver(ctx)
+
+    def _pick_view(chat_id: int, user_id: str) -> dict[str, Any]:
+        now = utcnow()
+        with ctx.db.session() as session:
+            chat = session.get(Chat, chat_id)
+            assert chat is not None
+            me = store.participant(chat, user_id)
             if chat.cancelled_at is not None:
-                respond(**request_blocks.refusal_text("This chat was cancelled."))
-                return
+                return blocks.notice_modal("This chat was cancelled.")
             proposed = store.propose(session, chat, now, tz)
             schedule = proposed.schedule
             if schedule.status == ScheduleStatus.CONFIRMED and schedule.start_at is not None:
                 when = blocks.slack_date(schedule.start_at, "{date_long_pretty} at {time}")
-                respond(
-                    **request_blocks.refusal_text(
-                        f"Your chat is already set for {when}. `Reschedule` on the confirmation moves it."
-                    )
+                return blocks.notice_modal(
+                    f"Your chat is already set for {when}. `Reschedule` on the confirmation moves it."
                 )
-                return
             if schedule.status == ScheduleStatus.CANCELLED:
-                respond(**request_blocks.refusal_text("This chat was cancelled."))
-                return
+                return blocks.notice_modal("This chat was cancelled.")
             if proposed.new_round:
                 flow.post_slots(session, chat, schedule, now, tz)
             cards = flow.slot_cards(session, proposed.slots)
             mine = {c.slot_id for c in cards if me.id in c.picked_by}
             members = flow.people(chat, tz)
-            view = (
-                blocks.pick_modal(chat.id, schedule.round, flow.who(me, tz), members, cards, mine)
-                if cards
-                else blocks.suggest_modal(chat.id, schedule.round, flow.who(me, tz), None)
-            )
-        ctx.slack.open_view(str(body.get("trigger_id", "")), view)
-        outbox.deliver(ctx)
+            if cards:
+                return blocks.pick_modal(chat.id, schedule.round, flow.who(me, tz), members, cards, mine)
+            return blocks.suggest_modal(chat.id, schedule.round, flow.who(me, tz), None)
 
     def ack_pick(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         chat_id, round_ = _metadata(view)
