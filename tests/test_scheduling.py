@@ -24,11 +24,12 @@ from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn, render_blocks
+from bot.flows import outbox as delivery
 from bot.flows.followups import run_followups
 from bot.flows.pairing import run_round
 from bot.flows.scheduling import run_scheduling
 from bot.models import ChatSchedule, OutboxMessage, Person, ScheduleStatus
-from bot.services import outbox, privacy
+from bot.services import privacy
 from tests.factories import make_person
 from tests.test_requests import ask, request_dm
 
@@ -174,10 +175,10 @@ def test_pair_in_one_zone_picks_confirms_across_dst_with_invite_reminder_and_che
         # The reminder waits in the outbox until 15 minutes before.
         start = booked.start_at
         advance(start - timedelta(minutes=16) - utcnow())
-        outbox.deliver(server.app.ctx)
+        delivery.deliver(server.app.ctx)
         assert not any("starts in 15 minutes" in str(m) for m in standin.messages_in(channel))
         advance(timedelta(minutes=1, seconds=1))
-        outbox.deliver(server.app.ctx)
+        delivery.deliver(server.app.ctx)
         reminder = latest(standin, channel, "starts in 15 minutes")
         assert "Questions to start with" in render_blocks(reminder["blocks"])
 
@@ -332,7 +333,7 @@ def test_weekly_trio_confirms_once_when_the_last_two_pick_at_once_and_nudge_goes
         person(db, standin, "UCEM", "Cem Yilmaz", "Finance", "America/New_York", **common)
         report = run_round(server.app.ctx, utcnow(), seed=1)
         assert report.trios == 1
-        outbox.deliver(server.app.ctx, as_of=utcnow() + timedelta(days=1))
+        delivery.deliver(server.app.ctx, as_of=utcnow() + timedelta(days=1))
         standin.wait_for(lambda: bool(intros(standin)))
         intro = intros(standin)[-1]
         channel = group_of(standin, intro)
@@ -340,11 +341,11 @@ def test_weekly_trio_confirms_once_when_the_last_two_pick_at_once_and_nudge_goes
         # No time picked for 3 working days: one nudge, never a second.
         advance(timedelta(days=3, hours=2))
         run_scheduling(server.app.ctx, utcnow())
-        outbox.deliver(server.app.ctx, as_of=utcnow() + timedelta(days=1))
+        delivery.deliver(server.app.ctx, as_of=utcnow() + timedelta(days=1))
         nudge = latest(standin, channel, "gentle nudge")
         advance(timedelta(days=4))
         run_scheduling(server.app.ctx, utcnow())
-        outbox.deliver(server.app.ctx, as_of=utcnow() + timedelta(days=1))
+        delivery.deliver(server.app.ctx, as_of=utcnow() + timedelta(days=1))
         assert sum("gentle nudge" in str(m) for m in standin.messages_in(channel)) == 1
 
         modals = {uid: open_picker(slack, standin, server, uid, nudge) for uid in ("UANA", "UBEN", "UCEM")}

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from bot.devtools.slack_client import last_view_opened
 from bot.devtools.standin import render_blocks
+from bot.flows import outbox as delivery
 from bot.models import Chat, ChatKind, ChatSchedule
-from bot.services import outbox
 from bot.services.scheduling import store
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def journey_scheduling(demo: Demo) -> None:
     if start is None or end is None:
         return
     demo.say("15 minutes before the chat (the demo fast-forwards) the reminder goes out")
-    outbox.deliver(ctx, as_of=start - timedelta(minutes=15))
+    delivery.deliver(ctx, as_of=start - timedelta(minutes=15))
     reminder = next(
         m for m in reversed(demo.standin.messages_in(channel)) if "starts in 15 minutes" in str(m)
     )

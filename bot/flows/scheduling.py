@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.blocks import scheduling as blocks
 from bot.context import AppContext
+from bot.flows import outbox as delivery
 from bot.models import Chat, ChatSchedule, OutboxMessage, OutboxStatus, Person, ScheduleSlot, ScheduleStatus
 from bot.services import outbox, pairing, profiles
 from bot.services import requests as request_service
@@ -360,7 +361,7 @@ def run_scheduling(ctx: AppContext, now: datetime) -> str:
                 subject=_subject(chat_id),
             )
             nudged += 1
-    outbox.deliver(ctx)
+    delivery.deliver(ctx)
     with ctx.db.session() as session:
         pending = schedule_store.unshared_invites(session, now)
     shared = sum(1 for chat_id in pending if share_invites(ctx, chat_id, now))

@@ -19,11 +19,11 @@ from bot.blocks import requests as request_blocks
 from bot.blocks import scheduling as blocks
 from bot.clock import utcnow
 from bot.context import AppContext
+from bot.flows import outbox as delivery
 from bot.flows import scheduling as flow
-from bot.listeners import ListenerRegistry, just_ack, shapes
+from bot.listeners import on_action, on_view, shapes
 from bot.listeners.replies import clicking_user, responder
 from bot.models import Chat, Person, ScheduleStatus
-from bot.services import outbox
 from bot.services.scheduling import store
 
 log = logging.getLogger(__name__)
@@ -39,224 +39,236 @@ def _metadata(view: dict[str, Any]) -> tuple[int | None, int | None]:
 
 def _after_change(ctx: AppContext, chat_id: int) -> None:
     """Deliver what the change enqueued, then the invite file, then refresh the list of times."""
-    outbox.deliver(ctx)
+    delivery.deliver(ctx)
     flow.share_invites(ctx, chat_id, utcnow())
     flow.refresh_slots(ctx, chat_id, utcnow())
 
 
-def register(registry: ListenerRegistry, ctx: AppContext) -> None:
-    tz = ctx.settings.timezone
-
-    def open_pick_modal(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        respond = responder(ctx, body, respond)
-        chat_id = shapes.as_id(action.get("value"))
-        user_id = clicking_user(body)
-        with ctx.db.session() as session:
-            chat = session.get(Chat, chat_id) if chat_id else None
-            if chat is None:
-                return
-            try:
-                store.participant(chat, user_id)
-            except store.NotParticipant as refusal:
-                respond(**request_blocks.refusal_text(str(refusal)))
-                return
-        # The trigger expires 3 s after the click: open at once, fill in once the times are known.
-        opened = ctx.slack.open_view(str(body.get("trigger_id", "")), blocks.loading_modal())
-        view_id = str((opened.get("view") or {}).get("id", ""))
-        ctx.slack.call("views.update", view_id=view_id, view=_pick_view(chat.id, user_id))
-        outbox.deliver(ctx)
-
-    def _pick_view(chat_id: int, user_id: str) -> dict[str, Any]:
-        now = utcnow()
-        with ctx.db.session() as session:
-            chat = session.get(Chat, chat_id)
-            assert chat is not None
-            me = store.participant(chat, user_id)
-            if chat.cancelled_at is not None:
-                return blocks.notice_modal("This chat was cancelled.")
-            proposed = store.propose(session, chat, now, tz)
-            schedule = proposed.schedule
-            if schedule.status == ScheduleStatus.CONFIRMED and schedule.start_at is not None:
-                when = blocks.slack_date(schedule.start_at, "{date_long_pretty} at {time}")
-                return blocks.notice_modal(
-                    f"Your chat is already set for {when}. `Reschedule` on the confirmation moves it."
-                )
-            if schedule.status == ScheduleStatus.CANCELLED:
-                return blocks.notice_modal("This chat was cancelled.")
-            if proposed.new_round:
-                flow.post_slots(session, chat, schedule, now, tz)
-            cards = flow.slot_cards(session, proposed.slots)
-            mine = {c.slot_id for c in cards if me.id in c.picked_by}
-            members = flow.people(chat, tz)
-            if cards:
-                return blocks.pick_modal(chat.id, schedule.round, flow.who(me, tz), members, cards, mine)
-            return blocks.suggest_modal(chat.id, schedule.round, flow.who(me, tz), None)
-
-    def ack_pick(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        chat_id, round_ = _metadata(view)
-        chosen = [
-            shapes.as_id(o.get("value")) for o in shapes.option_values(shapes.input_state(view, "slots"))
-        ]
-        now = utcnow()
-        with ctx.db.session() as session:
-            chat = session.get(Chat, chat_id) if chat_id else None
-            if chat is None or round_ is None:
-                ack()
-                return
-            try:
-                picked = store.pick(session, chat, clicking_user(body), round_, [c for c in chosen if c], now)
-            except (store.NotParticipant, store.Stale) as refusal:
-                ack(response_action="errors", errors={"slots": str(refusal)})
-                return
-            if picked.confirmed is not None:
-                flow.queue_confirmed(session, chat, picked.schedule, picked.confirmed, tz)
-        ack()
-
-    def ack_suggest(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        chat_id, _ = _metadata(view)
-        stamp = shapes.input_state(view, "when").get("selected_date_time")
-        if not isinstance(stamp, int | float) or isinstance(stamp, bool):
-            ack(response_action="errors", errors={"when": "Pick a day and a time."})
+def open_pick_modal(ctx: AppContext, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+    respond = responder(ctx, body, respond)
+    chat_id = shapes.as_id(action.get("value"))
+    user_id = clicking_user(body)
+    with ctx.db.session() as session:
+        chat = session.get(Chat, chat_id) if chat_id else None
+        if chat is None:
             return
-        start = datetime.fromtimestamp(int(stamp), UTC)
-        now = utcnow()
-        with ctx.db.session() as session:
-            chat = session.get(Chat, chat_id) if chat_id else None
-            if chat is None:
-                ack()
-                return
-            try:
-                picked = store.suggest(session, chat, clicking_user(body), start, now, tz)
-            except ValueError as problem:
-                ack(response_action="errors", errors={"when": str(problem)})
-                return
-            except (store.NotParticipant, store.Stale) as refusal:
-                ack(response_action="errors", errors={"when": str(refusal)})
-                return
-            if picked.confirmed is not None:
-                flow.queue_confirmed(session, chat, picked.schedule, picked.confirmed, tz)
-        ack()
+        try:
+            store.participant(chat, user_id)
+        except store.NotParticipant as refusal:
+            respond(**request_blocks.refusal_text(str(refusal)))
+            return
+    # The trigger expires 3 s after the click: open at once, fill in once the times are known.
+    opened = ctx.slack.open_view(str(body.get("trigger_id", "")), blocks.loading_modal())
+    view_id = str((opened.get("view") or {}).get("id", ""))
+    ctx.slack.call("views.update", view_id=view_id, view=_pick_view(ctx, chat.id, user_id))
+    delivery.deliver(ctx)
 
-    def after_modal(body: dict[str, Any], view: dict[str, Any]) -> None:
-        chat_id, _ = _metadata(view)
-        with ctx.db.session() as session:
-            chat = session.get(Chat, chat_id) if chat_id else None
-            if chat is None or clicking_user(body) not in {p.slack_user_id for p in store.people_of(chat)}:
-                return  # a refused submission changed nothing: nothing to show anyone
-        _after_change(ctx, chat.id)
 
-    def reschedule_clicked(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        respond = responder(ctx, body, respond)
-        chat_id = shapes.as_id(action.get("value"))
-        now = utcnow()
-        with ctx.db.session() as session:
-            chat = session.get(Chat, chat_id) if chat_id else None
-            if chat is None:
-                return
-            try:
-                changed = store.reschedule(
-                    session, chat, clicking_user(body), now, ctx.settings.followup_after
-                )
-            except store.NotParticipant as refusal:
-                respond(**request_blocks.refusal_text(str(refusal)))
-                return
-            if changed is None:
-                return  # a double click, or no longer confirmed: nothing to do
+def _pick_view(ctx: AppContext, chat_id: int, user_id: str) -> dict[str, Any]:
+    tz = ctx.settings.timezone
+    now = utcnow()
+    with ctx.db.session() as session:
+        chat = session.get(Chat, chat_id)
+        assert chat is not None
+        me = store.participant(chat, user_id)
+        if chat.cancelled_at is not None:
+            return blocks.notice_modal("This chat was cancelled.")
+        proposed = store.propose(session, chat, now, tz)
+        schedule = proposed.schedule
+        if schedule.status == ScheduleStatus.CONFIRMED and schedule.start_at is not None:
+            when = blocks.slack_date(schedule.start_at, "{date_long_pretty} at {time}")
+            return blocks.notice_modal(
+                f"Your chat is already set for {when}. `Reschedule` on the confirmation moves it."
+            )
+        if schedule.status == ScheduleStatus.CANCELLED:
+            return blocks.notice_modal("This chat was cancelled.")
+        if proposed.new_round:
+            flow.post_slots(session, chat, schedule, now, tz)
+        cards = flow.slot_cards(session, proposed.slots)
+        mine = {c.slot_id for c in cards if me.id in c.picked_by}
+        members = flow.people(chat, tz)
+        if cards:
+            return blocks.pick_modal(chat.id, schedule.round, flow.who(me, tz), members, cards, mine)
+        return blocks.suggest_modal(chat.id, schedule.round, flow.who(me, tz), None)
+
+
+def ack_pick(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    tz = ctx.settings.timezone
+    chat_id, round_ = _metadata(view)
+    chosen = [shapes.as_id(o.get("value")) for o in shapes.option_values(shapes.input_state(view, "slots"))]
+    now = utcnow()
+    with ctx.db.session() as session:
+        chat = session.get(Chat, chat_id) if chat_id else None
+        if chat is None or round_ is None:
+            ack()
+            return
+        try:
+            picked = store.pick(session, chat, clicking_user(body), round_, [c for c in chosen if c], now)
+        except (store.NotParticipant, store.Stale) as refusal:
+            ack(response_action="errors", errors={"slots": str(refusal)})
+            return
+        if picked.confirmed is not None:
+            flow.queue_confirmed(session, chat, picked.schedule, picked.confirmed, tz)
+    ack()
+
+
+def ack_suggest(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    tz = ctx.settings.timezone
+    chat_id, _ = _metadata(view)
+    stamp = shapes.input_state(view, "when").get("selected_date_time")
+    if not isinstance(stamp, int | float) or isinstance(stamp, bool):
+        ack(response_action="errors", errors={"when": "Pick a day and a time."})
+        return
+    start = datetime.fromtimestamp(int(stamp), UTC)
+    now = utcnow()
+    with ctx.db.session() as session:
+        chat = session.get(Chat, chat_id) if chat_id else None
+        if chat is None:
+            ack()
+            return
+        try:
+            picked = store.suggest(session, chat, clicking_user(body), start, now, tz)
+        except ValueError as problem:
+            ack(response_action="errors", errors={"when": str(problem)})
+            return
+        except (store.NotParticipant, store.Stale) as refusal:
+            ack(response_action="errors", errors={"when": str(refusal)})
+            return
+        if picked.confirmed is not None:
+            flow.queue_confirmed(session, chat, picked.schedule, picked.confirmed, tz)
+    ack()
+
+
+def after_modal(ctx: AppContext, body: dict[str, Any], view: dict[str, Any]) -> None:
+    chat_id, _ = _metadata(view)
+    with ctx.db.session() as session:
+        chat = session.get(Chat, chat_id) if chat_id else None
+        if chat is None or clicking_user(body) not in {p.slack_user_id for p in store.people_of(chat)}:
+            return  # a refused submission changed nothing: nothing to show anyone
+    _after_change(ctx, chat.id)
+
+
+def reschedule_clicked(
+    ctx: AppContext, body: dict[str, Any], action: dict[str, Any], respond: Respond
+) -> None:
+    tz = ctx.settings.timezone
+    respond = responder(ctx, body, respond)
+    chat_id = shapes.as_id(action.get("value"))
+    now = utcnow()
+    with ctx.db.session() as session:
+        chat = session.get(Chat, chat_id) if chat_id else None
+        if chat is None:
+            return
+        try:
+            changed = store.reschedule(session, chat, clicking_user(body), now, ctx.settings.followup_after)
+        except store.NotParticipant as refusal:
+            respond(**request_blocks.refusal_text(str(refusal)))
+            return
+        if changed is None:
+            return  # a double click, or no longer confirmed: nothing to do
+        by = store.participant(chat, clicking_user(body))
+        flow.queue_rescheduled(session, chat, changed, by, now, tz)
+        name = by.display_name
+    flow.retire_confirmation(ctx, chat.id, changed.schedule.sequence - 1, changed, f"moved by {name}")
+    delivery.deliver(ctx)
+    flow.refresh_slots(ctx, chat.id, utcnow(), replaced=True)
+
+
+def open_cancel_modal(
+    ctx: AppContext, body: dict[str, Any], action: dict[str, Any], respond: Respond
+) -> None:
+    tz = ctx.settings.timezone
+    respond = responder(ctx, body, respond)
+    chat_id = shapes.as_id(action.get("value"))
+    with ctx.db.session() as session:
+        chat = session.get(Chat, chat_id) if chat_id else None
+        if chat is None:
+            return
+        try:
+            me = store.participant(chat, clicking_user(body))
+        except store.NotParticipant as refusal:
+            respond(**request_blocks.refusal_text(str(refusal)))
+            return
+        others = [p for p in flow.people(chat, tz) if p.person_id != me.id]
+    ctx.slack.open_view(str(body.get("trigger_id", "")), blocks.cancel_modal(chat.id, others))
+
+
+def ack_cancel(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    tz = ctx.settings.timezone
+    chat_id, _ = _metadata(view)
+    reason = shapes.text_value(shapes.input_state(view, "reason")).strip()
+    if len(reason) < 3:
+        ack(response_action="errors", errors={"reason": "Say briefly why, so they know."})
+        return
+    now = utcnow()
+    with ctx.db.session() as session:
+        chat = session.get(Chat, chat_id) if chat_id else None
+        if chat is None:
+            ack()
+            return
+        try:
+            changed = store.cancel(session, chat, clicking_user(body), reason, now)
+        except store.NotParticipant as refusal:
+            ack(response_action="errors", errors={"reason": str(refusal)})
+            return
+        if changed is not None:
             by = store.participant(chat, clicking_user(body))
-            flow.queue_rescheduled(session, chat, changed, by, now, tz)
-            name = by.display_name
-        flow.retire_confirmation(ctx, chat.id, changed.schedule.sequence - 1, changed, f"moved by {name}")
-        outbox.deliver(ctx)
-        flow.refresh_slots(ctx, chat.id, utcnow(), replaced=True)
+            flow.queue_cancelled(session, chat, changed, by, tz)
+    ack()
 
-    def open_cancel_modal(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        respond = responder(ctx, body, respond)
-        chat_id = shapes.as_id(action.get("value"))
-        with ctx.db.session() as session:
-            chat = session.get(Chat, chat_id) if chat_id else None
-            if chat is None:
-                return
-            try:
-                me = store.participant(chat, clicking_user(body))
-            except store.NotParticipant as refusal:
-                respond(**request_blocks.refusal_text(str(refusal)))
-                return
-            others = [p for p in flow.people(chat, tz) if p.person_id != me.id]
-        ctx.slack.open_view(str(body.get("trigger_id", "")), blocks.cancel_modal(chat.id, others))
 
-    def ack_cancel(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        chat_id, _ = _metadata(view)
-        reason = shapes.text_value(shapes.input_state(view, "reason")).strip()
-        if len(reason) < 3:
-            ack(response_action="errors", errors={"reason": "Say briefly why, so they know."})
+def after_cancel(ctx: AppContext, body: dict[str, Any], view: dict[str, Any]) -> None:
+    chat_id, _ = _metadata(view)
+    if chat_id is None:
+        return
+    with ctx.db.session() as session:
+        schedule = store.schedule_of(session, chat_id)
+        if schedule is None or schedule.status != ScheduleStatus.CANCELLED:
             return
-        now = utcnow()
-        with ctx.db.session() as session:
-            chat = session.get(Chat, chat_id) if chat_id else None
-            if chat is None:
-                ack()
-                return
-            try:
-                changed = store.cancel(session, chat, clicking_user(body), reason, now)
-            except store.NotParticipant as refusal:
-                ack(response_action="errors", errors={"reason": str(refusal)})
-                return
-            if changed is not None:
-                by = store.participant(chat, clicking_user(body))
-                flow.queue_cancelled(session, chat, changed, by, tz)
-        ack()
-
-    def after_cancel(body: dict[str, Any], view: dict[str, Any]) -> None:
-        chat_id, _ = _metadata(view)
-        if chat_id is None:
-            return
-        with ctx.db.session() as session:
-            schedule = store.schedule_of(session, chat_id)
-            if schedule is None or schedule.status != ScheduleStatus.CANCELLED:
-                return
-            by = session.get(Person, schedule.cancelled_by_id) if schedule.cancelled_by_id else None
-            changed = store.Changed(schedule, schedule.start_at, schedule.end_at)
-            outcome = f"cancelled by {by.display_name if by else 'someone in the chat'}"
-        flow.retire_confirmation(ctx, chat_id, changed.schedule.sequence - 1, changed, outcome)
-        _after_change(ctx, chat_id)
-
-    registry.action(blocks.FIND_ACTION, ack=just_ack, lazy=[open_pick_modal])
-    registry.action(blocks.SUGGEST_ACTION, ack=just_ack, lazy=[open_suggest_modal(ctx)])
-    registry.view(blocks.PICK_CALLBACK, ack=ack_pick, lazy=[after_modal])
-    registry.view(blocks.SUGGEST_CALLBACK, ack=ack_suggest, lazy=[after_modal])
-    registry.action(blocks.RESCHEDULE_ACTION, ack=just_ack, lazy=[reschedule_clicked])
-    registry.action(blocks.CANCEL_ACTION, ack=just_ack, lazy=[open_cancel_modal])
-    registry.view(blocks.CANCEL_CALLBACK, ack=ack_cancel, lazy=[after_cancel])
-    # Link buttons open the calendar in the browser; Slack still tells the app, which only acks.
-    registry.action(blocks.GOOGLE_ACTION, ack=just_ack)
-    registry.action(blocks.OUTLOOK_ACTION, ack=just_ack)
+        by = session.get(Person, schedule.cancelled_by_id) if schedule.cancelled_by_id else None
+        changed = store.Changed(schedule, schedule.start_at, schedule.end_at)
+        outcome = f"cancelled by {by.display_name if by else 'someone in the chat'}"
+    flow.retire_confirmation(ctx, chat_id, changed.schedule.sequence - 1, changed, outcome)
+    _after_change(ctx, chat_id)
 
 
-def open_suggest_modal(ctx: AppContext) -> Callable[..., None]:
+def open_suggest_modal(
+    ctx: AppContext, body: dict[str, Any], action: dict[str, Any], respond: Respond
+) -> None:
     tz = ctx.settings.timezone
+    respond = responder(ctx, body, respond)
+    chat_id = shapes.as_id(action.get("value"))
+    now = utcnow()
+    with ctx.db.session() as session:
+        chat = session.get(Chat, chat_id) if chat_id else None
+        if chat is None:
+            return
+        try:
+            me = store.participant(chat, clicking_user(body))
+        except store.NotParticipant as refusal:
+            respond(**request_blocks.refusal_text(str(refusal)))
+            return
+        proposed = store.propose(session, chat, now, tz)
+        if proposed.schedule.status != ScheduleStatus.PROPOSING:
+            respond(**request_blocks.refusal_text("The time for this chat is already settled."))
+            return
+        if proposed.new_round:
+            flow.post_slots(session, chat, proposed.schedule, now, tz)
+        first = min((s.start_at for s in proposed.slots), default=None)
+        view = blocks.suggest_modal(chat.id, proposed.schedule.round, flow.who(me, tz), first)
+    ctx.slack.open_view(str(body.get("trigger_id", "")), view)
+    delivery.deliver(ctx)
 
-    def handler(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        respond = responder(ctx, body, respond)
-        chat_id = shapes.as_id(action.get("value"))
-        now = utcnow()
-        with ctx.db.session() as session:
-            chat = session.get(Chat, chat_id) if chat_id else None
-            if chat is None:
-                return
-            try:
-                me = store.participant(chat, clicking_user(body))
-            except store.NotParticipant as refusal:
-                respond(**request_blocks.refusal_text(str(refusal)))
-                return
-            proposed = store.propose(session, chat, now, tz)
-            if proposed.schedule.status != ScheduleStatus.PROPOSING:
-                respond(**request_blocks.refusal_text("The time for this chat is already settled."))
-                return
-            if proposed.new_round:
-                flow.post_slots(session, chat, proposed.schedule, now, tz)
-            first = min((s.start_at for s in proposed.slots), default=None)
-            view = blocks.suggest_modal(chat.id, proposed.schedule.round, flow.who(me, tz), first)
-        ctx.slack.open_view(str(body.get("trigger_id", "")), view)
-        outbox.deliver(ctx)
 
-    return handler
+LISTENERS = (
+    on_action(blocks.FIND_ACTION, lazy=[open_pick_modal]),
+    on_action(blocks.SUGGEST_ACTION, lazy=[open_suggest_modal]),
+    on_view(blocks.PICK_CALLBACK, ack=ack_pick, lazy=[after_modal]),
+    on_view(blocks.SUGGEST_CALLBACK, ack=ack_suggest, lazy=[after_modal]),
+    on_action(blocks.RESCHEDULE_ACTION, lazy=[reschedule_clicked]),
+    on_action(blocks.CANCEL_ACTION, lazy=[open_cancel_modal]),
+    on_view(blocks.CANCEL_CALLBACK, ack=ack_cancel, lazy=[after_cancel]),
+    # Link buttons open the calendar in the browser; Slack still tells the app, which only acks.
+    on_action(blocks.GOOGLE_ACTION),
+    on_action(blocks.OUTLOOK_ACTION),
+)

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.db import insert_ignoring_duplicates
 from bot.models import (
     Chat,
     ChatKind,
@@ -141,10 +141,9 @@ def picks_of(session: Session, slot_ids: Sequence[int]) -> dict[int, set[int]]:
 
 
 def _insert(session: Session, model: type, values: dict[str, object]) -> bool:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    """INSERT … ON CONFLICT DO NOTHING; True when the row went in."""
     key = list(model.__table__.primary_key.columns)  # type: ignore[attr-defined]
-    # RETURNING says whether the row went in (psycopg 3 may not report a rowcount here).
-    statement = dialect.insert(model).values(**values).on_conflict_do_nothing().returning(*key)
+    statement = insert_ignoring_duplicates(session, model).values(**values).returning(*key)
     return session.execute(statement).first() is not None
 
 
