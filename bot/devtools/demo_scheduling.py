@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from icalendar import Calendar
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.devtools.slack_client import last_view_opened
 from bot.devtools.standin import render_blocks
@@ -30,14 +30,17 @@ def _print(demo: Demo, who: str, message: dict[str, Any]) -> None:
 
 
 def _pick_pair(demo: Demo) -> tuple[int, list[str]] | None:
-    """A weekly pair, in two time zones if the round made one."""
+    """A pair from this week's round (the one the demo just ran), in two time zones if there is one."""
     ctx = demo.server.app.ctx
+    zones = {p.user_id: p.tz for p in demo.people}
     with ctx.db.session() as session:
-        chats = session.scalars(select(Chat).where(Chat.kind == ChatKind.PAIRING).order_by(Chat.id)).all()
+        newest = session.scalar(select(func.max(Chat.round_id)).where(Chat.kind == ChatKind.PAIRING))
+        chats = session.scalars(select(Chat).where(Chat.round_id == newest).order_by(Chat.id)).all()
         pairs = [
-            (c.id, [p.slack_user_id for p in store.people_of(c)]) for c in chats if len(c.participants) == 2
+            (c.id, [p.slack_user_id for p in store.people_of(c)])
+            for c in chats
+            if len(c.participants) == 2 and all(p.person.slack_user_id in zones for p in c.participants)
         ]
-        zones = {p.user_id: p.tz for p in demo.people}
     apart = [pair for pair in pairs if len({zones.get(u) for u in pair[1]}) == 2]
     return (apart or pairs or [None])[0]
 
