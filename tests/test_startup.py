@@ -23,6 +23,7 @@ JOB_NAMES = [
     "outbox",
     "request-reminders",
     "followups",
+    "scheduling",
     "chat-usage",
 ]
 
