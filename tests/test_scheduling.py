@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar
 from sqlalchemy import func, select
 
+from bot.blocks.requests import ask_button_value
 from bot.blocks.scheduling import local_span
 from bot.clock import advance, frozen_at, travel_to, utcnow
 from bot.db import Database
@@ -96,6 +97,16 @@ def open_picker(
 def options(modal: dict[str, Any]) -> list[str]:
     block = next(b for b in modal["blocks"] if b.get("block_id") == "slots")
     return [o["text"]["text"] for o in block["element"]["options"]]
+
+
+def home_chats(slack: SlackAppClient, standin: SlackStandIn, server: AppServer, user: str) -> str:
+    """What `user` reads under "Your chats" in their App Home, once it is published afresh."""
+    before = len(standin.calls_to("views.publish"))
+    slack.event({"type": "app_home_opened", "user": user, "tab": "home"})
+    server.settle()
+    standin.wait_for(lambda: len(standin.calls_to("views.publish")) > before)
+    home = render_blocks((standin.home_view(user) or {"blocks": []})["blocks"])
+    return home.split("Your chats", 1)[1] if "Your chats" in home else ""
 
 
 def invites(standin: SlackStandIn, channel: str) -> list[Calendar]:
@@ -203,6 +214,9 @@ def test_europe_and_us_overlap_then_reschedule_and_cancel_update_the_invite(
         person(db, standin, "UOMAR", "Omar Haddad", "Engineering", "America/New_York", speaks=["Kubernetes"])
         intro = accepted_intro(slack, standin, "ULENA", "UOMAR")
         channel = group_of(standin, intro)
+        assert "Omar Haddad about *Kubernetes* — introduced Wednesday 18 March 2026, no time agreed yet" in (
+            home_chats(slack, standin, server, "ULENA")
+        )
         lena = open_picker(slack, standin, server, "ULENA", intro)
         listed = render_blocks(latest(standin, channel, "Pick your times")["blocks"])
         assert "for Lena (London)" in listed and "for Omar (New York)" in listed
@@ -217,6 +231,14 @@ def test_europe_and_us_overlap_then_reschedule_and_cancel_update_the_invite(
         assert first.status == ScheduleStatus.CONFIRMED and first.start_at is not None
         assert 14 <= local(first.start_at, "Europe/London").hour < 17
         assert 10 <= local(first.start_at, "America/New_York").hour < 13
+        # Her App Home lists the chat with its time (a date token: Slack shows it in the reader's
+        # zone; the stand-in renders the fallback, in UTC).
+        start = first.start_at.astimezone(UTC)
+        listed = home_chats(slack, standin, server, "ULENA")
+        assert (
+            f"Omar Haddad about *Kubernetes* — *{start:%a} {start.day} {start:%b}, {start:%H:%M} UTC"
+            in listed
+        )
 
         # Reschedule (twice, as a double click): one new round, SEQUENCE 1 when confirmed again.
         confirmation = latest(standin, channel, "schedule_reschedule")
@@ -253,6 +275,7 @@ def test_europe_and_us_overlap_then_reschedule_and_cancel_update_the_invite(
         slack.submit("ULENA", modal, {"why": "My team offsite moved to that week <!channel>"})
         server.settle()
         assert schedule(db).status == ScheduleStatus.CANCELLED
+        assert "Omar" not in home_chats(slack, standin, server, "ULENA")  # a cancelled chat is not upcoming
         note = latest(standin, channel, "cancelled your chat")
         assert "&lt;!channel&gt;" in str(note["blocks"])  # escaped: it cannot ping anyone
         calendars = invites(standin, channel)
@@ -289,6 +312,7 @@ def test_tokyo_and_new_york_have_no_overlap_and_suggest_their_own_time(
         before = len(standin.calls_to("views.open"))
         slack.block_action("UKEN", "schedule_suggest", message=listed)
         standin.wait_for(lambda: len(standin.calls_to("views.open")) > before)
+        server.settle()  # the modal opens at once (the trigger lasts 3 s) and is filled in after
         modal = last_view_opened(standin, "UKEN")
         assert "Suggest your own time" in render_blocks(modal["blocks"])
         wanted = datetime(2026, 11, 4, 7, 30, tzinfo=ZoneInfo("Asia/Tokyo"))
@@ -399,6 +423,14 @@ def test_profile_modal_sets_working_hours_days_best_times_and_chat_length(
         alice = session.scalars(select(Person).where(Person.slack_user_id == "UALICE")).one()
         assert (alice.work_start, alice.work_end, alice.work_days) == (510, 960, 0b1011)
         assert (alice.best_time, alice.chat_minutes) == ("mornings", 20)
+    # Her usual length is preselected when she asks someone for a chat.
+    person(db, standin, "UOMAR", "Omar Haddad", "Engineering", "America/New_York", speaks=["Kubernetes"])
+    before = len(standin.calls_to("views.open"))
+    slack.block_action("UALICE", "ask_for_chat", value=ask_button_value("UOMAR", "Kubernetes"))
+    standin.wait_for(lambda: len(standin.calls_to("views.open")) > before)
+    assert "Length: (o) 20 minutes  ( ) 30 minutes" in render_blocks(
+        last_view_opened(standin, "UALICE")["blocks"]
+    )
 
 
 def test_report_figures_by_function_with_small_groups_suppressed(db: Database, standin: SlackStandIn) -> None:

@@ -23,6 +23,7 @@ from bot.blocks import (
 from bot.blocks.followups import learnings_home_blocks
 from bot.blocks.profile import profile_summary
 from bot.blocks.requests import ACCEPT_ACTION, DECLINE_ACTION, REDIRECT_ACTION, RequestCard
+from bot.blocks.scheduling import slack_date
 from bot.services.learnings import MyTakeaway, ThanksCard
 from bot.services.profiles import ProfileSnapshot
 
@@ -52,6 +53,8 @@ class ChatCard:
     partners: list[str]
     topic: str
     introduced: datetime
+    # The confirmed time (UTC) when `Find a time` settled one; None while the pair is still choosing.
+    starts_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,12 @@ class HomeActivity:
 
 def _about(topic: str) -> str:
     return f" about *{escape(topic)}*" if topic else ""
+
+
+def _when(chat: ChatCard, zone: ZoneInfo) -> str:
+    if chat.starts_at is not None:
+        return f"*{slack_date(chat.starts_at)}*"
+    return f"introduced {format_day(chat.introduced, zone)}, no time agreed yet"
 
 
 def activity_blocks(activity: HomeActivity, zone: ZoneInfo) -> list[Block]:
@@ -89,8 +98,7 @@ def activity_blocks(activity: HomeActivity, zone: ZoneInfo) -> list[Block]:
     if activity.chats:
         blocks.append(header("Your chats"))
         lines = [
-            f"• With {escape(', '.join(c.partners))}{_about(c.topic)}"
-            f" — introduced {format_day(c.introduced, zone)}"
+            f"• With {escape(', '.join(c.partners))}{_about(c.topic)} — {_when(c, zone)}"
             for c in activity.chats[:10]
         ]
         blocks.append(section("\n".join(lines)))

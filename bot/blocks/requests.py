@@ -84,7 +84,10 @@ def _radio(action_id: str, options: list[tuple[str, str]], selected: str) -> Blo
     return element
 
 
-def request_modal(expert: PersonCard, topic: str, intro: str, questions: list[str]) -> Block:
+def request_modal(
+    expert: PersonCard, topic: str, intro: str, questions: list[str], minutes: int = 30
+) -> Block:
+    """The request form; `minutes` preselects the learner's usual chat length from their profile."""
     metadata = json.dumps({"expert": expert.slack_user_id, "topic": topic[:100]})
     blocks: list[Block] = [
         section(
@@ -128,7 +131,9 @@ def request_modal(expert: PersonCard, topic: str, intro: str, questions: list[st
             ),
         ),
         input_block(
-            "duration", "Length", _radio("duration_radio", [("20", "20 minutes"), ("30", "30 minutes")], "30")
+            "duration",
+            "Length",
+            _radio("duration_radio", [("20", "20 minutes"), ("30", "30 minutes")], str(minutes)),
         ),
     ]
     return {

@@ -18,6 +18,7 @@ from bot.gateway import admins
 from bot.models import Person
 from bot.services import learnings, profiles, reports
 from bot.services import requests as request_service
+from bot.services.scheduling import store as schedules
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +34,17 @@ def _lock_for(user_id: str) -> threading.Lock:
 
 def _activity(session: Session, person: Person, now: datetime, tz: str) -> HomeActivity:
     received, sent = request_service.requests_involving(session, person.id)
+    upcoming = request_service.upcoming_chats(session, person.id, now)
+    starts = schedules.confirmed_starts(session, [chat.id for chat in upcoming])
     chats = [
         ChatCard(
             chat_id=chat.id,
             partners=[p.person.display_name for p in chat.participants if p.person_id != person.id],
             topic=chat.topic.name if chat.topic else "",
             introduced=chat.created_at,
+            starts_at=starts.get(chat.id),
         )
-        for chat in request_service.upcoming_chats(session, person.id, now)
+        for chat in upcoming
     ]
     takeaways, thanks = learnings.home_learnings(session, person.id)
     return HomeActivity(

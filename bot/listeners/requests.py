@@ -81,6 +81,7 @@ def open_request_modal(ctx: AppContext, body: dict[str, Any], action: dict[str, 
                     topic,
                     _intro_prefill(learner, expert),
                     request_service.suggested_questions(topic),
+                    learner.chat_minutes,
                 )
             except request_service.RequestRefused as refusal:
                 view = request_blocks.notice_view("Can't ask right now", str(refusal))

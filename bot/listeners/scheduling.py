@@ -235,29 +235,39 @@ def after_cancel(ctx: AppContext, body: dict[str, Any], view: dict[str, Any]) ->
 def open_suggest_modal(
     ctx: AppContext, body: dict[str, Any], action: dict[str, Any], respond: Respond
 ) -> None:
-    tz = ctx.settings.timezone
     respond = responder(ctx, body, respond)
     chat_id = shapes.as_id(action.get("value"))
-    now = utcnow()
+    user_id = clicking_user(body)
     with ctx.db.session() as session:
         chat = session.get(Chat, chat_id) if chat_id else None
         if chat is None:
             return
         try:
-            me = store.participant(chat, clicking_user(body))
+            store.participant(chat, user_id)
         except store.NotParticipant as refusal:
             respond(**request_blocks.refusal_text(str(refusal)))
             return
+    # As for `Find a time`: open within the trigger's 3 s, then fill in once the times are known.
+    opened = ctx.slack.open_view(str(body.get("trigger_id", "")), blocks.loading_modal())
+    view_id = str((opened.get("view") or {}).get("id", ""))
+    ctx.slack.call("views.update", view_id=view_id, view=_suggest_view(ctx, chat.id, user_id))
+    delivery.deliver(ctx)
+
+
+def _suggest_view(ctx: AppContext, chat_id: int, user_id: str) -> dict[str, Any]:
+    tz = ctx.settings.timezone
+    now = utcnow()
+    with ctx.db.session() as session:
+        chat = session.get(Chat, chat_id)
+        assert chat is not None
+        me = store.participant(chat, user_id)
         proposed = store.propose(session, chat, now, tz)
-        if proposed.schedule.status != ScheduleStatus.PROPOSING:
-            respond(**request_blocks.refusal_text("The time for this chat is already settled."))
-            return
+        if chat.cancelled_at is not None or proposed.schedule.status != ScheduleStatus.PROPOSING:
+            return blocks.notice_modal("The time for this chat is already settled.")
         if proposed.new_round:
             flow.post_slots(session, chat, proposed.schedule, now, tz)
         first = min((s.start_at for s in proposed.slots), default=None)
-        view = blocks.suggest_modal(chat.id, proposed.schedule.round, flow.who(me, tz), first)
-    ctx.slack.open_view(str(body.get("trigger_id", "")), view)
-    delivery.deliver(ctx)
+        return blocks.suggest_modal(chat.id, proposed.schedule.round, flow.who(me, tz), first)
 
 
 LISTENERS = (

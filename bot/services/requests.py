@@ -370,7 +370,7 @@ def requests_involving(session: Session, person_id: int) -> tuple[list[ChatReque
 
 
 def upcoming_chats(session: Session, person_id: int, now: datetime, days: int = 30) -> list[Chat]:
-    """Chats I'm in that were introduced recently and not yet marked done."""
+    """Chats I'm in that were introduced recently, neither marked done nor cancelled."""
     return list(
         session.scalars(
             select(Chat)
@@ -378,6 +378,7 @@ def upcoming_chats(session: Session, person_id: int, now: datetime, days: int = 
             .where(
                 ChatParticipant.person_id == person_id,
                 Chat.done_at.is_(None),
+                Chat.cancelled_at.is_(None),
                 Chat.created_at >= now - timedelta(days=days),
             )
             .order_by(Chat.created_at.desc())

@@ -119,6 +119,18 @@ def schedule_of(session: Session, chat_id: int) -> ChatSchedule | None:
     return session.get(ChatSchedule, chat_id, populate_existing=True)
 
 
+def confirmed_starts(session: Session, chat_ids: Sequence[int]) -> dict[int, datetime]:
+    """The confirmed start (UTC) of each of these chats that has one."""
+    if not chat_ids:
+        return {}
+    rows = session.execute(
+        select(ChatSchedule.chat_id, ChatSchedule.start_at).where(
+            ChatSchedule.chat_id.in_(chat_ids), ChatSchedule.status == ScheduleStatus.CONFIRMED
+        )
+    )
+    return {chat_id: start for chat_id, start in rows if start is not None}
+
+
 def slots_of(session: Session, chat_id: int, round_: int) -> list[ScheduleSlot]:
     return list(
         session.scalars(
