@@ -11,6 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
+from bot.clock import set_home_zone
 from bot.context import AppContext
 from bot.db import Database
 from bot.gateway.slack import SlackGateway, build_web_client
@@ -96,6 +97,7 @@ def build_app(settings: Settings, db: Database | None = None) -> InfochatApp:
     client = build_web_client(settings.bot_token(), settings.slack_api_url)
     signing_secret = settings.signing_secret()
     db = db or Database(settings.database_url)
+    set_home_zone(settings.timezone)
     ctx = AppContext(settings=settings, db=db, slack=SlackGateway(client))
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="infochat-lazy")
     bolt = _InfochatBolt(

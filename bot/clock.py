@@ -92,13 +92,29 @@ def advance(delta: timedelta) -> None:
     set_clock(later)
 
 
-def zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
-    """The IANA time zone `name`, else `fallback`, else UTC: the one place a zone name is read.
+# The zone of people Slack gives none (or one this system lacks): the workspace's own,
+# INFOCHAT_TIMEZONE, set once when the app is built from its settings. Module state like
+# the clock, so that no function below the flows carries it as a parameter.
+_home = "UTC"
+
+
+def set_home_zone(name: str) -> str:
+    """Make `name` the workspace's zone (the fallback of `zone`); returns the previous one."""
+    global _home
+    ZoneInfo(name)  # settings validated it; a bad name fails here, not at the first DM
+    with _lock:
+        previous, _home = _home, name
+    return previous
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """The IANA time zone `name`, else the workspace's, else UTC: the one place a zone name is read.
 
     Slack may send no zone for a member, or one this system's tz database lacks;
     settings validate the workspace's own zone (INFOCHAT_TIMEZONE) at start-up.
+    `zone(name).key` is the name that was used.
     """
-    for candidate in (name, fallback):
+    for candidate in (name, _home):
         if candidate:
             try:
                 return ZoneInfo(candidate)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.clock import set_home_zone
 from bot.db import Database
 from bot.gateway.slack import SlackGateway
 from bot.settings import Settings
@@ -20,6 +21,7 @@ def make_context(settings: Settings, *, require_slack: bool = True) -> AppContex
     """The context for CLI commands and jobs outside the web app."""
     from bot.gateway.slack import build_web_client
 
+    set_home_zone(settings.timezone)
     token = settings.bot_token() if require_slack else ""
     client = build_web_client(token, settings.slack_api_url)
     return AppContext(settings=settings, db=Database(settings.database_url), slack=SlackGateway(client))

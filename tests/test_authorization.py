@@ -629,7 +629,7 @@ def test_ghost_rule_buttons_act_only_on_whoever_clicks(
         chat = session.get(Chat, chat_id)
         assert omar is not None and chat is not None
         followups.pause_me(omar, now)
-        queue_ghost_pause(session, chat, omar, "UTC", now)
+        queue_ghost_pause(session, chat, omar, now)
     delivery.deliver(server.app.ctx)
     dm = message_with(standin, "UEXP", action_id)
     omar_before = person_row(db, "UEXP")

@@ -258,7 +258,6 @@ def test_unmatched_person_is_told_why_and_gets_priority_next_week(
             people,
             utcnow() + timedelta(weeks=1),
             cooldown_weeks=12,
-            default_tz="UTC",
             week=pairing.iso_week(utcnow() + timedelta(weeks=1), ZoneInfo("UTC")),
             seed=1,
         )

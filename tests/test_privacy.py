@@ -45,7 +45,6 @@ from bot.services.find import find_experts
 from tests.factories import make_person
 
 REPO = Path(__file__).resolve().parents[1]
-TZ = "Europe/London"
 # A string only the erased person ever wrote: after erasure it must be nowhere.
 MARKER = "xyzzy-quill-7731"
 SUBJECT = {
@@ -90,7 +89,7 @@ def history(db: Database) -> dict[str, Any]:
         asked = request_service.create_request(
             session, zq, omar, "Kubernetes", _draft(f"I'm Zuzanna in Sales, {MARKER}, curious."), now
         )
-        request_flow.ask_expert(session, asked, now, TZ)
+        request_flow.ask_expert(session, asked, now)
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.dedupe_key == request_flow.ask_key(asked.id))
@@ -98,13 +97,13 @@ def history(db: Database) -> dict[str, Any]:
         )
         chat = request_service.accept(session, asked, "UOMAR", now)
         assert chat is not None
-        request_flow.introduce(session, asked, chat, now, TZ)
+        request_flow.introduce(session, asked, chat, now)
 
         # Kemi asks her (still open); Bo asked her and she declined with a note.
         kemi_asks = request_service.create_request(
             session, kemi, zq, "Negotiation", _draft("Hi Zuzanna, I'm Kemi from Product."), now
         )
-        request_flow.ask_expert(session, kemi_asks, now, TZ)
+        request_flow.ask_expert(session, kemi_asks, now)
         bo_asked = request_service.create_request(
             session, bo, zq, "Negotiation", _draft("Hello, I'm Bo from Finance, new to deals."), now
         )

@@ -471,7 +471,7 @@ def test_report_figures_by_function_with_small_groups_suppressed(db: Database, s
                 outcomes[chat.id] = outcome
                 if outcome == "nothing":
                     continue
-                proposed = store.propose(session, chat, monday, "UTC")
+                proposed = store.propose(session, chat, monday)
                 wednesday = next(s for s in proposed.slots if s.start_at.weekday() == 2)
                 for uid in (learner, expert):
                     picked = store.pick(session, chat, uid, proposed.schedule.round, [wednesday.id], monday)

@@ -100,7 +100,7 @@ def ids(result: SearchResult) -> list[str]:
 
 
 def message(result: SearchResult, page: int = 0, own: bool = False) -> dict[str, Any]:
-    return search_message(result, page=page, include_own_function=own, now=NOW, default_tz="UTC")
+    return search_message(result, page=page, include_own_function=own, now=NOW)
 
 
 def buttons(msg: dict[str, Any]) -> list[dict[str, Any]]:

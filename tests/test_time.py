@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.clock import frozen_at, utcnow
+from bot.blocks.find import local_time
+from bot.clock import frozen_at, set_home_zone, utcnow
 from bot.services import pairing
 
 LONDON, NEW_YORK, SINGAPORE = (ZoneInfo(z) for z in ("Europe/London", "America/New_York", "Asia/Singapore"))
@@ -66,3 +67,21 @@ def test_the_scheduler_claims_the_weekly_round_under_the_rounds_own_week() -> No
     sunday_night_in_new_york = datetime(2027, 1, 3, 23, 59, tzinfo=NEW_YORK)
     assert job.period(sunday_night_in_new_york) == pairing.iso_week(sunday_night_in_new_york, NEW_YORK)
     assert job.period(sunday_night_in_new_york) == "2026-W53"
+
+
+def test_someone_slack_gives_no_zone_sees_the_workspaces_time_from_infochat_timezone() -> None:
+    from bot.context import make_context
+    from bot.settings import load_settings
+
+    noon_utc = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    previous = set_home_zone("UTC")
+    try:
+        ctx = make_context(
+            load_settings(timezone="Asia/Singapore", database_url="sqlite://"), require_slack=False
+        )
+        ctx.db.engine.dispose()
+        assert local_time(None, noon_utc) == "20:00 their time"
+        assert local_time("Mars/Olympus", noon_utc) == "20:00 their time"  # a zone this system lacks
+        assert local_time("Europe/London", noon_utc) == "12:00 their time"
+    finally:
+        set_home_zone(previous)

@@ -65,9 +65,9 @@ def ask_value(hit: ExpertHit, topic: str) -> str:
     return value
 
 
-def local_time(tz: str | None, now: datetime, default_tz: str) -> str:
+def local_time(tz: str | None, now: datetime) -> str:
     """ "14:05 their time": the expert's wall clock, so a learner does not ask at midnight."""
-    return f"{now.astimezone(zone(tz, default_tz)):%H:%M} their time"
+    return f"{now.astimezone(zone(tz)):%H:%M} their time"
 
 
 def usage_message(error: QueryError | None = None) -> str:
@@ -91,7 +91,7 @@ def hidden_summary(result: SearchResult) -> str | None:
     return f"Not shown: {', '.join(parts)}." if parts else None
 
 
-def _hit_section(hit: ExpertHit, topic: str, now: datetime, default_tz: str) -> Block:
+def _hit_section(hit: ExpertHit, topic: str, now: datetime) -> Block:
     first = f"*{escape(hit.name)}*"
     details = [escape(d) for d in (hit.function or "", hit.title) if d]
     if hit.same_function:
@@ -105,7 +105,7 @@ def _hit_section(hit: ExpertHit, topic: str, now: datetime, default_tz: str) -> 
         lines.append(f"Speaks about: {shown}" + (f" +{more} more" if more > 0 else ""))
     if hit.match == "ask" and hit.ask_me_about:
         lines.append(f"Ask me about: {escape(truncate(hit.ask_me_about, 200))}")
-    lines.append(local_time(hit.tz, now, default_tz))
+    lines.append(local_time(hit.tz, now))
     return section("\n".join(lines), button("Ask for a chat", ASK_FOR_CHAT_ACTION, ask_value(hit, topic)))
 
 
@@ -121,7 +121,7 @@ def _heading(result: SearchResult) -> str:
 
 
 def search_message(
-    result: SearchResult, *, page: int, include_own_function: bool, now: datetime, default_tz: str
+    result: SearchResult, *, page: int, include_own_function: bool, now: datetime
 ) -> dict[str, Any]:
     """The ephemeral answer: `{"text": ..., "blocks": [...]}`, five experts a page."""
     pages = max(1, -(-len(result.hits) // PAGE_SIZE))
@@ -140,7 +140,7 @@ def search_message(
     topic_for_ask = result.topic or result.query
     for hit in shown:
         topic = result.topic or (hit.matching_topics[0] if hit.matching_topics else topic_for_ask)
-        blocks.append(_hit_section(hit, topic, now, default_tz))
+        blocks.append(_hit_section(hit, topic, now))
 
     notes = []
     hidden = hidden_summary(result)

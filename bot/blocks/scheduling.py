@@ -13,10 +13,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.blocks import Block, actions, button, context, escape, header, input_block, plain, section, truncate
 from bot.blocks.requests import FIND_TIME_ACTION, LEARN_NOT_JOB
+from bot.clock import zone
 
 FIND_ACTION = FIND_TIME_ACTION  # `Find a time` (intros, nudges) and `Pick your times` (the list)
 SUGGEST_ACTION = "schedule_suggest"
@@ -71,20 +71,13 @@ def find_button(chat_id: int, label: str = "Find a time") -> Block:
 # -- time formatting --------------------------------------------------------------------------
 
 
-def _zone(tz: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def _day(moment: datetime) -> str:
     return f"{moment:%a} {moment.day} {moment:%b}"
 
 
 def local_span(start: datetime, end: datetime, tz: str) -> str:
     """ "Tue 3 Mar 10:00–10:30" in `tz` (no comma: pickers take comma-separated answers)."""
-    s, e = start.astimezone(_zone(tz)), end.astimezone(_zone(tz))
+    s, e = start.astimezone(zone(tz)), end.astimezone(zone(tz))
     return f"{_day(s)} {s:%H:%M}–{e:%H:%M}"
 
 
@@ -104,9 +97,9 @@ def _place(tz: str) -> str:
 def each_person(start: datetime, people: Sequence[Who], *, everyone: bool = True) -> str:
     """ "10:00 for Ana (London) · 19:00 for Ken (Tokyo)"; one time for everyone in one zone."""
     if everyone and len(people) > 1 and len({p.tz for p in people}) == 1:
-        return f"{start.astimezone(_zone(people[0].tz)):%H:%M} in {_place(people[0].tz)} for all of you"
+        return f"{start.astimezone(zone(people[0].tz)):%H:%M} in {_place(people[0].tz)} for all of you"
     return " · ".join(
-        f"{start.astimezone(_zone(p.tz)):%H:%M} for {escape(p.first_name)} ({_place(p.tz)})" for p in people
+        f"{start.astimezone(zone(p.tz)):%H:%M} for {escape(p.first_name)} ({_place(p.tz)})" for p in people
     )
 
 

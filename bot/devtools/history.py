@@ -93,7 +93,7 @@ def make_history(
         instant = first_round + timedelta(weeks=week)
         with db.session() as session:
             clock = _Past(now)
-            _round(session, instant, week, seed, tz, zone, rng, history, clock)
+            _round(session, instant, week, seed, tz, rng, history, clock)
             _requests(session, instant, joined, by_user, rng, history, clock)
             # The follow-up job's first check-ins went out (and were answered above): claim them,
             # so that the demo's own follow-up run only asks about the demo's chats.
@@ -144,14 +144,11 @@ def _round(
     week: int,
     seed: int,
     tz: ZoneInfo,
-    zone: str,
     rng: random.Random,
     history: History,
     clock: _Past,
 ) -> None:
-    _, made, groups, _ = pairing.create_round(
-        session, instant, cooldown_weeks=12, default_tz=zone, zone=tz, seed=seed + week
-    )
+    _, made, groups, _ = pairing.create_round(session, instant, cooldown_weeks=12, zone=tz, seed=seed + week)
     if made is None:
         return
     history.rounds += 1

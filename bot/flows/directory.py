@@ -23,22 +23,22 @@ DEFAULT_PAGE_SIZE = 200
 DEFAULT_PAGE_DELAY = 3.0
 
 
-def _tell_closed(session: Session, closed: Sequence[ChatRequest], default_tz: str) -> None:
+def _tell_closed(session: Session, closed: Sequence[ChatRequest]) -> None:
     for request in closed:
-        request_flow.tell_closed(session, request, default_tz)
+        request_flow.tell_closed(session, request)
 
 
-def update_member(session: Session, user: Mapping[str, Any], default_tz: str) -> Person:
+def update_member(session: Session, user: Mapping[str, Any]) -> Person:
     """Store what a Slack user object says (an event, users.info) in the caller's transaction."""
     update = directory.upsert_member(session, user)
-    _tell_closed(session, update.closed, default_tz)
+    _tell_closed(session, update.closed)
     return update.person
 
 
 def member_changed(ctx: AppContext, user: Mapping[str, Any]) -> None:
     """`user_change` / `team_join`: one small transaction."""
     with ctx.db.session() as session:
-        update_member(session, user, ctx.settings.timezone)
+        update_member(session, user)
 
 
 def ensure_member(ctx: AppContext, session: Session, user_id: str) -> Person | None:
@@ -52,7 +52,7 @@ def ensure_member(ctx: AppContext, session: Session, user_id: str) -> Person | N
     user = ctx.slack.user_info(user_id)
     if user is None:
         return None
-    return update_member(session, user, ctx.settings.timezone)
+    return update_member(session, user)
 
 
 def sync_directory(
@@ -82,7 +82,7 @@ def sync_directory(
         fresh = [m for m in members if isinstance(m.get("id"), str) and m["id"] not in seen]
         seen.update(str(m["id"]) for m in fresh)
         with ctx.db.session() as session:
-            _tell_closed(session, directory.upsert_page(session, fresh, report), ctx.settings.timezone)
+            _tell_closed(session, directory.upsert_page(session, fresh, report))
         report.pages += 1
         report.seen = len(seen)
         log.info("directory sync page %d: %d members", report.pages, len(members))

@@ -19,11 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.blocks import followups as followup_blocks
+from bot.clock import zone
 from bot.context import AppContext
 from bot.flows import outbox as delivery
 from bot.flows.requests import person_card
 from bot.models import Chat, ChatParticipant, OutboxMessage, OutboxStatus, Outcome, Person, Share, Takeaway
-from bot.services import chats, followups, learnings, outbox, pairing, profiles
+from bot.services import chats, followups, learnings, outbox, pairing
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,8 @@ def _subject(chat_id: int) -> str:
     return f"followup:{chat_id}"
 
 
-def _deliver_at(person: Person, now: datetime, default_tz: str) -> datetime:
-    return pairing.not_before(now, [profiles.person_zone(person, default_tz)])
+def _deliver_at(person: Person, now: datetime) -> datetime:
+    return pairing.not_before(now, [zone(person.tz)])
 
 
 @dataclass
@@ -68,7 +69,7 @@ def run_followups(ctx: AppContext, now: datetime) -> str:
         with ctx.db.session() as session:
             if not followups.claim_checkin(session, item, now):
                 continue
-            queue_checkin(session, item, now, settings.timezone)
+            queue_checkin(session, item, now)
         if item.number == 1:
             report.checkins += 1
         else:
@@ -86,13 +87,13 @@ def run_followups(ctx: AppContext, now: datetime) -> str:
     return str(report)
 
 
-def queue_checkin(session: Session, item: followups.Due, now: datetime, default_tz: str) -> str:
+def queue_checkin(session: Session, item: followups.Due, now: datetime) -> str:
     chat = session.get(Chat, item.chat_id)
     person = session.get(Person, item.person_id)
     assert chat is not None and person is not None
-    partners = [person_card(p, default_tz) for p in chats.partners_of(chat, person.id)]
+    partners = [person_card(p) for p in chats.partners_of(chat, person.id)]
     topic = followups.chat_topic(session, chat)
-    tz = person.tz or default_tz
+    tz = zone(person.tz).key
     if item.outcome == Outcome.MET:
         text, blocks = followup_blocks.learned_prompt_message(partners, topic, chat.id)
     else:
@@ -106,7 +107,7 @@ def queue_checkin(session: Session, item: followups.Due, now: datetime, default_
         users=[person.slack_user_id],
         text=text,
         blocks=blocks,
-        not_before=_deliver_at(person, now, default_tz),
+        not_before=_deliver_at(person, now),
         subject=_subject(chat.id),
     )
     return key
@@ -120,14 +121,13 @@ def save_learning(
     author: ChatParticipant,
     submitted: learnings.LearningInput,
     now: datetime,
-    default_tz: str,
 ) -> learnings.SavedLearning:
     """Store what the author learned, then queue their thank-you notes and the referral offer."""
     chat, person = author.chat, author.person
     saved = learnings.save_learning(session, chat, person, submitted, now)
-    queue_thanks(session, chat, person, saved, submitted.thanks, now, default_tz)
+    queue_thanks(session, chat, person, saved, submitted.thanks, now)
     if saved.referral is not None:
-        queue_referral_offer(session, chat, person, saved.referral, now, default_tz)
+        queue_referral_offer(session, chat, person, saved.referral, now)
     return saved
 
 
@@ -144,7 +144,7 @@ def couldnt_meet(
             raise chats.NotParticipant(chats.GONE)
         result = followups.record_couldnt(session, member.chat, member.person_id, reason, now)
         for paused in result.paused:
-            queue_ghost_pause(session, member.chat, paused, ctx.settings.timezone, now)
+            queue_ghost_pause(session, member.chat, paused, now)
 
 
 # -- messages the answers cause ------------------------------------------------------------------
@@ -157,7 +157,6 @@ def queue_thanks(
     saved: learnings.SavedLearning,
     note: str,
     now: datetime,
-    default_tz: str,
 ) -> list[str]:
     """The thank-you note to each partner (with the takeaway if shared with them), once per pair."""
     topic = followups.chat_topic(session, chat)
@@ -165,7 +164,7 @@ def queue_thanks(
     shared = takeaway.text if takeaway is not None and takeaway.share != Share.ME else None
     keys = []
     for partner in saved.thanked:
-        text, blocks = followup_blocks.thanks_message(person_card(author, default_tz), topic, note, shared)
+        text, blocks = followup_blocks.thanks_message(person_card(author), topic, note, shared)
         key = f"chat:{chat.id}:thanks:{author.id}:{partner.id}"
         outbox.enqueue(
             session,
@@ -173,16 +172,14 @@ def queue_thanks(
             users=[partner.slack_user_id],
             text=text,
             blocks=blocks,
-            not_before=_deliver_at(partner, now, default_tz),
+            not_before=_deliver_at(partner, now),
             subject=_subject(chat.id),
         )
         keys.append(key)
     if shared and not note.strip():
         # No note, but they chose to share their notes with the people they met.
         for partner in chats.partners_of(chat, author.id):
-            text, blocks = followup_blocks.learned_shared_message(
-                person_card(author, default_tz), topic, shared
-            )
+            text, blocks = followup_blocks.learned_shared_message(person_card(author), topic, shared)
             key = f"chat:{chat.id}:learned:{author.id}:{partner.id}"
             outbox.enqueue(
                 session,
@@ -190,7 +187,7 @@ def queue_thanks(
                 users=[partner.slack_user_id],
                 text=text,
                 blocks=blocks,
-                not_before=_deliver_at(partner, now, default_tz),
+                not_before=_deliver_at(partner, now),
                 subject=_subject(chat.id),
             )
             keys.append(key)
@@ -198,13 +195,13 @@ def queue_thanks(
 
 
 def queue_referral_offer(
-    session: Session, chat: Chat, author: Person, referred: Person, now: datetime, default_tz: str
+    session: Session, chat: Chat, author: Person, referred: Person, now: datetime
 ) -> str:
     """Offer the author an `Ask for a chat` with the referred colleague, on the chat's topic."""
     topic = followups.chat_topic(session, chat)
     suggested_by = [p.display_name for p in chats.partners_of(chat, author.id)]
     text, blocks = followup_blocks.referral_message(
-        suggested_by, person_card(referred, default_tz), topic, referred.is_available(now)
+        suggested_by, person_card(referred), topic, referred.is_available(now)
     )
     key = f"chat:{chat.id}:referral:{author.id}:{referred.id}"
     # The author is at the keyboard right now: no working-hours hold.
@@ -214,10 +211,10 @@ def queue_referral_offer(
     return key
 
 
-def queue_ghost_pause(session: Session, chat: Chat, person: Person, default_tz: str, now: datetime) -> str:
+def queue_ghost_pause(session: Session, chat: Chat, person: Person, now: datetime) -> str:
     """Tell someone the ghost rule paused them, with `Stay active` / `Pause me`."""
     until = person.paused_until or now
-    text, blocks = followup_blocks.ghost_pause_message(until, person.tz or default_tz)
+    text, blocks = followup_blocks.ghost_pause_message(until, zone(person.tz).key)
     key = f"chat:{chat.id}:ghost:{person.id}"
     outbox.enqueue(
         session,
@@ -225,7 +222,7 @@ def queue_ghost_pause(session: Session, chat: Chat, person: Person, default_tz: 
         users=[person.slack_user_id],
         text=text,
         blocks=blocks,
-        not_before=_deliver_at(person, now, default_tz),
+        not_before=_deliver_at(person, now),
         subject=f"ghost:{person.id}",
     )
     return key
@@ -237,7 +234,6 @@ def queue_ghost_pause(session: Session, chat: Chat, person: Person, default_tz: 
 def refresh_checkins(ctx: AppContext, chat_id: int, person_id: int) -> None:
     """Show the answer in every check-in DM this person got about this chat (buttons stay usable
     where an answer can still change)."""
-    tz = ctx.settings.timezone
     with ctx.db.session() as session:
         chat = session.get(Chat, chat_id)
         participant = session.get(ChatParticipant, (chat_id, person_id))
@@ -251,7 +247,7 @@ def refresh_checkins(ctx: AppContext, chat_id: int, person_id: int) -> None:
         ).all()
         if not sent or participant.outcome is None:
             return
-        partners = [person_card(p, tz) for p in chats.partners_of(chat, person_id)]
+        partners = [person_card(p) for p in chats.partners_of(chat, person_id)]
         wrote = (
             session.scalar(
                 select(Takeaway.id).where(Takeaway.chat_id == chat_id, Takeaway.author_id == person_id)
@@ -267,7 +263,7 @@ def refresh_checkins(ctx: AppContext, chat_id: int, person_id: int) -> None:
             next_at=participant.next_checkin_at,
             last=participant.checkins_sent >= followups.MAX_CHECKINS,
             wrote=wrote,
-            tz=participant.person.tz or tz,
+            tz=zone(participant.person.tz).key,
         )
         targets = [(m.sent_channel, m.sent_ts) for m in sent if m.sent_channel and m.sent_ts]
     for channel, ts in targets:

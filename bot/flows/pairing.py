@@ -8,12 +8,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from bot import clock
 from bot.blocks import pairing as pairing_blocks
 from bot.context import AppContext
 from bot.flows import outbox as delivery
 from bot.flows.requests import person_card
 from bot.models import Chat, Person
-from bot.services import outbox, pairing, profiles
+from bot.services import outbox, pairing
 
 log = logging.getLogger(__name__)
 
@@ -22,17 +23,15 @@ def run_round(
     ctx: AppContext, now: datetime, *, seed: int | None = None, dry_run: bool = False, deliver: bool = True
 ) -> pairing.RoundReport:
     settings = ctx.settings
-    cooldown, tz, zone = settings.pairing_cooldown_weeks, settings.timezone, settings.zone
+    cooldown, zone = settings.pairing_cooldown_weeks, settings.zone
     if dry_run:
         with ctx.db.session() as session:
-            report, _, _, _ = pairing.plan(
-                session, now, cooldown_weeks=cooldown, default_tz=tz, zone=zone, seed=seed
-            )
+            report, _, _, _ = pairing.plan(session, now, cooldown_weeks=cooldown, zone=zone, seed=seed)
         return report
     try:
         with ctx.db.session() as session:
             report, pairing_round, chats, unmatched = pairing.create_round(
-                session, now, cooldown_weeks=cooldown, default_tz=tz, zone=zone, seed=seed
+                session, now, cooldown_weeks=cooldown, zone=zone, seed=seed
             )
             if pairing_round is not None:
                 _queue_messages(ctx, session, report, chats, unmatched, now)
@@ -65,11 +64,10 @@ def _queue_messages(
     unmatched: list[tuple[Person, str]],
     now: datetime,
 ) -> None:
-    tz = ctx.settings.timezone
     session.flush()
     for chat, planned in chats:
         members = [session.get(Person, pid) for pid in planned.person_ids]
-        cards = [person_card(m, tz) for m in members if m is not None]
+        cards = [person_card(m) for m in members if m is not None]
         text, blocks = pairing_blocks.pairing_intro(cards, planned.topics, planned.reasons, chat.id, now)
         outbox.enqueue(
             session,
@@ -88,7 +86,7 @@ def _queue_messages(
             users=[person.slack_user_id],
             text=text,
             blocks=blocks,
-            not_before=pairing.not_before(now, [profiles.person_zone(person, tz)]),
+            not_before=pairing.not_before(now, [clock.zone(person.tz)]),
             subject=f"round:{report.week}",
         )
     progress = {"pending": len(chats) + len(unmatched), "sent": 0, "failed": 0}

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.blocks import requests as request_blocks
 from bot.blocks.requests import PersonCard, RequestCard
-from bot.clock import utcnow
+from bot.clock import utcnow, zone
 from bot.context import AppContext
 from bot.flows import outbox as delivery
 from bot.models import Chat, ChatRequest, OutboxMessage, Person, RequestStatus
@@ -23,21 +23,21 @@ from bot.services import requests as request_service
 log = logging.getLogger(__name__)
 
 
-def person_card(person: Person, default_tz: str) -> PersonCard:
+def person_card(person: Person) -> PersonCard:
     return PersonCard(
         slack_user_id=person.slack_user_id,
         name=person.display_name,
         function=person.function,
         title=person.title,
-        tz=person.tz or default_tz,
+        tz=zone(person.tz).key,
     )
 
 
-def request_card(request: ChatRequest, default_tz: str) -> RequestCard:
+def request_card(request: ChatRequest) -> RequestCard:
     return RequestCard(
         request_id=request.id,
-        learner=person_card(request.learner, default_tz),
-        expert=person_card(request.expert, default_tz),
+        learner=person_card(request.learner),
+        expert=person_card(request.expert),
         topic=request.topic_text,
         intro=request.intro,
         goal=request.goal,
@@ -51,8 +51,8 @@ def ask_key(request_id: int) -> str:
     return f"request:{request_id}:ask"
 
 
-def ask_expert(session: Session, request: ChatRequest, now: datetime, default_tz: str) -> str:
-    text, blocks = request_blocks.expert_request_message(request_card(request, default_tz), now)
+def ask_expert(session: Session, request: ChatRequest, now: datetime) -> str:
+    text, blocks = request_blocks.expert_request_message(request_card(request), now)
     key = ask_key(request.id)
     outbox.enqueue(
         session,
@@ -65,12 +65,12 @@ def ask_expert(session: Session, request: ChatRequest, now: datetime, default_tz
     return key
 
 
-def introduce(session: Session, request: ChatRequest, chat: Chat, now: datetime, default_tz: str) -> str:
-    card = request_card(request, default_tz)
+def introduce(session: Session, request: ChatRequest, chat: Chat, now: datetime) -> str:
+    card = request_card(request)
     overlap = request_service.working_overlap(
-        request_service.zone_of(request.learner, default_tz),
-        request_service.zone_of(request.expert, default_tz),
-        request_service.next_working_day(now, request_service.zone_of(request.learner, default_tz)),
+        zone(request.learner.tz),
+        zone(request.expert.tz),
+        request_service.next_working_day(now, zone(request.learner.tz)),
     )
     text, blocks = request_blocks.intro_message(card, chat.id, now, overlap)
     key = f"chat:{chat.id}:intro"
@@ -85,9 +85,7 @@ def introduce(session: Session, request: ChatRequest, chat: Chat, now: datetime,
     return key
 
 
-def alternatives(
-    session: Session, request: ChatRequest, now: datetime, default_tz: str, limit: int = 2
-) -> list[PersonCard]:
+def alternatives(session: Session, request: ChatRequest, now: datetime, limit: int = 2) -> list[PersonCard]:
     """Other available experts on the request's topic (never the one who said no)."""
     if not request.topic_text:
         return []
@@ -111,11 +109,7 @@ def alternatives(
             select(Person).where(Person.slack_user_id.in_([h.slack_user_id for h in result.hits[:limit]]))
         )
     }
-    return [
-        person_card(people[h.slack_user_id], default_tz)
-        for h in result.hits[:limit]
-        if h.slack_user_id in people
-    ]
+    return [person_card(people[h.slack_user_id]) for h in result.hits[:limit] if h.slack_user_id in people]
 
 
 def _to_learner(
@@ -132,23 +126,21 @@ def _to_learner(
     return key
 
 
-def tell_declined(session: Session, request: ChatRequest, now: datetime, default_tz: str) -> str:
-    others = alternatives(session, request, now, default_tz)
-    text, blocks = request_blocks.declined_message(
-        request_card(request, default_tz), request.decline_reason, others
-    )
+def tell_declined(session: Session, request: ChatRequest, now: datetime) -> str:
+    others = alternatives(session, request, now)
+    text, blocks = request_blocks.declined_message(request_card(request), request.decline_reason, others)
     return _to_learner(session, request, f"request:{request.id}:declined", text, blocks)
 
 
-def tell_redirected(session: Session, request: ChatRequest, suggested: Person, default_tz: str) -> str:
+def tell_redirected(session: Session, request: ChatRequest, suggested: Person) -> str:
     text, blocks = request_blocks.redirected_message(
-        request_card(request, default_tz), person_card(suggested, default_tz), request.decline_reason
+        request_card(request), person_card(suggested), request.decline_reason
     )
     return _to_learner(session, request, f"request:{request.id}:redirected", text, blocks)
 
 
-def nudge_expert(session: Session, request: ChatRequest, now: datetime, default_tz: str) -> str:
-    text, blocks = request_blocks.nudge_message(request_card(request, default_tz), now)
+def nudge_expert(session: Session, request: ChatRequest, now: datetime) -> str:
+    text, blocks = request_blocks.nudge_message(request_card(request), now)
     key = f"request:{request.id}:nudge"
     outbox.enqueue(
         session,
@@ -161,14 +153,14 @@ def nudge_expert(session: Session, request: ChatRequest, now: datetime, default_
     return key
 
 
-def tell_expired(session: Session, request: ChatRequest, now: datetime, default_tz: str) -> str:
-    others = alternatives(session, request, now, default_tz)
-    text, blocks = request_blocks.expired_message(request_card(request, default_tz), others)
+def tell_expired(session: Session, request: ChatRequest, now: datetime) -> str:
+    others = alternatives(session, request, now)
+    text, blocks = request_blocks.expired_message(request_card(request), others)
     return _to_learner(session, request, f"request:{request.id}:expired", text, blocks)
 
 
-def tell_closed(session: Session, request: ChatRequest, default_tz: str) -> str:
-    text, blocks = request_blocks.closed_message(request_card(request, default_tz))
+def tell_closed(session: Session, request: ChatRequest) -> str:
+    text, blocks = request_blocks.closed_message(request_card(request))
     return _to_learner(session, request, f"request:{request.id}:closed", text, blocks)
 
 
@@ -186,7 +178,7 @@ def refresh_request_dm(ctx: AppContext, request_id: int) -> None:
             return
         if request.status == RequestStatus.OPEN:
             return  # unanswered (e.g. a refused or invalid answer): the DM keeps its buttons
-        card = request_card(request, ctx.settings.timezone)
+        card = request_card(request)
         outcome = request_blocks.outcome_for(str(request.status))
         channel, ts = sent.sent_channel, sent.sent_ts
     text, blocks = request_blocks.request_outcome_blocks(card, outcome, utcnow())
@@ -211,7 +203,7 @@ def accept(ctx: AppContext, request_id: int, clicking_slack_id: str, now: dateti
             return None
         chat = request_service.accept(session, request, clicking_slack_id, now)
         if chat is not None:
-            introduce(session, request, chat, now, ctx.settings.timezone)
+            introduce(session, request, chat, now)
         learner_id = request.learner.slack_user_id
     delivery.deliver(ctx)
     refresh_request_dm(ctx, request_id)
@@ -227,7 +219,7 @@ def decline(
         if request is None:
             return
         if request_service.decline(session, request, clicking_slack_id, reason, now):
-            tell_declined(session, request, now, ctx.settings.timezone)
+            tell_declined(session, request, now)
 
 
 def redirect(
@@ -249,7 +241,7 @@ def redirect(
         with session.begin_nested():
             suggested = directory.person_or_stub(session, suggested_id)
             if request_service.redirect(session, request, clicking_slack_id, suggested, note, now):
-                tell_redirected(session, request, suggested, ctx.settings.timezone)
+                tell_redirected(session, request, suggested)
 
 
 # -- reminders ------------------------------------------------------------------------------
@@ -257,16 +249,15 @@ def redirect(
 
 def remind_and_expire(ctx: AppContext, now: datetime) -> str:
     """Nudge experts once after 2 working days; expire requests after 7 days and offer alternatives."""
-    tz = ctx.settings.timezone
     nudged, expired = 0, []
     with ctx.db.session() as session:
         for request in request_service.due_nudges(session, now):
             if request_service.mark_nudged(session, request, now):
-                nudge_expert(session, request, now, tz)
+                nudge_expert(session, request, now)
                 nudged += 1
         for request in request_service.due_expiries(session, now):
             if request_service.expire(session, request, now):
-                tell_expired(session, request, now, tz)
+                tell_expired(session, request, now)
                 expired.append(request.id)
     delivery.deliver(ctx)
     for request_id in expired:

@@ -20,10 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.blocks import scheduling as blocks
+from bot.clock import zone
 from bot.context import AppContext
 from bot.flows import outbox as delivery
 from bot.models import Chat, ChatSchedule, OutboxMessage, OutboxStatus, Person, ScheduleSlot, ScheduleStatus
-from bot.services import outbox, pairing, profiles
+from bot.services import outbox, pairing
 from bot.services import requests as request_service
 from bot.services.scheduling import invite
 from bot.services.scheduling import store as schedule_store
@@ -37,12 +38,12 @@ def _subject(chat_id: int) -> str:
     return f"schedule:{chat_id}"
 
 
-def who(person: Person, default_tz: str) -> blocks.Who:
-    return blocks.Who(person.id, person.slack_user_id, person.display_name, person.tz or default_tz)
+def who(person: Person) -> blocks.Who:
+    return blocks.Who(person.id, person.slack_user_id, person.display_name, zone(person.tz).key)
 
 
-def people(chat: Chat, default_tz: str) -> list[blocks.Who]:
-    return [who(p, default_tz) for p in schedule_store.people_of(chat)]
+def people(chat: Chat) -> list[blocks.Who]:
+    return [who(p) for p in schedule_store.people_of(chat)]
 
 
 def _hours(chat: Chat) -> dict[int, str]:
@@ -73,12 +74,12 @@ def _group(chat: Chat) -> list[str]:
 
 
 def render_slots(
-    session: Session, chat: Chat, schedule: ChatSchedule, now: datetime, default_tz: str
+    session: Session, chat: Chat, schedule: ChatSchedule, now: datetime
 ) -> tuple[str, list[dict[str, object]]]:
     slots = [s for s in schedule_store.slots_of(session, chat.id, schedule.round) if s.start_at > now]
     return blocks.slots_message(
         chat.id,
-        people(chat, default_tz),
+        people(chat),
         slot_cards(session, slots),
         overlap=schedule.overlap,
         minutes=schedule.minutes,
@@ -90,8 +91,8 @@ def slots_key(chat_id: int, round_: int) -> str:
     return f"chat:{chat_id}:slots:{round_}"
 
 
-def post_slots(session: Session, chat: Chat, schedule: ChatSchedule, now: datetime, default_tz: str) -> str:
-    text, rendered = render_slots(session, chat, schedule, now, default_tz)
+def post_slots(session: Session, chat: Chat, schedule: ChatSchedule, now: datetime) -> str:
+    text, rendered = render_slots(session, chat, schedule, now)
     key = slots_key(chat.id, schedule.round)
     outbox.enqueue(session, key, users=_group(chat), text=text, blocks=rendered, subject=_subject(chat.id))
     return key
@@ -159,36 +160,32 @@ def reminder_key(chat_id: int, sequence: int) -> str:
     return f"chat:{chat_id}:reminder:{sequence}"
 
 
-def _flags(chat: Chat, slot: ScheduleSlot, default_tz: str) -> str:
+def _flags(chat: Chat, slot: ScheduleSlot) -> str:
     card = blocks.SlotCard(
         slot.id, slot.start_at, slot.end_at, tuple(slot.early_for or ()), tuple(slot.late_for or ())
     )
-    return blocks.flags(card, people(chat, default_tz))
+    return blocks.flags(card, people(chat))
 
 
-def queue_confirmed(
-    session: Session, chat: Chat, schedule: ChatSchedule, slot: ScheduleSlot, default_tz: str
-) -> list[str]:
+def queue_confirmed(session: Session, chat: Chat, schedule: ChatSchedule, slot: ScheduleSlot) -> list[str]:
     """The confirmation and the reminder 15 minutes before, in the caller's transaction."""
     assert schedule.start_at is not None and schedule.end_at is not None
     event = invite_event(session, chat, schedule)
     text, rendered = blocks.confirmed_message(
         chat.id,
-        people(chat, default_tz),
+        people(chat),
         schedule.start_at,
         schedule.end_at,
         agenda(session, chat),
         (invite.google_link(event), invite.outlook_link(event)),
-        flags=_flags(chat, slot, default_tz),
+        flags=_flags(chat, slot),
         rescheduled=schedule.sequence > 0,
     )
     keys = [confirmed_key(chat.id, schedule.sequence), reminder_key(chat.id, schedule.sequence)]
     outbox.enqueue(
         session, keys[0], users=_group(chat), text=text, blocks=rendered, subject=_subject(chat.id)
     )
-    text, rendered = blocks.reminder_message(
-        people(chat, default_tz), schedule.start_at, agenda(session, chat)
-    )
+    text, rendered = blocks.reminder_message(people(chat), schedule.start_at, agenda(session, chat))
     outbox.enqueue(
         session,
         keys[1],
@@ -202,7 +199,7 @@ def queue_confirmed(
 
 
 def queue_rescheduled(
-    session: Session, chat: Chat, changed: schedule_store.Changed, by: Person, now: datetime, default_tz: str
+    session: Session, chat: Chat, changed: schedule_store.Changed, by: Person, now: datetime
 ) -> list[str]:
     """Withdraw the old reminder, say who asked to move it, and post the new times."""
     schedule = changed.schedule
@@ -213,13 +210,11 @@ def queue_rescheduled(
     avoid = []
     if changed.previous_start is not None and changed.previous_end is not None:
         avoid.append(Interval(changed.previous_start, changed.previous_end))
-    proposed = schedule_store.propose(session, chat, now, default_tz, avoid=avoid)
-    return [key, post_slots(session, chat, proposed.schedule, now, default_tz)]
+    proposed = schedule_store.propose(session, chat, now, avoid=avoid)
+    return [key, post_slots(session, chat, proposed.schedule, now)]
 
 
-def queue_cancelled(
-    session: Session, chat: Chat, changed: schedule_store.Changed, by: Person, default_tz: str
-) -> str:
+def queue_cancelled(session: Session, chat: Chat, changed: schedule_store.Changed, by: Person) -> str:
     schedule = changed.schedule
     outbox.withdraw(session, reminder_key(chat.id, schedule.sequence - 1))
     text, rendered = blocks.cancelled_message(
@@ -243,7 +238,6 @@ def _sent(session: Session, key: str) -> OutboxMessage | None:
 def refresh_slots(ctx: AppContext, chat_id: int, now: datetime, *, replaced: bool = False) -> None:
     """Show who ticked what in the list of times (or that the choice is over); with `replaced`,
     also mark the previous round's list as replaced (after a reschedule)."""
-    tz = ctx.settings.timezone
     with ctx.db.session() as session:
         chat = session.get(Chat, chat_id)
         schedule = schedule_store.schedule_of(session, chat_id)
@@ -256,7 +250,7 @@ def refresh_slots(ctx: AppContext, chat_id: int, now: datetime, *, replaced: boo
             if sent is None:
                 continue
             if round_ == schedule.round and schedule.status == ScheduleStatus.PROPOSING:
-                text, rendered = render_slots(session, chat, schedule, now, tz)
+                text, rendered = render_slots(session, chat, schedule, now)
             elif round_ == schedule.round and schedule.status == ScheduleStatus.CONFIRMED:
                 assert schedule.start_at is not None
                 outcome = f"Confirmed for {blocks.slack_date(schedule.start_at)} — see below."
@@ -340,24 +334,23 @@ def share_invites(ctx: AppContext, chat_id: int, now: datetime) -> bool:
 
 
 def run_scheduling(ctx: AppContext, now: datetime) -> str:
-    tz = ctx.settings.timezone
     nudged = 0
     with ctx.db.session() as session:
-        due = [chat.id for chat in schedule_store.due_nudges(session, now, tz)]
+        due = [chat.id for chat in schedule_store.due_nudges(session, now)]
     for chat_id in due:
         with ctx.db.session() as session:
             chat = session.get(Chat, chat_id)
             if chat is None or not schedule_store.claim_nudge(session, chat_id, now):
                 continue
             members = schedule_store.people_of(chat)
-            text, rendered = blocks.nudge_message(chat_id, people(chat, tz))
+            text, rendered = blocks.nudge_message(chat_id, people(chat))
             outbox.enqueue(
                 session,
                 f"chat:{chat_id}:schedule-nudge",
                 users=_group(chat),
                 text=text,
                 blocks=rendered,
-                not_before=pairing.not_before(now, [profiles.person_zone(p, tz) for p in members]),
+                not_before=pairing.not_before(now, [zone(p.tz) for p in members]),
                 subject=_subject(chat_id),
             )
             nudged += 1

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from bot import blocks
+from bot import blocks, clock
 from bot.blocks.home import EDIT_PROFILE_ACTION, PAUSE_ACTION, RESUME_ACTION
 from bot.clock import utcnow
 from bot.context import AppContext
@@ -33,7 +33,7 @@ def pause_from_home(
     with ctx.db.session() as session:
         person = profiles.get_person(session, clicking_user(body))
         if person is not None and person.has_joined:
-            zone = profiles.person_zone(person, ctx.settings.timezone)
+            zone = clock.zone(person.tz)
             try:
                 _, until = profiles.pause_end(str(choice), utcnow(), zone)
             except profiles.PauseError:

@@ -6,7 +6,7 @@ import functools
 import logging
 from typing import Any
 
-from bot import blocks, retry
+from bot import blocks, clock, retry
 from bot.clock import utcnow
 from bot.context import AppContext
 from bot.listeners import find, followups, on_command, reports
@@ -44,7 +44,7 @@ def _pause(ctx: AppContext, inv: Invocation) -> dict[str, Any]:
         person = profiles.get_person(session, inv.user_id)
         if person is None or not person.has_joined:
             return {"text": NOT_JOINED}
-        zone = profiles.person_zone(person, ctx.settings.timezone)
+        zone = clock.zone(person.tz)
         try:
             back, until = profiles.pause_end(inv.argument, utcnow(), zone)
         except profiles.PauseError as exc:

@@ -49,7 +49,6 @@ def run_search(
         page=page,
         include_own_function=include_own_function,
         now=now,
-        default_tz=ctx.settings.timezone,
     )
 
 

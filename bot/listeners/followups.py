@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.blocks import followups as followup_blocks
 from bot.blocks.requests import notice_view, refusal_text
-from bot.clock import utcnow
+from bot.clock import utcnow, zone
 from bot.context import AppContext
 from bot.flows import followups as followup_flow
 from bot.flows import outbox as delivery
@@ -129,7 +129,7 @@ def ack_learned(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str,
         if errors:
             ack(response_action="errors", errors=errors)
             return
-        saved = followup_flow.save_learning(session, member, submitted, utcnow(), ctx.settings.timezone)
+        saved = followup_flow.save_learning(session, member, submitted, utcnow())
         thanked = [p.display_name for p in saved.thanked]
         referred = saved.referral
         referred_name = (referred.display_name or f"<@{referred.slack_user_id}>") if referred else None
@@ -233,7 +233,7 @@ def pause_me_clicked(ctx: AppContext, body: dict[str, Any], respond: Respond) ->
         if person is None:
             return
         until = followups.pause_me(person, utcnow())
-        person_tz = person.tz or ctx.settings.timezone
+        person_tz = zone(person.tz).key
     respond(replace_original=True, text=followup_blocks.paused_text(until, person_tz))
     publish_home(ctx, user_id)
 

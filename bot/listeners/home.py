@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from bot import clock
 from bot.blocks.home import ChatCard, HomeActivity, home_view
 from bot.blocks.reports import admin_home_blocks
 from bot.clock import utcnow
@@ -32,7 +33,7 @@ def _lock_for(user_id: str) -> threading.Lock:
     return _HOME_LOCKS[zlib.crc32(user_id.encode()) % len(_HOME_LOCKS)]
 
 
-def _activity(session: Session, person: Person, now: datetime, tz: str) -> HomeActivity:
+def _activity(session: Session, person: Person, now: datetime) -> HomeActivity:
     received, sent = request_service.requests_involving(session, person.id)
     upcoming = request_service.upcoming_chats(session, person.id, now)
     starts = schedules.confirmed_starts(session, [chat.id for chat in upcoming])
@@ -48,8 +49,8 @@ def _activity(session: Session, person: Person, now: datetime, tz: str) -> HomeA
     ]
     takeaways, thanks = learnings.home_learnings(session, person.id)
     return HomeActivity(
-        received=[request_flow.request_card(r, tz) for r in received],
-        sent=[request_flow.request_card(r, tz) for r in sent],
+        received=[request_flow.request_card(r) for r in received],
+        sent=[request_flow.request_card(r) for r in sent],
         chats=chats,
         takeaways=takeaways,
         thanks=thanks,
@@ -73,8 +74,8 @@ def publish_home(ctx: AppContext, user_id: str) -> None:
         with ctx.db.session() as session:
             person = profiles.get_person(session, user_id)
             snapshot = profiles.snapshot(person) if person is not None else None
-            zone = profiles.person_zone(person, ctx.settings.timezone) if person else ctx.settings.zone
-            activity = _activity(session, person, now, ctx.settings.timezone) if person else None
+            zone = clock.zone(person.tz if person else None)
+            activity = _activity(session, person, now) if person else None
         admin = _admin_blocks(ctx, user_id, now)
         try:
             ctx.slack.publish_home(user_id, home_view(snapshot, now, zone, activity, admin))

@@ -77,7 +77,7 @@ def open_request_modal(ctx: AppContext, body: dict[str, Any], action: dict[str, 
             try:
                 request_service.check_can_request(session, learner, expert, utcnow())
                 view = request_blocks.request_modal(
-                    request_flow.person_card(expert, ctx.settings.timezone),
+                    request_flow.person_card(expert),
                     topic,
                     _intro_prefill(learner, expert),
                     request_service.suggested_questions(topic),
@@ -109,7 +109,7 @@ def ack_request(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str,
         except request_service.RequestRefused as refusal:
             ack(response_action="update", view=request_blocks.notice_view("Can't send it", str(refusal)))
             return
-        request_flow.ask_expert(session, request, now, ctx.settings.timezone)
+        request_flow.ask_expert(session, request, now)
         expert_name = expert.display_name
     ack(response_action="update", view=request_blocks.request_sent_view(expert_name))
 

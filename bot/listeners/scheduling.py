@@ -65,7 +65,6 @@ def open_pick_modal(ctx: AppContext, body: dict[str, Any], action: dict[str, Any
 
 
 def _pick_view(ctx: AppContext, chat_id: int, user_id: str) -> dict[str, Any]:
-    tz = ctx.settings.timezone
     now = utcnow()
     with ctx.db.session() as session:
         chat = session.get(Chat, chat_id)
@@ -73,7 +72,7 @@ def _pick_view(ctx: AppContext, chat_id: int, user_id: str) -> dict[str, Any]:
         me = store.participant(chat, user_id)
         if chat.cancelled_at is not None:
             return blocks.notice_modal("This chat was cancelled.")
-        proposed = store.propose(session, chat, now, tz)
+        proposed = store.propose(session, chat, now)
         schedule = proposed.schedule
         if schedule.status == ScheduleStatus.CONFIRMED and schedule.start_at is not None:
             when = blocks.slack_date(schedule.start_at, "{date_long_pretty} at {time}")
@@ -83,17 +82,16 @@ def _pick_view(ctx: AppContext, chat_id: int, user_id: str) -> dict[str, Any]:
         if schedule.status == ScheduleStatus.CANCELLED:
             return blocks.notice_modal("This chat was cancelled.")
         if proposed.new_round:
-            flow.post_slots(session, chat, schedule, now, tz)
+            flow.post_slots(session, chat, schedule, now)
         cards = flow.slot_cards(session, proposed.slots)
         mine = {c.slot_id for c in cards if me.id in c.picked_by}
-        members = flow.people(chat, tz)
+        members = flow.people(chat)
         if cards:
-            return blocks.pick_modal(chat.id, schedule.round, flow.who(me, tz), members, cards, mine)
-        return blocks.suggest_modal(chat.id, schedule.round, flow.who(me, tz), None)
+            return blocks.pick_modal(chat.id, schedule.round, flow.who(me), members, cards, mine)
+        return blocks.suggest_modal(chat.id, schedule.round, flow.who(me), None)
 
 
 def ack_pick(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-    tz = ctx.settings.timezone
     chat_id, round_ = _metadata(view)
     chosen = [shapes.as_id(o.get("value")) for o in shapes.option_values(shapes.input_state(view, "slots"))]
     now = utcnow()
@@ -108,12 +106,11 @@ def ack_pick(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str, An
             ack(response_action="errors", errors={"slots": str(refusal)})
             return
         if picked.confirmed is not None:
-            flow.queue_confirmed(session, chat, picked.schedule, picked.confirmed, tz)
+            flow.queue_confirmed(session, chat, picked.schedule, picked.confirmed)
     ack()
 
 
 def ack_suggest(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-    tz = ctx.settings.timezone
     chat_id, _ = _metadata(view)
     stamp = shapes.input_state(view, "when").get("selected_date_time")
     if not isinstance(stamp, int | float) or isinstance(stamp, bool):
@@ -127,7 +124,7 @@ def ack_suggest(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str,
             ack()
             return
         try:
-            picked = store.suggest(session, chat, clicking_user(body), start, now, tz)
+            picked = store.suggest(session, chat, clicking_user(body), start, now)
         except ValueError as problem:
             ack(response_action="errors", errors={"when": str(problem)})
             return
@@ -135,7 +132,7 @@ def ack_suggest(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str,
             ack(response_action="errors", errors={"when": str(refusal)})
             return
         if picked.confirmed is not None:
-            flow.queue_confirmed(session, chat, picked.schedule, picked.confirmed, tz)
+            flow.queue_confirmed(session, chat, picked.schedule, picked.confirmed)
     ack()
 
 
@@ -151,7 +148,6 @@ def after_modal(ctx: AppContext, body: dict[str, Any], view: dict[str, Any]) -> 
 def reschedule_clicked(
     ctx: AppContext, body: dict[str, Any], action: dict[str, Any], respond: Respond
 ) -> None:
-    tz = ctx.settings.timezone
     respond = responder(ctx, body, respond)
     chat_id = shapes.as_id(action.get("value"))
     now = utcnow()
@@ -167,7 +163,7 @@ def reschedule_clicked(
         if changed is None:
             return  # a double click, or no longer confirmed: nothing to do
         by = store.participant(chat, clicking_user(body))
-        flow.queue_rescheduled(session, chat, changed, by, now, tz)
+        flow.queue_rescheduled(session, chat, changed, by, now)
         name = by.display_name
     flow.retire_confirmation(ctx, chat.id, changed.schedule.sequence - 1, changed, f"moved by {name}")
     delivery.deliver(ctx)
@@ -177,7 +173,6 @@ def reschedule_clicked(
 def open_cancel_modal(
     ctx: AppContext, body: dict[str, Any], action: dict[str, Any], respond: Respond
 ) -> None:
-    tz = ctx.settings.timezone
     respond = responder(ctx, body, respond)
     chat_id = shapes.as_id(action.get("value"))
     with ctx.db.session() as session:
@@ -189,12 +184,11 @@ def open_cancel_modal(
         except store.NotParticipant as refusal:
             respond(**request_blocks.refusal_text(str(refusal)))
             return
-        others = [p for p in flow.people(chat, tz) if p.person_id != me.id]
+        others = [p for p in flow.people(chat) if p.person_id != me.id]
     ctx.slack.open_view(str(body.get("trigger_id", "")), blocks.cancel_modal(chat.id, others))
 
 
 def ack_cancel(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-    tz = ctx.settings.timezone
     chat_id, _ = _metadata(view)
     reason = shapes.text_value(shapes.input_state(view, "reason")).strip()
     if len(reason) < 3:
@@ -213,7 +207,7 @@ def ack_cancel(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str, 
             return
         if changed is not None:
             by = store.participant(chat, clicking_user(body))
-            flow.queue_cancelled(session, chat, changed, by, tz)
+            flow.queue_cancelled(session, chat, changed, by)
     ack()
 
 
@@ -255,19 +249,18 @@ def open_suggest_modal(
 
 
 def _suggest_view(ctx: AppContext, chat_id: int, user_id: str) -> dict[str, Any]:
-    tz = ctx.settings.timezone
     now = utcnow()
     with ctx.db.session() as session:
         chat = session.get(Chat, chat_id)
         assert chat is not None
         me = store.participant(chat, user_id)
-        proposed = store.propose(session, chat, now, tz)
+        proposed = store.propose(session, chat, now)
         if chat.cancelled_at is not None or proposed.schedule.status != ScheduleStatus.PROPOSING:
             return blocks.notice_modal("The time for this chat is already settled.")
         if proposed.new_round:
-            flow.post_slots(session, chat, proposed.schedule, now, tz)
+            flow.post_slots(session, chat, proposed.schedule, now)
         first = min((s.start_at for s in proposed.slots), default=None)
-        return blocks.suggest_modal(chat.id, proposed.schedule.round, flow.who(me, tz), first)
+        return blocks.suggest_modal(chat.id, proposed.schedule.round, flow.who(me), first)
 
 
 LISTENERS = (

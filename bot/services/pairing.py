@@ -24,6 +24,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from bot import clock
 from bot.models import (
     Chat,
     ChatKind,
@@ -133,9 +134,9 @@ def blocked_pairs(session: Session) -> set[frozenset[int]]:
     }
 
 
-def _work_start_utc(person: Person, default_tz: str, day: datetime) -> float:
-    zone = profiles.person_zone(person, default_tz)
-    local_nine = datetime.combine(day.astimezone(zone).date(), time(9, 0), zone).astimezone(UTC)
+def _work_start_utc(person: Person, day: datetime) -> float:
+    here = clock.zone(person.tz)
+    local_nine = datetime.combine(day.astimezone(here).date(), time(9, 0), here).astimezone(UTC)
     return local_nine.hour + local_nine.minute / 60
 
 
@@ -145,7 +146,6 @@ def build_input(
     now: datetime,
     *,
     cooldown_weeks: int,
-    default_tz: str,
     week: str,
     seed: int,
 ) -> matching.MatchInput:
@@ -170,7 +170,7 @@ def build_input(
             function=p.function or "",
             speaks=frozenset(topics[p.id][0]),
             learns=frozenset(topics[p.id][1]),
-            work_start_utc=_work_start_utc(p, default_tz, now),
+            work_start_utc=_work_start_utc(p, now),
             priority=p.id in left_out,
         )
         for p in people
@@ -248,7 +248,7 @@ class RoundReport:
 
 
 def plan(
-    session: Session, now: datetime, *, cooldown_weeks: int, default_tz: str, zone: ZoneInfo, seed: int | None
+    session: Session, now: datetime, *, cooldown_weeks: int, zone: ZoneInfo, seed: int | None
 ) -> tuple[RoundReport, matching.Matching, list[Person], dict[int, str]]:
     """Compute this week's groups without writing anything (also `--dry-run`)."""
     week = iso_week(now, zone)
@@ -261,7 +261,6 @@ def plan(
         people,
         now,
         cooldown_weeks=cooldown_weeks,
-        default_tz=default_tz,
         week=week,
         seed=report.seed,
     )
@@ -271,7 +270,7 @@ def plan(
     shared: Counter[str] = Counter()
     for group in result.groups:
         members = [by_id[i] for i in group.members]
-        zones = [profiles.person_zone(p, default_tz) for p in members]
+        zones = [clock.zone(p.tz) for p in members]
         taught = [
             topic_id
             for a in group.members
@@ -302,7 +301,7 @@ class RoundInProgress(Exception):
 
 
 def create_round(
-    session: Session, now: datetime, *, cooldown_weeks: int, default_tz: str, zone: ZoneInfo, seed: int | None
+    session: Session, now: datetime, *, cooldown_weeks: int, zone: ZoneInfo, seed: int | None
 ) -> tuple[RoundReport, PairingRound | None, list[tuple[Chat, PlannedGroup]], list[tuple[Person, str]]]:
     """Plan and store this week's round in the caller's transaction; (report, None, …) if it exists."""
     week = iso_week(now, zone)
@@ -325,9 +324,7 @@ def create_round(
             session.flush()
     except (IntegrityError, OperationalError) as exc:
         raise RoundInProgress(week) from exc
-    report, result, people, _ = plan(
-        session, now, cooldown_weeks=cooldown_weeks, default_tz=default_tz, zone=zone, seed=round_seed
-    )
+    report, result, people, _ = plan(session, now, cooldown_weeks=cooldown_weeks, zone=zone, seed=round_seed)
     report.created = True
     pairing_round.participants = report.participants
     by_id = {p.id: p for p in people}

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session
 
-from bot.clock import zone
 from bot.models import Person, PersonTopic, TopicKind
 from bot.services import topics as topic_service
 from bot.services.scheduling import availability
@@ -212,11 +211,6 @@ def available_people(session: Session, now: datetime) -> list[Person]:
 
 
 # -- pause, resume, leave ----------------------------------------------------------
-
-
-def person_zone(person: Person, fallback: str) -> ZoneInfo:
-    """The person's own time zone (from Slack), else the workspace's."""
-    return zone(person.tz, fallback)
 
 
 _SPAN = re.compile(r"^(\d{1,3})\s*(d|day|days|w|wk|wks|week|weeks)$", re.IGNORECASE)

@@ -332,12 +332,6 @@ def close_open_requests(
 # -- times -------------------------------------------------------------------------------
 
 
-def zone_of(person: Person, fallback: str) -> ZoneInfo:
-    from bot.services.profiles import person_zone
-
-    return person_zone(person, fallback)
-
-
 def working_overlap(a: ZoneInfo, b: ZoneInfo, day: date) -> tuple[datetime, datetime] | None:
     """The overlap of 09:00–17:00 in both zones on `day` (UTC instants), or None."""
     start = max(datetime.combine(day, WORK_START, a), datetime.combine(day, WORK_START, b))

@@ -23,7 +23,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from bot import clock
 
 WEEKDAYS: frozenset[int] = frozenset(range(5))  # Monday=0 … Friday=4
 DEFAULT_START = time(10, 0)
@@ -37,16 +39,6 @@ NOON = time(12, 0)
 # Least-bad slots are looked for only where nobody is asked before 07:00 or after 21:00.
 EARLIEST_LEAST_BAD = time(7, 0)
 LATEST_LEAST_BAD = time(21, 0)
-
-
-def zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
-    for candidate in (name, fallback, "UTC"):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
 
 
 @dataclass(frozen=True)
@@ -72,7 +64,7 @@ class Availability:
 
     @property
     def zone(self) -> ZoneInfo:
-        return zone(self.tz)
+        return clock.zone(self.tz)
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() in self.days and day not in self.holidays

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from bot.clock import zone
 from bot.db import insert_ignoring_duplicates
 from bot.models import (
     Chat,
@@ -69,11 +70,9 @@ class Stale(Exception):
 # -- availability ---------------------------------------------------------------------
 
 
-def availability_of(
-    person: Person, default_tz: str, now: datetime, busy: Sequence[Interval] = ()
-) -> Availability:
+def availability_of(person: Person, now: datetime, busy: Sequence[Interval] = ()) -> Availability:
     """A person's availability for the next few weeks, holidays of their zone's country included."""
-    tz = person.tz or default_tz
+    tz = zone(person.tz).key
     today = now.astimezone(UTC).date()
     return Availability(
         tz=tz,
@@ -186,14 +185,14 @@ class Proposed:
     new_round: bool  # True: these times are new (post them to the conversation)
 
 
-def _availabilities(chat: Chat, default_tz: str, now: datetime, busy_times: BusyTimes) -> list[Availability]:
+def _availabilities(chat: Chat, now: datetime, busy_times: BusyTimes) -> list[Availability]:
     people = people_of(chat)
-    attendees = [Attendee(p.id, p.slack_user_id, p.email, p.tz or default_tz) for p in people]
+    attendees = [Attendee(p.id, p.slack_user_id, p.email, zone(p.tz).key) for p in people]
     try:
         busy = busy_times.busy(attendees, now, now + timedelta(days=14))
     except Exception:  # a calendar outage: propose from working hours alone
         busy = {}
-    return [availability_of(p, default_tz, now, busy.get(p.id, ())) for p in people]
+    return [availability_of(p, now, busy.get(p.id, ())) for p in people]
 
 
 def _store_slots(
@@ -220,7 +219,6 @@ def propose(
     session: Session,
     chat: Chat,
     now: datetime,
-    default_tz: str,
     busy_times: BusyTimes | None = None,
     avoid: Sequence[Interval] = (),
 ) -> Proposed:
@@ -248,7 +246,7 @@ def propose(
         return Proposed(schedule, [s for s in slots if s.start_at > now], new_round=False)
     # Nothing proposed yet, or every proposed time has passed: a fresh round.
     new_round = schedule.round + 1 if slots else schedule.round
-    people = _availabilities(chat, default_tz, now, busy_times or WorkingHoursOnly())
+    people = _availabilities(chat, now, busy_times or WorkingHoursOnly())
     if avoid:  # e.g. the time just rescheduled away from: busy for everyone
         people = [replace(p, busy=(*p.busy, *avoid)) for p in people]
     proposal = propose_slots(people, now, minutes=schedule.minutes)
@@ -348,9 +346,7 @@ def pick(
     return _confirm_common(session, chat, schedule, now)
 
 
-def suggest(
-    session: Session, chat: Chat, slack_user_id: str, start: datetime, now: datetime, default_tz: str
-) -> Picked:
+def suggest(session: Session, chat: Chat, slack_user_id: str, start: datetime, now: datetime) -> Picked:
     """`Suggest your own time`: add it to the times being picked, ticked for whoever suggested it."""
     person = participant(chat, slack_user_id)
     if start < now + LEAD:
@@ -360,7 +356,7 @@ def suggest(
     schedule = _lock(session, chat.id, now)
     _check_open(schedule, schedule.round)
     people = people_of(chat)
-    slot = slot_for([availability_of(p, default_tz, now) for p in people], start, schedule.minutes)
+    slot = slot_for([availability_of(p, now) for p in people], start, schedule.minutes)
     ids = [p.id for p in people]
     _insert(
         session,
@@ -527,7 +523,7 @@ def unshared_invites(session: Session, now: datetime, limit: int = 100) -> list[
 # -- the nudge ------------------------------------------------------------------------------------
 
 
-def due_nudges(session: Session, now: datetime, default_tz: str, limit: int = 200) -> list[Chat]:
+def due_nudges(session: Session, now: datetime, limit: int = 200) -> list[Chat]:
     """Chats introduced 3+ working days ago (the first person's days) with no time chosen, never nudged."""
     settled = select(ChatSchedule.chat_id).where(ChatSchedule.status != ScheduleStatus.PROPOSING)
     nudged = select(ChatNudge.chat_id)
@@ -549,7 +545,7 @@ def due_nudges(session: Session, now: datetime, default_tz: str, limit: int = 20
         people = people_of(chat)
         if not people or not all(p.can_be_messaged and p.left_at is None for p in people):
             continue
-        first = availability_of(people[0], default_tz, chat.created_at)
+        first = availability_of(people[0], chat.created_at)
         if add_working_days(chat.created_at, NUDGE_AFTER_WORKING_DAYS, first) <= now:
             due.append(chat)
     return due
