@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bot.devtools.standin import APP_ID, TEAM_DOMAIN, SlackStandIn
+from bot.devtools.standin import APP_ID, TEAM_DOMAIN, Org, SlackStandIn
 
 __all__ = ["SlackAppClient", "last_message_to", "last_view_opened"]
 
@@ -42,13 +42,16 @@ class SlackAppClient:
         signing_secret: str,
         standin: SlackStandIn | None = None,
         *,
-        team_id: str = "T0INFOCHAT",
+        team_id: str | None = None,
         timeout: float = 10.0,
     ) -> None:
+        """``team_id``: the workspace payloads come from, the stand-in's by default. When the
+        stand-in plays an org (Enterprise Grid), each payload comes from the workspace of the
+        person acting, with the org's ``enterprise`` fields, as for an org-wide install."""
         self.app_url = app_url
         self.signing_secret = signing_secret
         self.standin = standin
-        self.team_id = team_id
+        self.team_id = team_id or (standin.team_id if standin is not None else "T0INFOCHAT")
         self.http = httpx.Client(timeout=timeout)
 
     def close(self) -> None:
@@ -115,23 +118,47 @@ class SlackAppClient:
         user = self.standin.get_user(user_id) if self.standin is not None else None
         return str(user["name"]) if user else user_id.lower()
 
+    @property
+    def org(self) -> Org | None:
+        return self.standin.org if self.standin is not None else None
+
+    def team_of(self, user_id: object) -> str:
+        """The workspace a payload about ``user_id`` comes from: theirs when the stand-in plays an
+        org and they belong to it, else this client's (a Slack Connect member's events reach the
+        app through the workspace that shares the channel)."""
+        org = self.org
+        if org is None or self.standin is None or not isinstance(user_id, str):
+            return self.team_id
+        user = self.standin.get_user(user_id)
+        team = str((user or {}).get("team_id") or "")
+        return team if org.team(team) is not None else self.team_id
+
+    def _domain(self, team_id: str) -> str:
+        team = self.org.team(team_id) if self.org is not None else None
+        return team.domain if team is not None else TEAM_DOMAIN
+
     def _user(self, user_id: str) -> dict[str, str]:
         self._ensure_user(user_id)
         name = self._user_name(user_id)
-        return {"id": user_id, "username": name, "name": name, "team_id": self.team_id}
+        return {"id": user_id, "username": name, "name": name, "team_id": self.team_of(user_id)}
 
-    def _team(self) -> dict[str, str]:
-        return {"id": self.team_id, "domain": TEAM_DOMAIN}
+    def _team(self, team_id: str) -> dict[str, str]:
+        team = {"id": team_id, "domain": self._domain(team_id)}
+        if self.org is not None:
+            team.update(enterprise_id=self.org.id, enterprise_name=self.org.name)
+        return team
 
     def _envelope(self, kind: str, user_id: str) -> dict[str, Any]:
+        self._ensure_user(user_id)
+        org = self.org
         return {
             "type": kind,
             "user": self._user(user_id),
             "api_app_id": APP_ID,
             "token": VERIFICATION_TOKEN,
-            "team": self._team(),
-            "enterprise": None,
-            "is_enterprise_install": False,
+            "team": self._team(self.team_of(user_id)),
+            "enterprise": org.enterprise() if org is not None else None,
+            "is_enterprise_install": org is not None,
         }
 
     # ------------------------------------------------------------------ requests
@@ -140,11 +167,18 @@ class SlackAppClient:
         self, user_id: str, text: str = "", *, command: str = "/infochat", channel_id: str = "C0GENERAL"
     ) -> httpx.Response:
         """A slash command, as Slack posts it."""
+        return self._post_form(self.command_fields(user_id, text, command=command, channel_id=channel_id))
+
+    def command_fields(
+        self, user_id: str, text: str = "", *, command: str = "/infochat", channel_id: str = "C0GENERAL"
+    ) -> dict[str, str]:
+        """The form fields of a slash command (also a Socket Mode ``slash_commands`` payload)."""
         self._ensure_user(user_id)
+        team_id = self.team_of(user_id)
         fields = {
             "token": VERIFICATION_TOKEN,
-            "team_id": self.team_id,
-            "team_domain": TEAM_DOMAIN,
+            "team_id": team_id,
+            "team_domain": self._domain(team_id),
             "channel_id": channel_id,
             "channel_name": "directmessage" if channel_id.startswith("D") else channel_id.lower(),
             "user_id": user_id,
@@ -152,11 +186,13 @@ class SlackAppClient:
             "command": command,
             "text": text,
             "api_app_id": APP_ID,
-            "is_enterprise_install": "false",
+            "is_enterprise_install": "true" if self.org is not None else "false",
             "response_url": self._response_url(user_id, channel_id),
             "trigger_id": self._trigger_id(user_id),
         }
-        return self._post_form(fields)
+        if self.org is not None:
+            fields.update(enterprise_id=self.org.id, enterprise_name=self.org.name)
+        return fields
 
     def block_action(
         self,
@@ -216,7 +252,7 @@ class SlackAppClient:
         payload["trigger_id"] = self._trigger_id(user_id)
         payload["actions"] = [action]
         if view is not None:
-            full = _as_sent_view(view, self.team_id)
+            full = _as_sent_view(view, self.team_of(user_id))
             payload["container"] = {"type": "view", "view_id": full["id"]}
             payload["view"] = full
         else:
@@ -243,7 +279,7 @@ class SlackAppClient:
 
     def view_submission(self, user_id: str, view: dict[str, Any], values: dict[str, Any]) -> httpx.Response:
         """Submit a modal; ``view`` as the app opened it, ``values`` its ``state.values``."""
-        full = _as_sent_view(view, self.team_id)
+        full = _as_sent_view(view, self.team_of(user_id))
         full["state"] = {"values": values}
         payload = self._envelope("view_submission", user_id)
         payload.update(trigger_id=self._trigger_id(user_id), view=full, response_urls=[])
@@ -256,7 +292,7 @@ class SlackAppClient:
     def view_closed(self, user_id: str, view: dict[str, Any]) -> httpx.Response:
         """The user dismissed a modal that has ``notify_on_close``."""
         payload = self._envelope("view_closed", user_id)
-        payload.update(view=_as_sent_view(view, self.team_id), is_cleared=False)
+        payload.update(view=_as_sent_view(view, self.team_of(user_id)), is_cleared=False)
         return self._post_payload(payload)
 
     def block_suggestion(
@@ -275,7 +311,7 @@ class SlackAppClient:
         payload = self._envelope("block_suggestion", user_id)
         payload.update(action_id=action_id, block_id=block_id, value=value)
         if view is not None:
-            full = _as_sent_view(view, self.team_id)
+            full = _as_sent_view(view, self.team_of(user_id))
             payload["container"] = {"type": "view", "view_id": full["id"]}
             payload["view"] = full
         return self._post_payload(payload)
@@ -289,13 +325,26 @@ class SlackAppClient:
         retry_reason: str | None = None,
     ) -> httpx.Response:
         """An Events API ``event_callback``; pass the same ``event_id`` plus retry info to model a retry."""
+        envelope = self.event_body(event, event_id=event_id)
+        headers: dict[str, str] = {}
+        if retry_num is not None:
+            headers["X-Slack-Retry-Num"] = str(retry_num)
+        if retry_reason is not None:
+            headers["X-Slack-Retry-Reason"] = retry_reason
+        return self.post(json.dumps(envelope).encode(), "application/json", headers=headers)
+
+    def event_body(self, event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
+        """The ``event_callback`` envelope of ``event`` (also a Socket Mode ``events_api`` payload)."""
         inner = copy.deepcopy(event)
         self._ensure_user(inner.get("user"))
         inner.setdefault("event_ts", _now_ts())
         bot_user = self.standin.bot_user_id if self.standin is not None else "U0BOT"
-        envelope = {
+        subject = inner.get("user")
+        team_id = self.team_of(subject.get("id") if isinstance(subject, Mapping) else subject)
+        org = self.org
+        envelope: dict[str, Any] = {
             "token": VERIFICATION_TOKEN,
-            "team_id": self.team_id,
+            "team_id": team_id,
             "api_app_id": APP_ID,
             "event": inner,
             "type": "event_callback",
@@ -303,22 +352,19 @@ class SlackAppClient:
             "event_time": int(time.time()),
             "authorizations": [
                 {
-                    "enterprise_id": None,
-                    "team_id": self.team_id,
+                    "enterprise_id": org.id if org is not None else None,
+                    "team_id": team_id,
                     "user_id": bot_user,
                     "is_bot": True,
-                    "is_enterprise_install": False,
+                    "is_enterprise_install": org is not None,
                 }
             ],
             "is_ext_shared_channel": False,
             "event_context": "4-" + secrets.token_urlsafe(24),
         }
-        headers: dict[str, str] = {}
-        if retry_num is not None:
-            headers["X-Slack-Retry-Num"] = str(retry_num)
-        if retry_reason is not None:
-            headers["X-Slack-Retry-Reason"] = retry_reason
-        return self.post(json.dumps(envelope).encode(), "application/json", headers=headers)
+        if org is not None:
+            envelope.update(enterprise_id=org.id, context_team_id=team_id, context_enterprise_id=org.id)
+        return envelope
 
     # ------------------------------------------------------------------ modal filling
 

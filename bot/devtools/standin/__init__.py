@@ -9,6 +9,7 @@ Modules, by seam:
 
 - ``core``: ``SlackStandIn``, the object tests and the demo hold;
 - ``workspace``: the workspace it plays (members, conversations, messages, views, triggers);
+- ``org``: the Enterprise Grid organisation it can play (``SlackStandIn(org=Org())``);
 - ``webapi``: how a Web API call is read, refused or answered, and recorded;
 - ``api_chat``, ``api_conversations``, ``api_views``, ``api_users``, ``api_files``: the methods;
 - ``validation``: Block Kit checks; ``render``: the transcript's plain text;
@@ -19,6 +20,7 @@ Modules, by seam:
 from __future__ import annotations
 
 from bot.devtools.standin.core import SlackStandIn
+from bot.devtools.standin.org import Org, Team
 from bot.devtools.standin.render import render_blocks
 from bot.devtools.standin.response_urls import RecordedResponse
 from bot.devtools.standin.socket_mode import SOCKET_ENVELOPE_TYPES
@@ -31,8 +33,10 @@ __all__ = [
     "SOCKET_ENVELOPE_TYPES",
     "TEAM_DOMAIN",
     "TEAM_NAME",
+    "Org",
     "RecordedCall",
     "RecordedResponse",
     "SlackStandIn",
+    "Team",
     "render_blocks",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 from bot.devtools.standin import api_chat, api_conversations, api_files, api_users, api_views
 from bot.devtools.standin.httpd import HttpServer
 from bot.devtools.standin.oidc import API_PREFIX, AUTHORIZE_PATH, SlackOIDC
+from bot.devtools.standin.org import Membership, Org
 from bot.devtools.standin.render import render_message
 from bot.devtools.standin.response_urls import RecordedResponse, ResponseUrls, handle_upload
 from bot.devtools.standin.socket_mode import SocketMode
@@ -37,13 +38,16 @@ class SlackStandIn:
         bot_id: str = "B0BOT",
         builtin_users: bool = True,
         trigger_ttl: float | None = 3.0,
+        org: Org | None = None,
     ) -> None:
+        """``org``: play an Enterprise Grid organisation with the app installed org-wide
+        (see ``standin.org``); ``team_id`` is then the org's first workspace."""
         self.bot_token = bot_token
         self.app_token = app_token
         self.url = ""
         self.root = ""
         self.workspace = Workspace(
-            team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id, trigger_ttl=trigger_ttl
+            team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id, trigger_ttl=trigger_ttl, org=org
         )
         self._lock = self.workspace.lock
         self._socket = SocketMode(self._lock, APP_ID, self._transcribe_socket_ack)
@@ -71,12 +75,18 @@ class SlackStandIn:
         self._http.route(AUTHORIZE_PATH, self.oidc.handle_page)
         if builtin_users:
             # Slack lists the app's bot user and Slackbot too; Slackbot famously has is_bot false.
-            self.add_user(bot_user_id, name="infochat", real_name="infochat", is_bot=True)
-            self.add_user(SLACKBOT_ID, name="slackbot", real_name="Slackbot")
+            every = org.team_ids if org is not None else None
+            self.add_user(bot_user_id, name="infochat", real_name="infochat", is_bot=True, teams=every)
+            self.add_user(SLACKBOT_ID, name="slackbot", real_name="Slackbot", teams=every)
 
     @property
     def team_id(self) -> str:
         return self.workspace.team_id
+
+    @property
+    def org(self) -> Org | None:
+        """The Enterprise Grid organisation played, if any."""
+        return self.workspace.org
 
     @property
     def bot_user_id(self) -> str:
@@ -110,12 +120,42 @@ class SlackStandIn:
 
     # ------------------------------------------------------------------ directory
 
-    def add_user(self, user_id: str, *, name: str, **fields: Any) -> dict[str, Any]:
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        name: str,
+        team: str | None = None,
+        teams: list[str] | tuple[str, ...] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
         """Add (or replace) a workspace member; returns the user object Slack would serve.
 
         ``fields``: real_name, title, tz, email, deleted, is_bot, is_restricted, is_ultra_restricted.
+        Playing an org: ``team`` is the member's own workspace (the first by default) and
+        ``teams`` every workspace they belong to; one user id, listed by each.
         """
-        return self.workspace.add_user(user_id, name=name, **fields)
+        membership = self.workspace.membership(team, teams)
+        return self.workspace.add_user(user_id, name=name, membership=membership, **fields)
+
+    def add_external_user(
+        self,
+        user_id: str,
+        *,
+        name: str,
+        team: str = "T0PARTNER",
+        enterprise: tuple[str, str] | None = None,
+        shared_with: list[str] | tuple[str, ...] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """A Slack Connect member of another organisation, sharing a channel with us: Slack lists
+        them in ``users.list`` of the workspaces in ``shared_with`` (ours, by default) and answers
+        ``users.info`` for them. ``enterprise`` = (id, name) when their organisation is a Grid too.
+        """
+        listed = tuple(shared_with or (self.team_id,))
+        grid = (enterprise[0], enterprise[1], (team,)) if enterprise else None
+        membership = Membership(team, listed, grid)
+        return self.workspace.add_user(user_id, name=name, membership=membership, **fields)
 
     def add_usergroup(self, usergroup_id: str, user_ids: list[str]) -> None:
         with self._lock:

@@ -13,11 +13,12 @@ import secrets
 import threading
 import time
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from bot.devtools.standin.errors import ApiError
+from bot.devtools.standin.org import Membership, Org, enterprise_user
 from bot.devtools.standin.params import stable_id
 from bot.devtools.standin.render import Names
 
@@ -79,14 +80,25 @@ def interactive_elements(block: Mapping[str, Any]) -> list[dict[str, Any]]:
 class Workspace:
     """One Slack workspace with the app installed, as the Web API handlers see it."""
 
-    def __init__(self, *, team_id: str, bot_user_id: str, bot_id: str, trigger_ttl: float | None) -> None:
-        self.team_id = team_id
+    def __init__(
+        self,
+        *,
+        team_id: str,
+        bot_user_id: str,
+        bot_id: str,
+        trigger_ttl: float | None,
+        org: Org | None = None,
+    ) -> None:
+        # Playing an org (Enterprise Grid, org-wide install): team_id is its first workspace.
+        self.org = org
+        self.team_id = org.teams[0].id if org is not None else team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.trigger_ttl = trigger_ttl
         self.root = ""  # http://127.0.0.1:port once the server listens (upload and file URLs)
         self.lock = threading.RLock()
         self.users: dict[str, dict[str, Any]] = {}
+        self.listed_in: dict[str, tuple[str, ...]] = {}  # user id -> workspaces whose users.list shows them
         self.names = Names(self.users)
         self.usergroups: dict[str, list[str]] = {}
         self.transcript: list[str] = []
@@ -121,12 +133,17 @@ class Workspace:
         is_bot: bool = False,
         is_restricted: bool = False,
         is_ultra_restricted: bool = False,
+        membership: Membership | None = None,
     ) -> dict[str, Any]:
-        """Add (or replace) a workspace member; returns the user object Slack would serve."""
+        """Add (or replace) a workspace member; returns the user object Slack would serve.
+
+        ``membership`` (see ``membership``): their workspaces; by default the stand-in's own.
+        """
+        member = membership or self.membership()
         real = real_name or name
         offset, tz_label = _tz_fields(tz)
         avatar = hashlib.md5(user_id.encode()).hexdigest()[:12]  # an avatar hash, not security relevant
-        profile = _profile(user_id, name, real, title, self.team_id, avatar)
+        profile = _profile(user_id, name, real, title, member.team, avatar)
         if email is not None and not is_bot:
             profile["email"] = email
         if is_bot:
@@ -134,7 +151,7 @@ class Workspace:
             profile["always_active"] = True
         user: dict[str, Any] = {
             "id": user_id,
-            "team_id": self.team_id,
+            "team_id": member.team,
             "name": name,
             "deleted": deleted,
             "color": avatar[:6],
@@ -154,9 +171,25 @@ class Workspace:
             "is_email_confirmed": email is not None,
             "who_can_share_contact_card": "EVERYONE",
         }
+        if member.enterprise is not None:
+            user["enterprise_user"] = enterprise_user(user_id, *member.enterprise)
         with self.lock:
             self.users[user_id] = user
+            self.listed_in[user_id] = member.listed_in
         return copy.deepcopy(user)
+
+    def membership(self, team: str | None = None, teams: Sequence[str] | None = None) -> Membership:
+        """A colleague's place: ``team`` their own workspace, ``teams`` all theirs (an org's only)."""
+        home = team or (teams[0] if teams else self.team_id)
+        all_teams = tuple(dict.fromkeys([home, *(teams or ())]))
+        if self.org is None:
+            if all_teams != (self.team_id,):
+                raise ValueError("only a stand-in playing an org (org=...) has other workspaces")
+            return Membership(home, all_teams)
+        unknown = [t for t in all_teams if self.org.team(t) is None]
+        if unknown:
+            raise ValueError(f"{unknown} are not workspaces of {self.org.id}")
+        return Membership(home, all_teams, (self.org.id, self.org.name, all_teams))
 
     def user_or_error(self, user_id: Any, error: str = "user_not_found") -> dict[str, Any]:
         user = self.users.get(str(user_id or ""))
