@@ -55,6 +55,22 @@ def ensure_member(ctx: AppContext, session: Session, user_id: str) -> Person | N
     return update_member(session, user)
 
 
+def colleagues_of_install(ctx: AppContext) -> tuple[list[str | None], directory.Colleagues]:
+    """The workspaces to list and who counts as a colleague, from what the token is.
+
+    An org-wide install (Enterprise Grid) has one token for every workspace it was granted:
+    users.list must be told which one to list (`team_id`), and anyone of the organisation is
+    a colleague, whichever workspace they are in. A workspace install lists its own workspace
+    (None: no `team_id`)."""
+    install = ctx.slack.installation()
+    enterprise = str(install.get("enterprise_id") or "") or None
+    if install.get("is_enterprise_install"):
+        teams = ctx.slack.workspaces()
+        return list(teams), directory.Colleagues(frozenset(teams), enterprise)
+    team = str(install.get("team_id") or "")
+    return [None], directory.Colleagues(frozenset([team] if team else []), enterprise)
+
+
 def sync_directory(
     ctx: AppContext,
     *,
@@ -62,31 +78,54 @@ def sync_directory(
     page_delay: float = DEFAULT_PAGE_DELAY,
     on_page: Callable[[directory.SyncReport], None] | None = None,
 ) -> directory.SyncReport:
-    """Walk users.list and upsert every member, one transaction per page.
+    """Walk users.list of every workspace the app is in and upsert every colleague, one
+    transaction per page.
 
     users.list is Tier 2, so pages are `page_delay` seconds apart (3 s keeps
     under 20 calls a minute); a 429 is retried by the WebClient after
     Retry-After. Members missing from the list are kept: Slack lists
     deactivated accounts with `deleted: true`, so absence means an API
-    hiccup, not a departure. `on_page` is called after each committed page
-    (progress output).
+    hiccup, not a departure. A member of several workspaces of an organisation
+    (one user id in Grid) is stored once, from the first workspace that lists
+    them; members of other organisations (Slack Connect) are left out. `on_page`
+    is called after each committed page (progress output).
     """
     report = directory.SyncReport()
+    teams, colleagues = colleagues_of_install(ctx)
     seen: set[str] = set()
+    for team in teams:
+        _sync_workspace(ctx, team, colleagues, report, seen, page_size, page_delay, on_page)
+        report.workspaces += 1
+    return report
+
+
+def _sync_workspace(
+    ctx: AppContext,
+    team: str | None,
+    colleagues: directory.Colleagues,
+    report: directory.SyncReport,
+    seen: set[str],
+    page_size: int,
+    page_delay: float,
+    on_page: Callable[[directory.SyncReport], None] | None,
+) -> None:
     cursor = ""
     while True:
         if report.pages:
             time.sleep(page_delay)
-        members, cursor = ctx.slack.users_list_page(cursor, page_size)
-        # A member can appear on two pages when the list shifts mid-walk; count them once.
+        members, cursor = ctx.slack.users_list_page(cursor, page_size, team)
+        # A member can appear on two pages when the list shifts mid-walk, or in two workspaces
+        # of one organisation; count them once.
         fresh = [m for m in members if isinstance(m.get("id"), str) and m["id"] not in seen]
         seen.update(str(m["id"]) for m in fresh)
+        ours = [m for m in fresh if colleagues.include(m)]
+        report.external += len(fresh) - len(ours)
         with ctx.db.session() as session:
-            _tell_closed(session, directory.upsert_page(session, fresh, report))
+            _tell_closed(session, directory.upsert_page(session, ours, report))
         report.pages += 1
-        report.seen = len(seen)
-        log.info("directory sync page %d: %d members", report.pages, len(members))
+        report.seen = len(seen) - report.external
+        log.info("directory sync page %d (%s): %d members", report.pages, team or "workspace", len(members))
         if on_page is not None:
             on_page(report)
         if not cursor:
-            return report
+            return

@@ -90,7 +90,14 @@ class TokenBucket:
 
 # Methods that only read: repeating them (bot.retry) changes nothing in Slack.
 READ_ONLY_METHODS = frozenset(
-    {"auth.test", "users.info", "users.list", "usergroups.users.list", "conversations.history"}
+    {
+        "auth.test",
+        "auth.teams.list",
+        "users.info",
+        "users.list",
+        "usergroups.users.list",
+        "conversations.history",
+    }
 )
 
 
@@ -175,9 +182,35 @@ class SlackGateway:
         return str(response["channel"]["id"])
 
     # -- directory ------------------------------------------------------------
-    def users_list_page(self, cursor: str, limit: int) -> tuple[list[dict[str, Any]], str]:
-        """One page of users.list: (members, next cursor), the cursor "" after the last page."""
+    def installation(self) -> dict[str, Any]:
+        """What the token is (auth.test): `team_id`, `enterprise_id` on Grid, and
+        `is_enterprise_install` for an org-wide install, whose token acts in many workspaces."""
+        return dict(self.call("auth.test").data)  # type: ignore[arg-type]
+
+    def workspaces(self) -> list[str]:
+        """The workspaces an org-wide install was granted (auth.teams.list, every page)."""
+        teams: list[str] = []
+        cursor = ""
+        while True:
+            params: dict[str, Any] = {"limit": 100}
+            if cursor:
+                params["cursor"] = cursor
+            response = self.call("auth.teams.list", **params)
+            listed = response.get("teams") or []
+            teams += [str(t["id"]) for t in listed if isinstance(t, dict) and t.get("id")]
+            cursor = str((response.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                return list(dict.fromkeys(teams))
+
+    def users_list_page(
+        self, cursor: str, limit: int, team_id: str | None = None
+    ) -> tuple[list[dict[str, Any]], str]:
+        """One page of users.list: (members, next cursor), the cursor "" after the last page.
+
+        `team_id` names the workspace to list; an org-wide install's token must give it."""
         params: dict[str, Any] = {"limit": limit}
+        if team_id:
+            params["team_id"] = team_id
         if cursor:
             params["cursor"] = cursor
         response = self.call("users.list", **params)

@@ -11,15 +11,33 @@ from bot.context import AppContext
 from bot.flows import directory as directory_flow
 from bot.flows import outbox as delivery
 from bot.listeners import home, on_event
+from bot.services import directory
 
 log = logging.getLogger(__name__)
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def colleagues_of(body: Mapping[str, Any]) -> directory.Colleagues:
+    """Who is a colleague, as an event envelope tells: the workspace it came from and, on
+    Enterprise Grid, the organisation (top level, or in `authorizations` for an org-wide
+    install, whose events come from each of the organisation's workspaces)."""
+    authorizations = body.get("authorizations")
+    grants = [a for a in authorizations if isinstance(a, Mapping)] if isinstance(authorizations, list) else []
+    teams = {_str(body.get("team_id")), _str(body.get("context_team_id"))}
+    teams.update(_str(a.get("team_id")) for a in grants)
+    enterprise = _str(body.get("enterprise_id")) or next(
+        (e for e in (_str(a.get("enterprise_id")) for a in grants) if e), None
+    )
+    return directory.Colleagues(frozenset(t for t in teams if t), enterprise)
 
 
 def _foreign_member(body: Mapping[str, Any], user: Mapping[str, Any]) -> bool:
     """A Slack Connect member of another organisation (Slack sends user_change for
     people in shared channels): not a colleague, so never stored or paired."""
-    team_id, user_team = body.get("team_id"), user.get("team_id")
-    return bool(team_id and user_team and team_id != user_team and not user.get("enterprise_user"))
+    return not colleagues_of(body).include(user)
 
 
 def publish_home(ctx: AppContext, event: dict[str, Any]) -> None:

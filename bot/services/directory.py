@@ -2,7 +2,8 @@
 
 Slack owns names, titles, time zones and account status; this module copies
 them into `people` from Slack *user objects* (the shape users.info,
-users.list, `user_change` and `team_join` share) and never touches the
+users.list, `user_change` and `team_join` share) of colleagues (`Colleagues`:
+one workspace, or every workspace of an Enterprise Grid organisation) and never touches the
 infochat profile (function, topics, …), except for the operator's CSV import
 of functions, which HR systems own in some companies. Fetching those objects
 from Slack, and telling people what a departure changes for them, is
@@ -54,6 +55,44 @@ _DIRECTORY_FIELDS = (
 
 # A few chunked IN (...) lists stay well under SQLite's bound-parameter limit.
 _IN_CHUNK = 500
+
+
+# --------------------------------------------------------------------------- who is a colleague
+
+
+def _enterprise_of(user: Mapping[str, Any]) -> str | None:
+    grid = user.get("enterprise_user")
+    enterprise = grid.get("enterprise_id") if isinstance(grid, Mapping) else None
+    return enterprise if isinstance(enterprise, str) and enterprise else None
+
+
+def _team_of(user: Mapping[str, Any]) -> str | None:
+    profile = user.get("profile")
+    team = user.get("team_id") or (profile.get("team") if isinstance(profile, Mapping) else None)
+    return team if isinstance(team, str) and team else None
+
+
+@dataclass(frozen=True)
+class Colleagues:
+    """Whose user objects belong in the directory: members of the app's workspaces (`team_ids`)
+    or, on Enterprise Grid, of its organisation (`enterprise_id`), whichever workspace of it they
+    are in. Slack Connect members of other organisations share channels with us, so Slack shows
+    them in events and users.list; they are not colleagues and are never stored.
+    """
+
+    team_ids: frozenset[str] = frozenset()
+    enterprise_id: str | None = None
+
+    def include(self, user: Mapping[str, Any]) -> bool:
+        enterprise = _enterprise_of(user)
+        if enterprise is not None and self.enterprise_id:
+            return enterprise == self.enterprise_id
+        team = _team_of(user)
+        if team is None or not self.team_ids or team in self.team_ids:
+            return True
+        # A Grid member seen by an app that does not know its own organisation: a colleague
+        # from another workspace of it (how infochat has always read them).
+        return enterprise is not None
 
 
 # --------------------------------------------------------------------------- member upserts
@@ -223,12 +262,18 @@ class SyncReport:
     # became deactivated (or a guest or bot) since the last time we looked
     deactivated: int = 0
     pages: int = 0
+    # workspaces listed (an org-wide install lists each of its organisation's)
+    workspaces: int = 0
+    # Slack Connect members of other organisations, listed by Slack and left out
+    external: int = 0
 
     def __str__(self) -> str:
-        return (
-            f"{self.seen} members seen in {self.pages} pages: {self.added} added, "
+        where = f" of {self.workspaces} workspaces" if self.workspaces > 1 else ""
+        text = (
+            f"{self.seen} members seen in {self.pages} pages{where}: {self.added} added, "
             f"{self.updated} updated, {self.deactivated} deactivated"
         )
+        return text + (f", {self.external} from other organisations left out" if self.external else "")
 
 
 def upsert_page(
