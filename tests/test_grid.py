@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -382,3 +383,8 @@ def test_socket_mode_envelopes_from_both_workspaces(
     assert org.socket_ack(org.socket_send("events_api", payloads.event_body(home)), timeout=15) == {}
     org.wait_for(lambda: any(c.params["user_id"] == ENGINEERS[1] for c in org.calls_to("views.publish")), 15)
     payloads.close()
+
+
+def test_the_manifest_lets_an_org_admin_install_it_org_wide() -> None:
+    manifest = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text())
+    assert manifest["settings"]["org_deploy_enabled"] is True
