@@ -26,8 +26,10 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import itertools
 import os
 import platform
+import random
 import signal
 import socket
 import statistics
@@ -43,14 +45,18 @@ from pathlib import Path
 from typing import cast
 from urllib.parse import urlencode
 
+import ackmix  # bench/ is the script's folder
+
 from bot.devtools.standin import SlackStandIn
+from bot.settings import DEFAULT_FUNCTIONS
 
 SIGNING_SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-standin"
 TEAM_ID = "T0INFOCHAT"
 HELP_MARKER = b"/infochat find &lt;topic&gt;"  # a line of the help text, as the ack carries it
 RESIGN_EVERY = 60.0  # seconds; Bolt rejects timestamps older than 5 minutes
-TARGET_RPS, TARGET_P99_MS, TARGET_CONNS = 2000.0, 20.0, 64
+TARGET_RPS, TARGET_P99_MS, TARGET_CONNS = 2000.0, 20.0, 64  # help/leave (the old bench)
+MIX_TARGET_RPS, MIX_TARGET_P99_MS, MIX_TARGET_CONNS = 1500.0, 20.0, 16  # the mix, one worker
 
 perf = time.perf_counter
 
@@ -95,6 +101,31 @@ def signed_request(
     return head.encode("latin-1") + body
 
 
+_unique = itertools.count(int(time.time() * 1000) % 10**9 * 1000)
+
+
+def templated_request(port: int, template: ackmix.Template, workload: Workload, n: int) -> bytes:
+    """A mix request: its placeholders filled (a fresh trigger id, a unique event id), signed now."""
+    body = template.body
+    if ackmix.TRIGGER in body and workload.standin is not None:
+        body = body.replace(ackmix.TRIGGER, workload.standin.next_trigger())
+    if ackmix.UNIQUE in body:
+        body = body.replace(ackmix.UNIQUE, b"%012d" % next(_unique))
+    timestamp = str(int(time.time())).encode()
+    digest = hmac.new(SIGNING_SECRET.encode(), b"v0:" + timestamp + b":" + body, hashlib.sha256).hexdigest()
+    head = (
+        f"POST /slack/events HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\n"
+        f"User-Agent: Slackbot 1.0 (+https://api.slack.com/robots)\r\n"
+        f"Content-Type: {template.content_type}\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"X-Slack-Request-Timestamp: {timestamp.decode()}\r\n"
+        f"X-Slack-Signature: v0={digest}\r\n"
+        f"\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
 # --------------------------------------------------------------------------- load generator
 
 
@@ -114,10 +145,13 @@ class Workload:
     commands: Sequence[tuple[str, str]] = ()
     response_url: str | None = None
     text: str = "help"  # what each connection sends when `commands` is empty
+    # The real mix (bench/ackmix.py): pre-built bodies, each with its own marker.
+    templates: Sequence[ackmix.Template] = ()
+    standin: ackmix.StandInProcess | None = None  # issues the templates' trigger ids
 
 
 HELP = Workload()
-# `/infochat help` is answered before Bolt (bot/quick_acks.py). For comparison, an
+# `/infochat help` goes through Bolt like everything else. For comparison, an
 # ack that Bolt dispatches: `leave` from someone who never joined, answered in the
 # ack after one indexed read of `people` ("nothing to leave"), no follow-up work.
 THROUGH_BOLT = Workload(markers=(b"nothing to leave",), expected="the not-taking-part reply", text="leave")
@@ -133,6 +167,7 @@ class Phase:
     latencies: list[float] = field(default_factory=list)  # seconds, measured window only
     statuses: Counter[int] = field(default_factory=Counter)  # non-200 answers
     answers: Counter[bytes] = field(default_factory=Counter)  # good answers by the marker they carried
+    by_kind: dict[str, list[float]] = field(default_factory=dict)  # mix only: latencies per request kind
     bad_bodies: int = 0  # 200 without any of the workload's markers
     dropped: int = 0  # connections lost mid-request
     malformed: int = 0  # responses that are not parseable HTTP/1.1
@@ -165,6 +200,7 @@ class Connection(asyncio.Protocol):
         self.head_len = 0
         self.status = 0
         self.started = 0.0
+        self.template: ackmix.Template | None = None
         self.transport: asyncio.Transport | None = None
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -179,7 +215,10 @@ class Connection(asyncio.Protocol):
             self.transport.close()
             return
         workload = self.phase.workload
-        if workload.commands:
+        if workload.templates:
+            self.template = workload.templates[self.phase.issued % len(workload.templates)]
+            self.request = templated_request(self.port, self.template, workload, self.phase.issued)
+        elif workload.commands:
             user_id, text = workload.commands[self.phase.issued % len(workload.commands)]
             self.request = signed_request(self.port, user_id, int(time.time()), text, workload.response_url)
         elif now - self.signed_at > RESIGN_EVERY:
@@ -223,6 +262,12 @@ class Connection(asyncio.Protocol):
         phase = self.phase
         if self.status != 200:
             phase.statuses[self.status] += 1
+        elif self.template is not None:
+            if any(buf.find(m, self.head_len, self.need) >= 0 for m in self.template.markers):
+                phase.answers[self.template.kind.encode()] += 1
+            else:
+                phase.bad_bodies += 1
+                phase.note = f"{self.template.kind}: {bytes(buf[self.head_len : self.need])[:200]!r}"
         else:
             for marker in phase.workload.markers:
                 if buf.find(marker, self.head_len, self.need) >= 0:
@@ -233,6 +278,8 @@ class Connection(asyncio.Protocol):
         if self.started >= phase.measure_from:
             phase.latencies.append(done - self.started)
             phase.last_done = done
+            if self.template is not None:
+                phase.by_kind.setdefault(self.template.kind, []).append(done - self.started)
         del buf[: self.need]
         self.need = -1
         self.send()
@@ -437,6 +484,9 @@ class Row:
     client_cpu: float  # cores: this process (the load generator and the stand-in)
     other_cpu: float | None  # cores: everything else running on the machine meanwhile
     detail: str = ""
+    sustained: float | None = None  # mix: requests of the whole phase / (its time + the slow work's drain)
+    drain: float | None = None  # mix: seconds the slow work ran on after the last ack
+    slack_cpu: float | None = None  # mix: cores used by the Slack stand-in's process
 
     @property
     def server_us_per_request(self) -> float | None:
@@ -459,7 +509,7 @@ def summarise(run: int, phase: Phase, cpu: tuple[float | None, float, float | No
     if phase.statuses:
         detail.append("statuses " + ", ".join(f"{s}x{n}" for s, n in sorted(phase.statuses.items())))
     if phase.bad_bodies:
-        detail.append(f"{phase.bad_bodies} 200s without {phase.workload.expected}")
+        detail.append(f"{phase.bad_bodies} 200s without {phase.workload.expected} (last: {phase.note})")
     if phase.dropped:
         detail.append(f"{phase.dropped} connections lost mid-request")
     if phase.malformed:
@@ -526,6 +576,9 @@ def median_row(rows: list[Row]) -> Row:
         server_cpu=med_or_none([r.server_cpu for r in rows]),
         client_cpu=med(r.client_cpu for r in rows),
         other_cpu=med_or_none([r.other_cpu for r in rows]),
+        sustained=med_or_none([r.sustained for r in rows]),
+        drain=med_or_none([r.drain for r in rows]),
+        slack_cpu=med_or_none([r.slack_cpu for r in rows]),
     )
 
 
@@ -535,9 +588,11 @@ def median_row(rows: list[Row]) -> Row:
 def bench_workers(
     args: argparse.Namespace, workers: int, api_url: str, workdir: Path
 ) -> tuple[list[Row], int | None]:
+    """The old single-request workloads (`--workload help|leave`)."""
     database_url = args.database_url or f"sqlite:///{workdir / f'bench-{workers}w.db'}"
     rows: list[Row] = []
     loop, _ = new_event_loop()
+    workload = THROUGH_BOLT if args.workload == "leave" else HELP
     try:
         with infochat_serve(workers, database_url, api_url, workdir) as server:
             # First requests: Bolt's auth.test, imports and caches in every worker.
@@ -547,14 +602,7 @@ def bench_workers(
                     cpu0, t0 = CpuSample.take(server.proc.pid), perf()
                     # CPU is sampled over warm-up + measurement; both run at the same load.
                     phase = loop.run_until_complete(
-                        run_phase(
-                            server.port,
-                            conns,
-                            args.warmup,
-                            args.duration,
-                            args.max_requests,
-                            THROUGH_BOLT if args.through_bolt else HELP,
-                        )
+                        run_phase(server.port, conns, args.warmup, args.duration, args.max_requests, workload)
                     )
                     cpu = CpuSample.take(server.proc.pid).since(cpu0, perf() - t0)
                     row = summarise(run, phase, cpu)
@@ -569,8 +617,106 @@ def bench_workers(
     return rows, server.exit_code
 
 
+def seed_mix(args: argparse.Namespace, url: str) -> tuple[list[str], list[str]]:
+    """bench/search.py's company; (topic names by popularity, find queries)."""
+    import search as search_bench  # bench/ is the script's folder
+
+    from bot import migrate
+    from bot.db import Database
+
+    db = Database(url)
+    try:
+        migrate.upgrade(db)
+        t0 = perf()
+        popular = search_bench.seed(db, ackmix.seed_args(args.people), random.Random(1))
+        print(f"seeded {args.people} people, 500 topics in {perf() - t0:.1f} s", flush=True)
+    finally:
+        db.dispose()
+    by_kind = search_bench.make_queries(popular, 50, random.Random(2))
+    return popular, [q for queries in by_kind.values() for q in queries]
+
+
+def mix_phase(
+    loop: asyncio.AbstractEventLoop,
+    server: Server,
+    standin: ackmix.StandInProcess,
+    workload: Workload,
+    args: argparse.Namespace,
+    run: int,
+    conns: int,
+) -> tuple[Row, Phase]:
+    """One phase of the mix; the CPU window runs until the slow work after the acks is done."""
+    cpu0, slack0, t0 = CpuSample.take(server.proc.pid), _tree_cpu_seconds(standin.pid), perf()
+    phase = loop.run_until_complete(
+        run_phase(server.port, conns, args.warmup, args.duration, args.max_requests, workload)
+    )
+    ended = perf()
+    drain = standin.wait_quiet()  # the lazy work (views.publish, views.open) still arriving
+    wall = perf() - t0
+    cpu = CpuSample.take(server.proc.pid).since(cpu0, wall)
+    slack1 = _tree_cpu_seconds(standin.pid)
+    slack = None if slack0 is None or slack1 is None else (slack1 - slack0) / wall
+    row = summarise(run, phase, cpu)
+    row.sustained = phase.issued / (ended - t0 + drain)
+    row.drain = drain
+    row.slack_cpu = slack
+    if row.other_cpu is not None and slack is not None:
+        row.other_cpu = max(0.0, row.other_cpu - slack)
+    return row, phase
+
+
+def bench_mix(
+    args: argparse.Namespace, workdir: Path
+) -> tuple[list[Row], dict[int, dict[str, list[float]]], bool]:
+    database_url = args.database_url or f"sqlite:///{workdir / 'bench-mix.db'}"
+    popular, queries = seed_mix(args, database_url)
+    functions = [f.strip() for f in DEFAULT_FUNCTIONS.split(",")]
+    templates = ackmix.build_templates(args.people, popular, queries, functions, seed=3)
+    standin = ackmix.StandInProcess(args.people, BOT_TOKEN)
+    workload = Workload(expected="the kind's answer", templates=templates, standin=standin)
+    rows: list[Row] = []
+    kinds: dict[int, dict[str, list[float]]] = {}
+    loop, _ = new_event_loop()
+    failed = False
+    try:
+        with infochat_serve(args.workers, database_url, standin.url, workdir) as server:
+            # Warm every path once (imports, caches, Bolt's auth.test), then let the slow work finish.
+            loop.run_until_complete(run_phase(server.port, 4, 2.0, 0.0, 1, workload))
+            standin.wait_quiet()
+            for run in range(1, args.runs + 1):
+                for conns in args.connections:
+                    row, phase = mix_phase(loop, server, standin, workload, args, run, conns)
+                    rows.append(row)
+                    for kind, latencies in phase.by_kind.items():
+                        kinds.setdefault(conns, {}).setdefault(kind, []).extend(latencies)
+                    print(
+                        format_row(args.workers, row)
+                        + f" {row.sustained or 0:>9.0f} {_fmt_cpu(row.slack_cpu):>6}",
+                        flush=True,
+                    )
+                    if row.detail:
+                        print(f"{'':>13}errors: {row.detail}", flush=True)
+                    if server.proc.poll() is not None:
+                        raise RuntimeError(f"infochat serve died:\n{server.log_tail()}")
+        print(f"server stopped with SIGTERM: exit code {server.exit_code}", flush=True)
+        failed = server.exit_code != 0
+    finally:
+        loop.close()
+        calls = standin.stop()
+    print("Web API calls the stand-in answered: " + ", ".join(f"{m} {n}" for m, n in sorted(calls.items())))
+    failed |= any("failed" in method for method in calls)
+    return rows, kinds, failed
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--workload",
+        choices=("mix", "help", "leave"),
+        default="mix",
+        help="mix: people's traffic (bench/ackmix.py, default); help: `/infochat help`; "
+        "leave: `/infochat leave` from people who never joined (one read)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="INFOCHAT_WORKERS for the server (default 1)")
     parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per phase (default 5)")
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per phase (default 1)")
@@ -581,17 +727,70 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--connections",
         type=lambda s: [int(x) for x in s.split(",")],
-        default=[1, 16, 64],
-        help="comma-separated connection counts, one phase each (default 1,16,64)",
+        default=None,
+        help="comma-separated connection counts, one phase each (default: mix 1,16, else 1,16,64)",
     )
-    parser.add_argument("--runs", type=int, default=1, help="repeat all phases R times and show medians")
-    parser.add_argument("--compare", action="store_true", help="run with INFOCHAT_WORKERS=1 and then 2")
-    parser.add_argument(
-        "--through-bolt",
-        action="store_true",
-        help="send `/infochat leave` (dispatched by Bolt, one database read) instead of help",
+    parser.add_argument("--runs", type=int, default=3, help="repeat all phases R times and show medians")
+    parser.add_argument("--compare", action="store_true", help="help/leave: run with workers 1 and then 2")
+    parser.add_argument("--through-bolt", action="store_true", help="the same as --workload leave")
+    ackmix.add_arguments(parser)
+    args = parser.parse_args(argv)
+    if args.through_bolt:
+        args.workload = "leave"
+    if args.connections is None:
+        args.connections = [1, 16] if args.workload == "mix" else [1, 16, 64]
+    return args
+
+
+def main_mix(args: argparse.Namespace) -> int:
+    _, loop_name = new_event_loop()
+    print(
+        f"infochat ack bench: people's traffic through Bolt, keep-alive HTTP/1.1 on 127.0.0.1\n"
+        f"mix: {ackmix.proportions_line()} (bench/ackmix.py)\n"
+        f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
+        f"client: this process ({loop_name}); server: `infochat serve`, workers {args.workers}; "
+        f"Slack stand-in: a child process\n"
+        f"phases: {args.warmup:g} s warm-up + {args.duration:g} s measured, then until the slow work after "
+        f"the acks is done; runs {args.runs}\n"
+        f"req/s: acks in the measured window; sustained: all requests of the phase over its time including "
+        f"the slow work; CPU in % of one core (srv us/req: server CPU per request, slow work included)\n",
+        flush=True,
     )
-    return parser.parse_args(argv)
+    print(HEADER + f" {'sustained':>9} {'slack':>6}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="infochat-bench-") as tmp:
+        rows, kinds, failed = bench_mix(args, Path(tmp))
+    print(
+        f"\nmedian of {args.runs} runs (errors summed over runs), load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}:"
+    )
+    print(HEADER + f" {'sustained':>9} {'slack':>6}")
+    summary = {}
+    for conns in args.connections:
+        row = median_row([r for r in rows if r.connections == conns])
+        summary[conns] = row
+        print(
+            format_row(args.workers, row, run_label="med")
+            + f" {row.sustained or 0:>9.0f} {_fmt_cpu(row.slack_cpu):>6}"
+        )
+    for conns, by_kind in kinds.items():
+        print(f"\nper kind at {conns} connections (all runs pooled): p50 / p99 ms")
+        for kind, latencies in sorted(by_kind.items()):
+            lat = sorted(latencies)
+            p50, p99 = (1000 * _percentile(lat, q) for q in (0.5, 0.99))
+            print(f"  {kind:<20} {len(lat):>7} {p50:>7.2f} {p99:>7.2f}")
+    target = summary.get(MIX_TARGET_CONNS)
+    ok = not failed and all(r.errors == 0 for r in rows)
+    if target is not None:
+        rps_ok = (target.sustained or 0) >= MIX_TARGET_RPS and target.rps >= MIX_TARGET_RPS
+        p99_ok = target.p99 < MIX_TARGET_P99_MS
+        print(
+            f"\ntarget, 1 worker at {MIX_TARGET_CONNS} connections: >= {MIX_TARGET_RPS:.0f} req/s acked and "
+            f"sustained: {target.rps:.0f} / {target.sustained or 0:.0f} {'PASS' if rps_ok else 'MISS'}; "
+            f"ack p99 < {MIX_TARGET_P99_MS:.0f} ms: {target.p99:.1f} {'PASS' if p99_ok else 'MISS'}; "
+            f"errors {sum(r.errors for r in rows)} {'PASS' if ok else 'MISS'}"
+        )
+    return 0 if ok else 1
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -601,10 +800,12 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    if args.workload == "mix":
+        return main_mix(args)
     worker_counts = [1, 2] if args.compare else [args.workers]
     _, loop_name = new_event_loop()
     print(
-        f"infochat ack bench: signed `/infochat {'leave' if args.through_bolt else 'help'}`, "
+        f"infochat ack bench: signed `/infochat {args.workload}`, "
         f"keep-alive HTTP/1.1 on 127.0.0.1\n"
         f"machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), "
         f"Python {platform.python_version()}, {platform.system()} {platform.machine()}\n"

@@ -1,7 +1,6 @@
 """The HTTP face of infochat: a small ASGI app served by uvicorn.
 
 - `POST /slack/events`: commands, interactivity, options and events, handed to Bolt
-  (except `/infochat help` and usage replies, answered by bot.quick_acks)
 - `GET /healthz`: the process is alive
 - `GET /readyz`: the database answers
 - `GET /metrics`: Prometheus metrics (requests, ack latency, outbox, Slack API errors)
@@ -35,7 +34,6 @@ from slack_bolt.request import BoltRequest
 from bot import logs, metrics
 from bot.app import InfochatApp
 from bot.dashboard import Dashboard
-from bot.quick_acks import QuickAcks
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +60,6 @@ class InfochatASGI:
         self.freeze_gc = freeze_gc
         self.pool = ThreadPoolExecutor(max_workers=dispatch_threads, thread_name_prefix="infochat-http")
         self.registry = metrics.registry_for(infochat.ctx.db)
-        self.quick_acks = QuickAcks(infochat.ctx)
         self.dashboard = Dashboard(infochat.ctx)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -118,14 +115,6 @@ class InfochatASGI:
             await _respond(send, 401, {"error": "invalid request"})
             return
         started = time.perf_counter()
-        quick = self.quick_acks.answer(body, headers)
-        if quick is not None:
-            if self.quick_acks.needs_after_answer():
-                await self._run(self.quick_acks.after_answer)
-            metrics.ACK_SECONDS.labels("command").observe(time.perf_counter() - started)
-            metrics.REQUESTS.labels("command", "200").inc()
-            await _send(send, 200, quick[0], [(b"content-type", quick[1].encode("latin-1"))])
-            return
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         try:
             request = BoltRequest(body=text, query=query, headers=headers)

@@ -88,7 +88,7 @@ ROUTES: dict[str, Subcommand] = {
 def context_free_answer(text: str | None) -> dict[str, Any] | None:
     """The ack for a subcommand whose answer depends on nothing but the text (help, and
     the usage reply to an unknown subcommand), or None when it needs the app (the
-    database, the user, Slack). bot.quick_acks answers these without Bolt."""
+    database, the user, Slack)."""
     subcommand, _ = parse(text)
     if subcommand == "help":
         return _help_answer()

@@ -59,10 +59,3 @@ def sending_stopped(session: Session) -> str | None:
     value = state.value if state is not None else None
     _cache[SENDING_STOPPED] = (time.monotonic(), value)
     return value
-
-
-def known_to_be_sending() -> bool:
-    """True when this process checked within CACHE_SECONDS that sending is not
-    stopped: a caller on the event loop can then skip the database entirely."""
-    cached = _cache.get(SENDING_STOPPED)
-    return cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS and cached[1] is None
