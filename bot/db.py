@@ -94,6 +94,16 @@ def insert_ignoring_duplicates(session: Session, table: Any, *conflict_columns: 
     return statement.on_conflict_do_nothing(index_elements=list(conflict_columns) or None)
 
 
+def insert_once(session: Session, model: Any, values: dict[str, Any]) -> bool:
+    """Insert one row unless a unique key already holds it; True when this call inserted it.
+
+    A double click, a redelivered event or a second replica then changes nothing.
+    """
+    key = list(model.__table__.primary_key.columns)
+    statement = insert_ignoring_duplicates(session, model).values(**values).returning(*key)
+    return session.execute(statement).first() is not None
+
+
 class Database:
     def __init__(
         self,

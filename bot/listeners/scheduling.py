@@ -15,6 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from bot.blocks import requests as request_blocks
 from bot.blocks import scheduling as blocks
 from bot.clock import utcnow
@@ -24,6 +26,7 @@ from bot.flows import scheduling as flow
 from bot.listeners import on_action, on_view, shapes
 from bot.listeners.replies import clicking_user, responder
 from bot.models import Chat, Person, ScheduleStatus
+from bot.services import chats
 from bot.services.scheduling import store
 
 log = logging.getLogger(__name__)
@@ -44,19 +47,29 @@ def _after_change(ctx: AppContext, chat_id: int) -> None:
     flow.refresh_slots(ctx, chat_id, utcnow())
 
 
+def _clicked_chat(
+    session: Session, action: dict[str, Any], user_id: str, respond: Respond
+) -> tuple[Chat, Person] | None:
+    """The chat a button names and the clicker's place in it; None when the chat is gone, or
+    (the refusal told) when the clicker is not in it."""
+    chat = chats.get_chat(session, shapes.as_id(action.get("value")))
+    if chat is None:
+        return None
+    try:
+        return chat, store.participant(chat, user_id)
+    except chats.NotParticipant as refusal:
+        respond(**request_blocks.refusal_text(str(refusal)))
+        return None
+
+
 def open_pick_modal(ctx: AppContext, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
     respond = responder(ctx, body, respond)
-    chat_id = shapes.as_id(action.get("value"))
     user_id = clicking_user(body)
     with ctx.db.session() as session:
-        chat = session.get(Chat, chat_id) if chat_id else None
-        if chat is None:
+        clicked = _clicked_chat(session, action, user_id, respond)
+        if clicked is None:
             return
-        try:
-            store.participant(chat, user_id)
-        except store.NotParticipant as refusal:
-            respond(**request_blocks.refusal_text(str(refusal)))
-            return
+        chat, _ = clicked
     # The trigger expires 3 s after the click: open at once, fill in once the times are known.
     opened = ctx.slack.open_view(str(body.get("trigger_id", "")), blocks.loading_modal())
     view_id = str((opened.get("view") or {}).get("id", ""))
@@ -67,7 +80,7 @@ def open_pick_modal(ctx: AppContext, body: dict[str, Any], action: dict[str, Any
 def _pick_view(ctx: AppContext, chat_id: int, user_id: str) -> dict[str, Any]:
     now = utcnow()
     with ctx.db.session() as session:
-        chat = session.get(Chat, chat_id)
+        chat = chats.get_chat(session, chat_id)
         assert chat is not None
         me = store.participant(chat, user_id)
         if chat.cancelled_at is not None:
@@ -96,13 +109,13 @@ def ack_pick(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str, An
     chosen = [shapes.as_id(o.get("value")) for o in shapes.option_values(shapes.input_state(view, "slots"))]
     now = utcnow()
     with ctx.db.session() as session:
-        chat = session.get(Chat, chat_id) if chat_id else None
+        chat = chats.get_chat(session, chat_id)
         if chat is None or round_ is None:
             ack()
             return
         try:
             picked = store.pick(session, chat, clicking_user(body), round_, [c for c in chosen if c], now)
-        except (store.NotParticipant, store.Stale) as refusal:
+        except (chats.NotParticipant, store.Stale) as refusal:
             ack(response_action="errors", errors={"slots": str(refusal)})
             return
         if picked.confirmed is not None:
@@ -119,7 +132,7 @@ def ack_suggest(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str,
     start = datetime.fromtimestamp(int(stamp), UTC)
     now = utcnow()
     with ctx.db.session() as session:
-        chat = session.get(Chat, chat_id) if chat_id else None
+        chat = chats.get_chat(session, chat_id)
         if chat is None:
             ack()
             return
@@ -128,7 +141,7 @@ def ack_suggest(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str,
         except ValueError as problem:
             ack(response_action="errors", errors={"when": str(problem)})
             return
-        except (store.NotParticipant, store.Stale) as refusal:
+        except (chats.NotParticipant, store.Stale) as refusal:
             ack(response_action="errors", errors={"when": str(refusal)})
             return
         if picked.confirmed is not None:
@@ -139,8 +152,8 @@ def ack_suggest(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str,
 def after_modal(ctx: AppContext, body: dict[str, Any], view: dict[str, Any]) -> None:
     chat_id, _ = _metadata(view)
     with ctx.db.session() as session:
-        chat = session.get(Chat, chat_id) if chat_id else None
-        if chat is None or clicking_user(body) not in {p.slack_user_id for p in store.people_of(chat)}:
+        chat = chats.get_chat(session, chat_id)
+        if chat is None or clicking_user(body) not in chats.member_ids(chat):
             return  # a refused submission changed nothing: nothing to show anyone
     _after_change(ctx, chat.id)
 
@@ -152,12 +165,12 @@ def reschedule_clicked(
     chat_id = shapes.as_id(action.get("value"))
     now = utcnow()
     with ctx.db.session() as session:
-        chat = session.get(Chat, chat_id) if chat_id else None
+        chat = chats.get_chat(session, chat_id)
         if chat is None:
             return
         try:
             changed = store.reschedule(session, chat, clicking_user(body), now, ctx.settings.followup_after)
-        except store.NotParticipant as refusal:
+        except chats.NotParticipant as refusal:
             respond(**request_blocks.refusal_text(str(refusal)))
             return
         if changed is None:
@@ -174,16 +187,11 @@ def open_cancel_modal(
     ctx: AppContext, body: dict[str, Any], action: dict[str, Any], respond: Respond
 ) -> None:
     respond = responder(ctx, body, respond)
-    chat_id = shapes.as_id(action.get("value"))
     with ctx.db.session() as session:
-        chat = session.get(Chat, chat_id) if chat_id else None
-        if chat is None:
+        clicked = _clicked_chat(session, action, clicking_user(body), respond)
+        if clicked is None:
             return
-        try:
-            me = store.participant(chat, clicking_user(body))
-        except store.NotParticipant as refusal:
-            respond(**request_blocks.refusal_text(str(refusal)))
-            return
+        chat, me = clicked
         others = [p for p in flow.people(chat) if p.person_id != me.id]
     ctx.slack.open_view(str(body.get("trigger_id", "")), blocks.cancel_modal(chat.id, others))
 
@@ -196,13 +204,13 @@ def ack_cancel(ctx: AppContext, ack: Ack, body: dict[str, Any], view: dict[str, 
         return
     now = utcnow()
     with ctx.db.session() as session:
-        chat = session.get(Chat, chat_id) if chat_id else None
+        chat = chats.get_chat(session, chat_id)
         if chat is None:
             ack()
             return
         try:
             changed = store.cancel(session, chat, clicking_user(body), reason, now)
-        except store.NotParticipant as refusal:
+        except chats.NotParticipant as refusal:
             ack(response_action="errors", errors={"reason": str(refusal)})
             return
         if changed is not None:
@@ -219,7 +227,7 @@ def after_cancel(ctx: AppContext, body: dict[str, Any], view: dict[str, Any]) ->
         schedule = store.schedule_of(session, chat_id)
         if schedule is None or schedule.status != ScheduleStatus.CANCELLED:
             return
-        by = session.get(Person, schedule.cancelled_by_id) if schedule.cancelled_by_id else None
+        by = store.cancelled_by(session, schedule)
         changed = store.Changed(schedule, schedule.start_at, schedule.end_at)
         outcome = f"cancelled by {by.display_name if by else 'someone in the chat'}"
     flow.retire_confirmation(ctx, chat_id, changed.schedule.sequence - 1, changed, outcome)
@@ -230,17 +238,12 @@ def open_suggest_modal(
     ctx: AppContext, body: dict[str, Any], action: dict[str, Any], respond: Respond
 ) -> None:
     respond = responder(ctx, body, respond)
-    chat_id = shapes.as_id(action.get("value"))
     user_id = clicking_user(body)
     with ctx.db.session() as session:
-        chat = session.get(Chat, chat_id) if chat_id else None
-        if chat is None:
+        clicked = _clicked_chat(session, action, user_id, respond)
+        if clicked is None:
             return
-        try:
-            store.participant(chat, user_id)
-        except store.NotParticipant as refusal:
-            respond(**request_blocks.refusal_text(str(refusal)))
-            return
+        chat, _ = clicked
     # As for `Find a time`: open within the trigger's 3 s, then fill in once the times are known.
     opened = ctx.slack.open_view(str(body.get("trigger_id", "")), blocks.loading_modal())
     view_id = str((opened.get("view") or {}).get("id", ""))
@@ -251,7 +254,7 @@ def open_suggest_modal(
 def _suggest_view(ctx: AppContext, chat_id: int, user_id: str) -> dict[str, Any]:
     now = utcnow()
     with ctx.db.session() as session:
-        chat = session.get(Chat, chat_id)
+        chat = chats.get_chat(session, chat_id)
         assert chat is not None
         me = store.participant(chat, user_id)
         proposed = store.propose(session, chat, now)

@@ -19,6 +19,7 @@ from bot.models import Chat, ChatParticipant, Outcome, Person
 ANSWER_REFUSAL = "Only the people in this chat can answer for it."
 DONE_REFUSAL = "Only the people in this chat can mark it as done."
 PAIRING_REFUSAL = "Only the people in this pairing can use these buttons."
+TIME_REFUSAL = "Only the people in this chat can choose its time."
 GONE = "That chat no longer exists."
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import zone
-from bot.db import insert_ignoring_duplicates
+from bot.db import insert_once
 from bot.models import (
     Chat,
     ChatKind,
@@ -35,6 +35,7 @@ from bot.models import (
     ScheduleStatus,
     SlotPick,
 )
+from bot.services import chats
 from bot.services.scheduling.availability import clock, work_days_of
 from bot.services.scheduling.calendar import Attendee, BusyTimes, WorkingHoursOnly
 from bot.services.scheduling.countries import country_for_zone, holiday_dates
@@ -57,10 +58,6 @@ NUDGE_AFTER_WORKING_DAYS = 3
 NUDGE_WINDOW = timedelta(days=14)  # older intros are not nudged (e.g. when scheduling is first deployed)
 SUGGEST_AHEAD = timedelta(days=60)
 MAX_REASON = 300
-
-
-class NotParticipant(Exception):
-    """Only the people in a chat may pick, suggest, reschedule or cancel its time."""
 
 
 class Stale(Exception):
@@ -96,10 +93,8 @@ def people_of(chat: Chat) -> list[Person]:
 
 
 def participant(chat: Chat, slack_user_id: str) -> Person:
-    for person in people_of(chat):
-        if person.slack_user_id == slack_user_id:
-            return person
-    raise NotParticipant("Only the people in this chat can choose its time.")
+    """Only the chat's people may pick, suggest, reschedule or cancel its time (chats.NotParticipant)."""
+    return chats.participant(chat, slack_user_id, chats.TIME_REFUSAL).person
 
 
 def request_of(session: Session, chat: Chat) -> ChatRequest | None:
@@ -130,6 +125,11 @@ def confirmed_starts(session: Session, chat_ids: Sequence[int]) -> dict[int, dat
     return {chat_id: start for chat_id, start in rows if start is not None}
 
 
+def cancelled_by(session: Session, schedule: ChatSchedule) -> Person | None:
+    """Who cancelled the chat's time; None if nobody did, or they were erased since."""
+    return session.get(Person, schedule.cancelled_by_id) if schedule.cancelled_by_id else None
+
+
 def slots_of(session: Session, chat_id: int, round_: int) -> list[ScheduleSlot]:
     return list(
         session.scalars(
@@ -149,13 +149,6 @@ def picks_of(session: Session, slot_ids: Sequence[int]) -> dict[int, set[int]]:
         ):
             picks.setdefault(int(slot_id), set()).add(int(person_id))
     return picks
-
-
-def _insert(session: Session, model: type, values: dict[str, object]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING; True when the row went in."""
-    key = list(model.__table__.primary_key.columns)  # type: ignore[attr-defined]
-    statement = insert_ignoring_duplicates(session, model).values(**values).returning(*key)
-    return session.execute(statement).first() is not None
 
 
 def _lock(session: Session, chat_id: int, now: datetime) -> ChatSchedule:
@@ -200,7 +193,7 @@ def _store_slots(
 ) -> None:
     ids = [p.id for p in people_of(chat)]
     for slot in proposal_slots:
-        _insert(
+        insert_once(
             session,
             ScheduleSlot,
             {
@@ -223,7 +216,7 @@ def propose(
     avoid: Sequence[Interval] = (),
 ) -> Proposed:
     """The times being picked for `chat`: the current round's if some are still ahead, else new ones."""
-    _insert(
+    insert_once(
         session,
         ChatSchedule,
         {
@@ -342,7 +335,7 @@ def pick(
         delete(SlotPick).where(SlotPick.person_id == person.id, SlotPick.slot_id.in_(round_slots))
     )
     for slot_id in sorted(set(slot_ids) & valid):
-        _insert(session, SlotPick, {"slot_id": slot_id, "person_id": person.id, "created_at": now})
+        insert_once(session, SlotPick, {"slot_id": slot_id, "person_id": person.id, "created_at": now})
     return _confirm_common(session, chat, schedule, now)
 
 
@@ -358,7 +351,7 @@ def suggest(session: Session, chat: Chat, slack_user_id: str, start: datetime, n
     people = people_of(chat)
     slot = slot_for([availability_of(p, now) for p in people], start, schedule.minutes)
     ids = [p.id for p in people]
-    _insert(
+    insert_once(
         session,
         ScheduleSlot,
         {
@@ -380,7 +373,7 @@ def suggest(session: Session, chat: Chat, slack_user_id: str, start: datetime, n
         )
     )
     assert stored is not None
-    _insert(session, SlotPick, {"slot_id": stored.id, "person_id": person.id, "created_at": now})
+    insert_once(session, SlotPick, {"slot_id": stored.id, "person_id": person.id, "created_at": now})
     return _confirm_common(session, chat, schedule, now)
 
 
@@ -394,11 +387,8 @@ class Changed:
     previous_end: datetime | None
 
 
-def reschedule(
-    session: Session, chat: Chat, slack_user_id: str, now: datetime, followup_after: timedelta
-) -> Changed | None:
-    """`Reschedule`: back to picking (a new round), invite SEQUENCE + 1. None if not confirmed (any more)."""
-    participant(chat, slack_user_id)
+def _from_confirmed(session: Session, chat: Chat, now: datetime, **values: object) -> Changed | None:
+    """The conditional UPDATE `confirmed → …` under the chat's lock; None if no longer confirmed."""
     try:
         schedule = _lock(session, chat.id, now)
     except Stale:
@@ -409,16 +399,7 @@ def reschedule(
     result = session.execute(
         update(ChatSchedule)
         .where(ChatSchedule.chat_id == chat.id, ChatSchedule.status == ScheduleStatus.CONFIRMED)
-        .values(
-            status=ScheduleStatus.PROPOSING,
-            round=ChatSchedule.round + 1,
-            sequence=ChatSchedule.sequence + 1,
-            reschedules=ChatSchedule.reschedules + 1,
-            start_at=None,
-            end_at=None,
-            # Until a new time is confirmed, the check-in waits as it would after an intro.
-            checkin_after=now + followup_after,
-        )
+        .values(sequence=ChatSchedule.sequence + 1, **values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -428,30 +409,39 @@ def reschedule(
     return Changed(changed, *before)
 
 
+def reschedule(
+    session: Session, chat: Chat, slack_user_id: str, now: datetime, followup_after: timedelta
+) -> Changed | None:
+    """`Reschedule`: back to picking (a new round), invite SEQUENCE + 1. None if not confirmed (any more)."""
+    participant(chat, slack_user_id)
+    return _from_confirmed(
+        session,
+        chat,
+        now,
+        status=ScheduleStatus.PROPOSING,
+        round=ChatSchedule.round + 1,
+        reschedules=ChatSchedule.reschedules + 1,
+        start_at=None,
+        end_at=None,
+        # Until a new time is confirmed, the check-in waits as it would after an intro.
+        checkin_after=now + followup_after,
+    )
+
+
 def cancel(session: Session, chat: Chat, slack_user_id: str, reason: str, now: datetime) -> Changed | None:
     """`Cancel` on the confirmation: the chat ends, with a reason; invite SEQUENCE + 1 (METHOD:CANCEL)."""
     person = participant(chat, slack_user_id)
-    try:
-        schedule = _lock(session, chat.id, now)
-    except Stale:
-        return None
-    if schedule.status != ScheduleStatus.CONFIRMED:
-        return None
-    before = (schedule.start_at, schedule.end_at)
-    result = session.execute(
-        update(ChatSchedule)
-        .where(ChatSchedule.chat_id == chat.id, ChatSchedule.status == ScheduleStatus.CONFIRMED)
-        .values(
-            status=ScheduleStatus.CANCELLED,
-            sequence=ChatSchedule.sequence + 1,
-            cancelled_at=now,
-            cancel_reason=reason.strip()[:MAX_REASON],
-            cancelled_by_id=person.id,
-            checkin_after=None,
-        )
-        .execution_options(synchronize_session=False)
+    changed = _from_confirmed(
+        session,
+        chat,
+        now,
+        status=ScheduleStatus.CANCELLED,
+        cancelled_at=now,
+        cancel_reason=reason.strip()[:MAX_REASON],
+        cancelled_by_id=person.id,
+        checkin_after=None,
     )
-    if result.rowcount != 1:
+    if changed is None:
         return None
     session.execute(
         update(Chat)
@@ -460,9 +450,7 @@ def cancel(session: Session, chat: Chat, slack_user_id: str, reason: str, now: d
         .execution_options(synchronize_session=False)
     )
     session.refresh(chat)
-    changed = schedule_of(session, chat.id)
-    assert changed is not None
-    return Changed(changed, *before)
+    return changed
 
 
 # -- the invite file's delivery -----------------------------------------------------------------
@@ -553,7 +541,7 @@ def due_nudges(session: Session, now: datetime, limit: int = 200) -> list[Chat]:
 
 def claim_nudge(session: Session, chat_id: int, now: datetime) -> bool:
     """True exactly once per chat: the one nudge it ever gets."""
-    return _insert(session, ChatNudge, {"chat_id": chat_id, "sent_at": now})
+    return insert_once(session, ChatNudge, {"chat_id": chat_id, "sent_at": now})
 
 
 def is_request(chat: Chat) -> bool:
