@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.blocks import Block
 from bot.blocks import followups as followup_blocks
 from bot.clock import zone
 from bot.context import AppContext
@@ -42,8 +43,21 @@ def _subject(chat_id: int) -> str:
     return f"followup:{chat_id}"
 
 
-def _deliver_at(person: Person, now: datetime) -> datetime:
-    return pairing.not_before(now, [zone(person.tz)])
+def _dm(
+    session: Session, key: str, person: Person, message: tuple[str, list[Block]], now: datetime, subject: str
+) -> str:
+    """`message` to `person` alone, held until their morning when it is night where they are."""
+    text, blocks = message
+    outbox.enqueue(
+        session,
+        key,
+        users=[person.slack_user_id],
+        text=text,
+        blocks=blocks,
+        not_before=pairing.not_before(now, [zone(person.tz)]),
+        subject=subject,
+    )
+    return key
 
 
 @dataclass
@@ -95,22 +109,10 @@ def queue_checkin(session: Session, item: followups.Due, now: datetime) -> str:
     topic = followups.chat_topic(session, chat)
     tz = zone(person.tz).key
     if item.outcome == Outcome.MET:
-        text, blocks = followup_blocks.learned_prompt_message(partners, topic, chat.id)
+        message = followup_blocks.learned_prompt_message(partners, topic, chat.id)
     else:
-        text, blocks = followup_blocks.checkin_message(
-            partners, topic, chat.created_at, chat.id, item.number, tz
-        )
-    key = checkin_key(chat.id, person.id, item.number)
-    outbox.enqueue(
-        session,
-        key,
-        users=[person.slack_user_id],
-        text=text,
-        blocks=blocks,
-        not_before=_deliver_at(person, now),
-        subject=_subject(chat.id),
-    )
-    return key
+        message = followup_blocks.checkin_message(partners, topic, chat.created_at, chat.id, item.number, tz)
+    return _dm(session, checkin_key(chat.id, person.id, item.number), person, message, now, _subject(chat.id))
 
 
 # -- the answers ---------------------------------------------------------------------------------
@@ -164,33 +166,15 @@ def queue_thanks(
     shared = takeaway.text if takeaway is not None and takeaway.share != Share.ME else None
     keys = []
     for partner in saved.thanked:
-        text, blocks = followup_blocks.thanks_message(person_card(author), topic, note, shared)
+        message = followup_blocks.thanks_message(person_card(author), topic, note, shared)
         key = f"chat:{chat.id}:thanks:{author.id}:{partner.id}"
-        outbox.enqueue(
-            session,
-            key,
-            users=[partner.slack_user_id],
-            text=text,
-            blocks=blocks,
-            not_before=_deliver_at(partner, now),
-            subject=_subject(chat.id),
-        )
-        keys.append(key)
+        keys.append(_dm(session, key, partner, message, now, _subject(chat.id)))
     if shared and not note.strip():
         # No note, but they chose to share their notes with the people they met.
         for partner in chats.partners_of(chat, author.id):
-            text, blocks = followup_blocks.learned_shared_message(person_card(author), topic, shared)
+            message = followup_blocks.learned_shared_message(person_card(author), topic, shared)
             key = f"chat:{chat.id}:learned:{author.id}:{partner.id}"
-            outbox.enqueue(
-                session,
-                key,
-                users=[partner.slack_user_id],
-                text=text,
-                blocks=blocks,
-                not_before=_deliver_at(partner, now),
-                subject=_subject(chat.id),
-            )
-            keys.append(key)
+            keys.append(_dm(session, key, partner, message, now, _subject(chat.id)))
     return keys
 
 
@@ -214,18 +198,8 @@ def queue_referral_offer(
 def queue_ghost_pause(session: Session, chat: Chat, person: Person, now: datetime) -> str:
     """Tell someone the ghost rule paused them, with `Stay active` / `Pause me`."""
     until = person.paused_until or now
-    text, blocks = followup_blocks.ghost_pause_message(until, zone(person.tz).key)
-    key = f"chat:{chat.id}:ghost:{person.id}"
-    outbox.enqueue(
-        session,
-        key,
-        users=[person.slack_user_id],
-        text=text,
-        blocks=blocks,
-        not_before=_deliver_at(person, now),
-        subject=f"ghost:{person.id}",
-    )
-    return key
+    message = followup_blocks.ghost_pause_message(until, zone(person.tz).key)
+    return _dm(session, f"chat:{chat.id}:ghost:{person.id}", person, message, now, f"ghost:{person.id}")
 
 
 # -- keeping the check-in DMs current ---------------------------------------------------------------

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.blocks import Block
 from bot.blocks import requests as request_blocks
 from bot.blocks.requests import PersonCard, RequestCard
 from bot.clock import utcnow, zone
@@ -51,18 +52,20 @@ def ask_key(request_id: int) -> str:
     return f"request:{request_id}:ask"
 
 
-def ask_expert(session: Session, request: ChatRequest, now: datetime) -> str:
-    text, blocks = request_blocks.expert_request_message(request_card(request), now)
-    key = ask_key(request.id)
+def _dm(
+    session: Session, request: ChatRequest, person: Person, key: str, message: tuple[str, list[Block]]
+) -> str:
+    """`message` about `request` to one of its two people (the learner, or the expert)."""
+    text, blocks = message
     outbox.enqueue(
-        session,
-        key,
-        users=[request.expert.slack_user_id],
-        text=text,
-        blocks=blocks,
-        subject=f"request:{request.id}",
+        session, key, users=[person.slack_user_id], text=text, blocks=blocks, subject=f"request:{request.id}"
     )
     return key
+
+
+def ask_expert(session: Session, request: ChatRequest, now: datetime) -> str:
+    message = request_blocks.expert_request_message(request_card(request), now)
+    return _dm(session, request, request.expert, ask_key(request.id), message)
 
 
 def introduce(session: Session, request: ChatRequest, chat: Chat, now: datetime) -> str:
@@ -112,56 +115,33 @@ def alternatives(session: Session, request: ChatRequest, now: datetime, limit: i
     return [person_card(people[h.slack_user_id]) for h in result.hits[:limit] if h.slack_user_id in people]
 
 
-def _to_learner(
-    session: Session, request: ChatRequest, key: str, text: str, blocks: list[dict[str, object]]
-) -> str:
-    outbox.enqueue(
-        session,
-        key,
-        users=[request.learner.slack_user_id],
-        text=text,
-        blocks=blocks,
-        subject=f"request:{request.id}",
-    )
-    return key
-
-
 def tell_declined(session: Session, request: ChatRequest, now: datetime) -> str:
     others = alternatives(session, request, now)
-    text, blocks = request_blocks.declined_message(request_card(request), request.decline_reason, others)
-    return _to_learner(session, request, f"request:{request.id}:declined", text, blocks)
+    message = request_blocks.declined_message(request_card(request), request.decline_reason, others)
+    return _dm(session, request, request.learner, f"request:{request.id}:declined", message)
 
 
 def tell_redirected(session: Session, request: ChatRequest, suggested: Person) -> str:
-    text, blocks = request_blocks.redirected_message(
+    message = request_blocks.redirected_message(
         request_card(request), person_card(suggested), request.decline_reason
     )
-    return _to_learner(session, request, f"request:{request.id}:redirected", text, blocks)
+    return _dm(session, request, request.learner, f"request:{request.id}:redirected", message)
 
 
 def nudge_expert(session: Session, request: ChatRequest, now: datetime) -> str:
-    text, blocks = request_blocks.nudge_message(request_card(request), now)
-    key = f"request:{request.id}:nudge"
-    outbox.enqueue(
-        session,
-        key,
-        users=[request.expert.slack_user_id],
-        text=text,
-        blocks=blocks,
-        subject=f"request:{request.id}",
-    )
-    return key
+    message = request_blocks.nudge_message(request_card(request), now)
+    return _dm(session, request, request.expert, f"request:{request.id}:nudge", message)
 
 
 def tell_expired(session: Session, request: ChatRequest, now: datetime) -> str:
     others = alternatives(session, request, now)
-    text, blocks = request_blocks.expired_message(request_card(request), others)
-    return _to_learner(session, request, f"request:{request.id}:expired", text, blocks)
+    message = request_blocks.expired_message(request_card(request), others)
+    return _dm(session, request, request.learner, f"request:{request.id}:expired", message)
 
 
 def tell_closed(session: Session, request: ChatRequest) -> str:
-    text, blocks = request_blocks.closed_message(request_card(request))
-    return _to_learner(session, request, f"request:{request.id}:closed", text, blocks)
+    message = request_blocks.closed_message(request_card(request))
+    return _dm(session, request, request.learner, f"request:{request.id}:closed", message)
 
 
 def sent_request_dm(session: Session, request_id: int) -> OutboxMessage | None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from bot.db import insert_ignoring_duplicates
+from bot.db import insert_once
 from bot.models import AppState, SlackEvent
 
 SENDING_STOPPED = "sending_stopped"
@@ -18,8 +18,7 @@ EVENT_MEMORY = timedelta(days=7)  # Slack retries within minutes; a week is plen
 def record_event(session: Session, event_id: str, event_type: str, now: datetime) -> bool:
     """Record an Events API delivery on arrival; False when this event_id was seen before."""
     values = {"event_id": event_id[:64], "event_type": event_type[:64], "received_at": now}
-    statement = insert_ignoring_duplicates(session, SlackEvent).values(**values)
-    return session.execute(statement.returning(SlackEvent.event_id)).first() is not None
+    return insert_once(session, SlackEvent, values)
 
 
 def forget_old_events(session: Session, now: datetime) -> int:

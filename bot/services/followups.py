@@ -24,8 +24,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.models import (
@@ -180,8 +181,9 @@ def due_first_checkins(session: Session, now: datetime, after: timedelta, limit:
     return [Due(int(c), int(p), 1, o) for c, p, o in rows]
 
 
-def due_reasks(session: Session, now: datetime, limit: int = 500) -> list[Due]:
-    rows = session.execute(
+def _asked_and_due(now: datetime, *conditions: ColumnElement[bool], limit: int) -> Select[Any]:
+    """Participants of a chat still on, asked at least once, not answered, whose next check-in is due."""
+    return (
         select(
             ChatParticipant.chat_id,
             ChatParticipant.person_id,
@@ -194,12 +196,17 @@ def due_reasks(session: Session, now: datetime, limit: int = 500) -> list[Due]:
             Chat.cancelled_at.is_(None),
             ChatParticipant.next_checkin_at <= now,
             ChatParticipant.checkins_sent >= 1,
-            ChatParticipant.checkins_sent < MAX_CHECKINS,
+            *conditions,
             _pending(),
-            _reachable(now),
         )
         .order_by(ChatParticipant.next_checkin_at)
         .limit(limit)
+    )
+
+
+def due_reasks(session: Session, now: datetime, limit: int = 500) -> list[Due]:
+    rows = session.execute(
+        _asked_and_due(now, ChatParticipant.checkins_sent < MAX_CHECKINS, _reachable(now), limit=limit)
     )
     return [Due(int(c), int(p), int(n) + 1, o) for c, p, n, o in rows]
 
@@ -207,23 +214,7 @@ def due_reasks(session: Session, now: datetime, limit: int = 500) -> list[Due]:
 def due_no_answers(session: Session, now: datetime, limit: int = 500) -> list[Due]:
     """Asked three times and three days have passed — or gone for good — and still no answer."""
     rows = session.execute(
-        select(
-            ChatParticipant.chat_id,
-            ChatParticipant.person_id,
-            ChatParticipant.checkins_sent,
-            ChatParticipant.outcome,
-        )
-        .join(Chat, Chat.id == ChatParticipant.chat_id)
-        .join(Person, Person.id == ChatParticipant.person_id)
-        .where(
-            Chat.cancelled_at.is_(None),
-            ChatParticipant.next_checkin_at <= now,
-            ChatParticipant.checkins_sent >= 1,
-            or_(ChatParticipant.checkins_sent >= MAX_CHECKINS, _gone()),
-            _pending(),
-        )
-        .order_by(ChatParticipant.next_checkin_at)
-        .limit(limit)
+        _asked_and_due(now, or_(ChatParticipant.checkins_sent >= MAX_CHECKINS, _gone()), limit=limit)
     )
     return [Due(int(c), int(p), int(n), o) for c, p, n, o in rows]
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.db import insert_once
 from bot.models import Chat, ChatParticipant, ChatRole, Person, Referral, Share, Takeaway, Thanks
 from bot.services import chats, directory
 from bot.services import topics as topic_service
@@ -171,31 +172,30 @@ def save_learning(
     note = submitted.thanks.strip()
     if note:
         for partner in chats.partners_of(chat, author.id):
-            if _insert_once(
+            if insert_once(
                 session,
-                Thanks(chat_id=chat.id, from_id=author.id, to_id=partner.id, text=note, created_at=now),
+                Thanks,
+                {
+                    "chat_id": chat.id,
+                    "from_id": author.id,
+                    "to_id": partner.id,
+                    "text": note,
+                    "created_at": now,
+                },
             ):
                 thanked.append(partner)
 
     referral: Person | None = None
     if submitted.referral:
         referred = directory.person_or_stub(session, submitted.referral)
-        if _insert_once(
-            session, Referral(chat_id=chat.id, by_id=author.id, referred_id=referred.id, created_at=now)
+        if insert_once(
+            session,
+            Referral,
+            {"chat_id": chat.id, "by_id": author.id, "referred_id": referred.id, "created_at": now},
         ):
             referral = referred
     session.flush()
     return SavedLearning(takeaway=takeaway, thanked=thanked, referral=referral)
-
-
-def _insert_once(session: Session, row: Thanks | Referral) -> bool:
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
 
 
 def existing_learning(session: Session, chat_id: int, author_id: int) -> LearningInput | None:

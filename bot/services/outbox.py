@@ -20,7 +20,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
-from bot.db import Database, insert_ignoring_duplicates
+from bot.db import Database, insert_once
 from bot.models import OutboxMessage, OutboxStatus
 
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
@@ -54,8 +54,7 @@ def enqueue(
         "created_at": utcnow(),
         "subject": subject,
     }
-    statement = insert_ignoring_duplicates(session, OutboxMessage).values(**values)
-    return session.execute(statement.returning(OutboxMessage.id)).first() is not None
+    return insert_once(session, OutboxMessage, values)
 
 
 def withdraw(session: Session, dedupe_key: str) -> bool:
