@@ -6,11 +6,12 @@ Test modules import their helpers from here, never from each other.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy.orm import Session
 
 from bot.blocks.requests import ask_button_value
 from bot.clock import utcnow
@@ -19,9 +20,11 @@ from bot.db import Database
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn
 from bot.flows.pairing import run_round
-from bot.models import Person
+from bot.models import Chat, ChatKind, ChatParticipant, ChatRole, Person, PersonTopic, TopicKind
 from bot.services import pairing, profiles
 from bot.services import requests as request_service
+from bot.services.find import SearchResult
+from bot.services.topics import resolve_topics
 
 # -- people ------------------------------------------------------------------------------------
 
@@ -66,6 +69,26 @@ def make_person(
             joined_at or utcnow(),
         )
         return person.id
+
+
+PROFILE: dict[str, Any] = {
+    # what someone types into the profile modal, by label
+    "function": "Product",
+    "speak about": ["Kubernetes", "Pricing"],
+    "learn": ["Negotiation"],
+    "per month": "3",
+    "weekly": True,
+}
+
+
+def open_profile_modal(slack: SlackAppClient, standin: SlackStandIn, user_id: str) -> dict[str, Any]:
+    """`/infochat profile`, as `user_id` types it; the modal that opened."""
+    before = len(standin.calls_to("views.open"))
+    response = slack.command(user_id, "profile")
+    assert response.status_code == 200
+    assert response.content in (b"", b"{}") or "text" not in response.json()
+    standin.wait_for(lambda: len(standin.calls_to("views.open")) > before)
+    return last_view_opened(standin)
 
 
 def daytime_zone(now: datetime) -> str:
@@ -130,6 +153,64 @@ def request_dm(standin: SlackStandIn, expert: str) -> dict[str, Any]:
     """The request DM the expert got (waits for it)."""
     standin.wait_for(lambda: any("Accept" in str(m.get("blocks")) for m in standin.messages_in(expert)))
     return next(m for m in reversed(standin.messages_in(expert)) if "request_accept" in str(m.get("blocks")))
+
+
+# -- search: profile rows made directly, at a pinned instant --------------------------------------
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+SEARCHER = "ULEARNER"
+
+
+def person(
+    session: Session,
+    slack_user_id: str,
+    name: str,
+    function: str | None = "Product",
+    *,
+    speaks: list[str] = (),  # type: ignore[assignment]
+    ask: str = "",
+    chats_per_month: int = 4,
+    title: str = "",
+    tz: str | None = "Europe/London",
+    joined: bool = True,
+    **flags: Any,
+) -> Person:
+    """A profile row made directly (the modal round trip is tested in test_profiles)."""
+    p = Person(
+        slack_user_id=slack_user_id,
+        name=name.split()[0].lower() if name.split() else slack_user_id.lower(),
+        real_name=name,
+        title=title,
+        tz=tz,
+        function=function,
+        ask_me_about=ask,
+        chats_per_month=chats_per_month,
+        joined_at=NOW - timedelta(days=200) if joined else None,
+        **flags,
+    )
+    session.add(p)
+    session.flush()
+    for topic in resolve_topics(session, speaks):
+        session.add(PersonTopic(person_id=p.id, topic_id=topic.id, kind=TopicKind.SPEAK))
+    session.flush()
+    return p
+
+
+def chat(session: Session, at: datetime, *people: tuple[Person, ChatRole]) -> None:
+    c = Chat(kind=ChatKind.REQUEST, created_at=at)
+    session.add(c)
+    session.flush()
+    for p, role in people:
+        session.add(ChatParticipant(chat_id=c.id, person_id=p.id, role=role))
+    session.flush()
+
+
+def searcher(session: Session, function: str = "Engineering") -> Person:
+    return person(session, SEARCHER, "Lena Learner", function, chats_per_month=0)
+
+
+def ids(result: SearchResult) -> list[str]:
+    return [hit.slack_user_id for hit in result.hits]
 
 
 # -- chats ---------------------------------------------------------------------------------------

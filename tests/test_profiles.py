@@ -13,28 +13,12 @@ from bot.blocks import MAX_VIEW_BLOCKS
 from bot.blocks.home import home_view
 from bot.clock import utcnow
 from bot.db import Database
-from bot.devtools.slack_client import SlackAppClient, last_view_opened
+from bot.devtools.slack_client import SlackAppClient
 from bot.devtools.standin import SlackStandIn
 from bot.models import Person, PersonTopic, Topic, TopicKind
 from bot.services import profiles
 from bot.services.profiles import PauseError, ProfileSnapshot, TopicRef, pause_end
-
-ANSWERS: dict[str, Any] = {
-    "function": "Product",
-    "speak about": ["Kubernetes", "Pricing"],
-    "learn": ["Negotiation"],
-    "per month": "3",
-    "weekly": True,
-}
-
-
-def open_modal(slack: SlackAppClient, standin: SlackStandIn, user_id: str) -> dict[str, Any]:
-    before = len(standin.calls_to("views.open"))
-    response = slack.command(user_id, "profile")
-    assert response.status_code == 200
-    assert response.content in (b"", b"{}") or "text" not in response.json()
-    standin.wait_for(lambda: len(standin.calls_to("views.open")) > before)
-    return last_view_opened(standin)
+from tests.factories import PROFILE, open_profile_modal
 
 
 def labels(view: dict[str, Any]) -> list[str]:
@@ -52,27 +36,27 @@ def person(db: Database, user_id: str) -> Person | None:
 def save_profile(
     slack: SlackAppClient, standin: SlackStandIn, user_id: str, **answers: Any
 ) -> dict[str, Any]:
-    view = open_modal(slack, standin, user_id)
-    response = slack.submit(user_id, view, {**ANSWERS, **answers})
+    view = open_profile_modal(slack, standin, user_id)
+    response = slack.submit(user_id, view, {**PROFILE, **answers})
     assert response.status_code == 200
     return response.json() if response.content else {}
 
 
 def test_profile_modal_round_trip(slack: SlackAppClient, standin: SlackStandIn, db: Database) -> None:
     standin.add_user("UALICE", name="alice", real_name="Alice Moreau", title="Senior Software Engineer")
-    view = open_modal(slack, standin, "UALICE")
+    view = open_profile_modal(slack, standin, "UALICE")
     for word in ("function", "speak about", "learn", "per month", "weekly"):
         assert sum(word in label for label in labels(view)) == 1, (word, labels(view))
     function_input = next(b for b in view["blocks"] if b.get("block_id") == "function")
     # Slack's title suggests the function.
     assert function_input["element"]["initial_option"]["value"] == "Engineering"
 
-    answer = slack.submit("UALICE", view, ANSWERS).json()
+    answer = slack.submit("UALICE", view, PROFILE).json()
     assert answer["response_action"] == "update"
     assert "Profile saved" in str(answer["view"])
     assert standin.calls_to("chat.postMessage") == []  # saving DMs nothing
 
-    again = open_modal(slack, standin, "UALICE")
+    again = open_profile_modal(slack, standin, "UALICE")
     by_block = {b.get("block_id"): b for b in again["blocks"]}
     assert by_block["function"]["element"]["initial_option"]["value"] == "Product"
     assert sorted(o["text"]["text"] for o in by_block["speak"]["element"]["initial_options"]) == [
@@ -102,8 +86,8 @@ def test_profile_modal_round_trip(slack: SlackAppClient, standin: SlackStandIn, 
 def test_invalid_profile_gets_field_errors_and_saves_nothing(
     slack: SlackAppClient, standin: SlackStandIn, db: Database, answers: dict[str, Any], field: str
 ) -> None:
-    view = open_modal(slack, standin, "UBOB")
-    values = {**ANSWERS, **answers}
+    view = open_profile_modal(slack, standin, "UBOB")
+    values = {**PROFILE, **answers}
     if values["function"] is None:
         del values["function"]
     answer = slack.submit("UBOB", view, values).json()

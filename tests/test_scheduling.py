@@ -31,8 +31,7 @@ from bot.flows.pairing import run_round
 from bot.flows.scheduling import run_scheduling
 from bot.models import ChatSchedule, OutboxMessage, Person, ScheduleStatus
 from bot.services import privacy
-from tests.factories import make_person
-from tests.test_requests import ask, request_dm
+from tests.factories import PROFILE, ask, make_person, open_profile_modal, request_dm
 
 PICK_LABEL = "times that work"
 
@@ -400,17 +399,15 @@ def test_weekly_trio_confirms_once_when_the_last_two_pick_at_once_and_nudge_goes
 def test_profile_modal_sets_working_hours_days_best_times_and_chat_length(
     slack: SlackAppClient, standin: SlackStandIn, db: Database
 ) -> None:
-    from tests.test_profiles import ANSWERS, open_modal
-
     standin.add_user("UALICE", name="alice", real_name="Alice Moreau", tz="Europe/Paris")
-    view = open_modal(slack, standin, "UALICE")
+    view = open_profile_modal(slack, standin, "UALICE")
     shown = render_blocks(view["blocks"])
     assert "My working hours (Europe/Paris): [10:00–17:00 _]" in shown
     assert "Chat length: ( ) 20 minutes  (o) 30 minutes" in shown
-    bad = slack.submit("UALICE", view, {**ANSWERS, "working hours": "17-9"}).json()
+    bad = slack.submit("UALICE", view, {**PROFILE, "working hours": "17-9"}).json()
     assert bad["response_action"] == "errors" and "after the start" in bad["errors"]["hours"]
     answers = {
-        **ANSWERS,
+        **PROFILE,
         "working hours": "8:30 - 16:00",
         "working days": ["Monday", "Tuesday", "Thursday"],
         "best times": "Mornings",

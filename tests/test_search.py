@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from bot.blocks import MAX_BUTTON_VALUE, MAX_MESSAGE_BLOCKS
 from bot.blocks.find import (
@@ -24,13 +23,11 @@ from bot.blocks.find import (
 from bot.db import Database
 from bot.devtools.slack_client import SlackAppClient
 from bot.devtools.standin import SlackStandIn
-from bot.models import Chat, ChatKind, ChatParticipant, ChatRole, Person, PersonTopic, Search, TopicKind
+from bot.models import ChatRole, Person, PersonTopic, Search, TopicKind
 from bot.services import find as find_service
 from bot.services.find import MAX_QUERY_LENGTH, QueryError, SearchResult, ask_words, find_experts
 from bot.services.topics import resolve_topics
-
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-SEARCHER = "ULEARNER"
+from tests.factories import NOW, SEARCHER, chat, ids, person, searcher
 
 
 @pytest.fixture(autouse=True)
@@ -42,61 +39,9 @@ def fresh_caches() -> Iterator[None]:
     find_service.clear_caches()
 
 
-def person(
-    session: Session,
-    slack_user_id: str,
-    name: str,
-    function: str | None = "Product",
-    *,
-    speaks: list[str] = (),  # type: ignore[assignment]
-    ask: str = "",
-    chats_per_month: int = 4,
-    title: str = "",
-    tz: str | None = "Europe/London",
-    joined: bool = True,
-    **flags: Any,
-) -> Person:
-    """A profile row made directly (the modal round trip is tested in test_profiles)."""
-    p = Person(
-        slack_user_id=slack_user_id,
-        name=name.split()[0].lower() if name.split() else slack_user_id.lower(),
-        real_name=name,
-        title=title,
-        tz=tz,
-        function=function,
-        ask_me_about=ask,
-        chats_per_month=chats_per_month,
-        joined_at=NOW - timedelta(days=200) if joined else None,
-        **flags,
-    )
-    session.add(p)
-    session.flush()
-    for topic in resolve_topics(session, speaks):
-        session.add(PersonTopic(person_id=p.id, topic_id=topic.id, kind=TopicKind.SPEAK))
-    session.flush()
-    return p
-
-
-def chat(session: Session, at: datetime, *people: tuple[Person, ChatRole]) -> None:
-    c = Chat(kind=ChatKind.REQUEST, created_at=at)
-    session.add(c)
-    session.flush()
-    for p, role in people:
-        session.add(ChatParticipant(chat_id=c.id, person_id=p.id, role=role))
-    session.flush()
-
-
-def searcher(session: Session, function: str = "Engineering") -> Person:
-    return person(session, SEARCHER, "Lena Learner", function, chats_per_month=0)
-
-
 def find(db: Database, query: str, **kwargs: Any) -> SearchResult:
     with db.session() as session:
         return find_experts(session, query, SEARCHER, NOW, **kwargs)
-
-
-def ids(result: SearchResult) -> list[str]:
-    return [hit.slack_user_id for hit in result.hits]
 
 
 def message(result: SearchResult, page: int = 0, own: bool = False) -> dict[str, Any]:

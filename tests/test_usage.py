@@ -17,7 +17,7 @@ from bot.services import find as find_service
 from bot.services import requests as request_service
 from bot.services.find import SearchResult, find_experts
 from bot.services.requests import RequestDraft
-from tests.test_search import NOW, SEARCHER, chat, ids, person, searcher
+from tests.factories import NOW, SEARCHER, chat, ids, person, searcher
 
 DRAFT = RequestDraft(
     intro="I run pricing experiments in Sales.", goal="Learn how Data models churn.", questions=""
