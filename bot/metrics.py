@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -16,10 +16,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from bot.clock import utcnow
+from bot.db import Database
 from bot.models import OutboxMessage, OutboxStatus
-
-if TYPE_CHECKING:  # bot.db imports bot.retry, which counts its retries here
-    from bot.db import Database
+from bot.retry import DB_RETRIES
 
 REQUESTS = Counter("infochat_requests", "Slack requests handled", ["kind", "status"])
 ACK_SECONDS = Histogram(
@@ -30,11 +29,6 @@ ACK_SECONDS = Histogram(
 )
 SLACK_API_ERRORS = Counter(
     "infochat_slack_api_errors", "Slack Web API calls that failed", ["method", "error"]
-)
-DB_RETRIES = Counter(
-    "infochat_db_retries",
-    "Units of work run again after the database connection failed under them",
-    ["unit_of_work"],
 )
 
 

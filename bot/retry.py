@@ -30,11 +30,18 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
+from prometheus_client import Counter
 from sqlalchemy import exc as sa_exc
 
-from bot.metrics import DB_RETRIES
-
 log = logging.getLogger(__name__)
+
+# Served by bot.metrics with the other counters; defined here so that the engine's module
+# (bot.db uses bot.retry) never imports the metrics, which read the database.
+DB_RETRIES = Counter(
+    "infochat_db_retries",
+    "Units of work run again after the database connection failed under them",
+    ["unit_of_work"],
+)
 
 T = TypeVar("T")
 

@@ -1,35 +1,29 @@
 """`infochat report`: export the HR report as files (one per table, or one PNG per chart).
 
-The same suppressed tables as in Slack; every run is written to the audit log
-(actor "cli", the operating-system user in the detail), since an export is
-an access to HR data like any view.
+The same suppressed tables as in Slack, written by bot.flows.reports (which also
+writes every run to the audit log).
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from pathlib import Path
 
 from bot.cli.database import operator_database
 from bot.clock import utcnow
+from bot.flows.reports import FORMATS, write_report
 from bot.services import reports
 from bot.settings import Settings
 
-FORMATS = ("csv", "json", "png")
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry in some containers
-        return "unknown"
-
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
+    out = Path(args.out)
     try:
-        written, report, period = write_report(settings, args.period, args.format, Path(args.out))
+        period = reports.parse_period(args.period, utcnow(), settings.timezone)
+        out.mkdir(parents=True, exist_ok=True)
+        with operator_database(settings) as db:
+            written, report = write_report(db, settings, period, args.format, out)
     except reports.PeriodError as exc:
         print(f"infochat: {exc}".replace("`", ""), file=sys.stderr)
         return 2
@@ -44,41 +38,6 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         file=sys.stderr,
     )
     return 0
-
-
-def write_report(
-    settings: Settings, period_text: str, fmt: str, out: Path
-) -> tuple[list[Path], reports.Report, reports.Period]:
-    """Write the report for `period_text` into `out` as `fmt` files (also used by the demo).
-
-    Raises PeriodError for a period it cannot read, OSError when `out` cannot be made.
-    """
-    period = reports.parse_period(period_text, utcnow(), settings.timezone)
-    out.mkdir(parents=True, exist_ok=True)
-    with operator_database(settings) as db, db.session() as session:
-        report = reports.report_for(session, period, settings, utcnow())
-        reports.record_access(
-            session,
-            "cli",
-            reports.AUDIT_EXPORT,
-            f"format={fmt} period={period.spec} out={out.resolve()} user={_os_user()}",
-        )
-
-    written: list[Path] = []
-    if fmt == "png":
-        from bot import charts
-
-        for chart in charts.render(report):
-            path = out / chart.filename
-            path.write_bytes(chart.data)
-            written.append(path)
-    else:
-        for table in report.all_tables():
-            path = out / reports.export_name(table, period, fmt)
-            data = reports.to_csv(table) if fmt == "csv" else reports.to_json(table, report)
-            path.write_bytes(data)
-            written.append(path)
-    return written, report, period
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

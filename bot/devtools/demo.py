@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import migrate
-from bot.cli.report import write_report
 from bot.clock import utcnow
 from bot.db import Database
 from bot.devtools.company import Employee, make_company
@@ -32,8 +31,10 @@ from bot.devtools.slack_client import SlackAppClient, last_view_opened
 from bot.devtools.standin import SlackStandIn, render_blocks
 from bot.flows import outbox as delivery
 from bot.flows import pairing as pairing_flow
+from bot.flows.reports import write_report
 from bot.gateway.slack import TokenBucket
 from bot.models import OutboxMessage, OutboxStatus, PersonTopic, Topic, TopicKind
+from bot.services import reports
 from bot.settings import load_settings
 
 DEMO_SECRET = "demo-signing-secret"
@@ -323,9 +324,11 @@ def journey_report(demo: Demo) -> None:
 def journey_report_files(demo: Demo) -> None:
     out = demo.folder / "report"
     demo.say(f"IT exports the same report as files: `infochat report --format csv|json|png --out {out}`")
-    settings = demo.server.settings
+    settings, db = demo.server.settings, demo.server.app.ctx.db
+    period = reports.parse_period("", utcnow(), settings.timezone)
+    out.mkdir(parents=True, exist_ok=True)
     for fmt in ("csv", "json", "png"):
-        written, report, period = write_report(settings, "", fmt, out)
+        written, report = write_report(db, settings, period, fmt, out)
         print(f"   {fmt}: {len(written)} files, e.g. {written[0].name}")
     participation = next(p for p in sorted(out.glob("*.csv")) if "participation" in p.name)
     print(f"   {participation.name} ({period.label}; * = fewer than {report.min_group_size} people, hidden):")
