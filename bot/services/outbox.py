@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
@@ -164,14 +164,3 @@ def mark_failed(db: Database, message: OutboxMessage, error: str, *, permanent: 
         values["not_before"] = utcnow() + backoff(message.attempts)
     _set(db, message.id, values)
     return permanent
-
-
-def pending_count(session: Session) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(OutboxMessage.status == OutboxStatus.PENDING)
-        )
-        or 0
-    )

@@ -253,10 +253,6 @@ def redirect(
     )
 
 
-def chat_for_request(session: Session, request_id: int) -> Chat | None:
-    return session.scalar(select(Chat).where(Chat.request_id == request_id))
-
-
 # -- expiry and nudges -------------------------------------------------------------------
 
 

@@ -23,7 +23,6 @@ from bot.clock import zone
 from bot.db import insert_once
 from bot.models import (
     Chat,
-    ChatKind,
     ChatNudge,
     ChatParticipant,
     ChatRequest,
@@ -542,7 +541,3 @@ def due_nudges(session: Session, now: datetime, limit: int = 200) -> list[Chat]:
 def claim_nudge(session: Session, chat_id: int, now: datetime) -> bool:
     """True exactly once per chat: the one nudge it ever gets."""
     return insert_once(session, ChatNudge, {"chat_id": chat_id, "sent_at": now})
-
-
-def is_request(chat: Chat) -> bool:
-    return chat.kind == ChatKind.REQUEST
