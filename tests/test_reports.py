@@ -400,7 +400,8 @@ def test_admin_gets_the_report_and_charts_others_a_refusal(
     dm = standin.dm_channel("UADMIN")
     report_dm = next(m for m in standin.messages_in(dm) if m.get("blocks"))
     shown = render_blocks(report_dm["blocks"])
-    assert "Chats held" in shown and "Who learns" not in shown  # text tables, charts as files
+    assert "Chats held" in shown and "```" not in shown  # tables as lines, charts as files
+    assert "Charts follow as pictures: _Chats held per week_" in shown
     assert "Download CSV" in shown and "fewer than 5 people" in shown
     assert "Secret Reorg" not in json.dumps(standin.messages_in(dm))
     for data in _pngs(standin):
@@ -445,7 +446,7 @@ def test_download_csv_uploads_one_file_per_table(
         m for m in standin.messages_in(dm) if REPORT_DOWNLOAD_CSV_ACTION in json.dumps(m.get("blocks"))
     )
     slack.block_action("UADMIN", REPORT_DOWNLOAD_CSV_ACTION, message=message)
-    standin.wait_for(lambda: sum(n.endswith(".csv") for n, _, _ in standin.uploaded_files.values()) >= 10)
+    standin.wait_for(lambda: sum(n.endswith(".csv") for n, _, _ in standin.uploaded_files.values()) >= 12)
     tables = {n: d for n, d, _ in standin.uploaded_files.values() if n.endswith(".csv")}
     assert any("function_flow" in n for n in tables) and any("summary" in n for n in tables)
     for data in tables.values():
@@ -544,7 +545,7 @@ def test_cli_writes_one_file_per_table_or_chart(
     if fmt == "png":
         assert len(files) == 3 and all(f.read_bytes().startswith(PNG_MAGIC) for f in files)
     else:
-        assert len(files) == 11 and all(f.suffix == f".{fmt}" for f in files)  # summary + 10 tables
+        assert len(files) == 12 and all(f.suffix == f".{fmt}" for f in files)  # summary + 11 tables
         flow = next(f for f in files if "function_flow" in f.name).read_text(encoding="utf-8")
         if fmt == "json":
             document = json.loads(flow)

@@ -1,8 +1,10 @@
 """Block Kit for reports: the report DM, the admin App Home section, short replies.
 
-Pure functions of already-suppressed report objects. Tables are set in
-monospace code blocks; every label (function names, topics, search text) is
-escaped, since topics and searches are people's own text.
+Pure functions of already-suppressed report objects. Tables are set as lines,
+one per function or topic, so nothing is cut to fit a column (Slack's limits:
+50 blocks, 3,000 characters a section, kept by `text_sections` and `cap_blocks`);
+every label (function names, topics, search text) is escaped, since topics and
+searches are people's own text.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from bot.blocks import (
     mrkdwn,
     section,
 )
-from bot.services.reports import SUPPRESSED, Period, Report, Summary, Table
+from bot.services.reports import SUPPRESSED, Cell, Metric, Period, Report, Summary, Table
 
 REPORT_SHOW_ACTION = "report_show"
 REPORT_DOWNLOAD_CSV_ACTION = "report_download_csv"
@@ -37,7 +39,6 @@ CHECKING = "One moment…"
 # Parsed again at click time, so a Home rendered days ago still exports the last 4 weeks.
 DEFAULT_PERIOD_VALUE = "last 4 weeks"
 SLACK_TOPIC_ROWS = 10
-LABEL_WIDTH = 24
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,13 @@ SECTIONS: tuple[ReportSection, ...] = (
         (),
     ),
     ReportSection(
+        "outcomes",
+        "Follow-up answers",
+        "what people answered after their chat: we met, not yet, we couldn't meet",
+        ("followup_answers",),
+        (),
+    ),
+    ReportSection(
         "scheduling",
         "Finding a time",
         "intros with a confirmed time, working days to the chat, reschedules and cancellations",
@@ -118,75 +126,161 @@ def csv_comment(period: Period, k: int) -> str:
 
 
 # -- tables as text --------------------------------------------------------------------
+#
+# Slack shows a monospace table only as wide as the reader's window, so tables are set
+# as lines, one per function or topic, each label whole: "*Sales* — members: 18 · …".
+# A hidden figure reads "hidden", never `*`, which mrkdwn would take for bold.
+
+HIDDEN = "hidden"
+FIGURE_SEPARATOR = " · "
 
 
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def shorten_words(text: str, limit: int) -> str:
+    """`text` within `limit` characters, cut at a space (never inside a word) with "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > 0 else cut).rstrip() + "…"
 
 
-def _abbreviations(names: Sequence[str], width: int = 5) -> list[str]:
-    """Short unique column heads for the matrix ("Engin", "Produ", …)."""
-    out: list[str] = []
-    for name in names:
-        short = "".join(ch for ch in name if not ch.isspace())[:width] or "?"
-        candidate, n = short, 2
-        while candidate in out:
-            candidate = f"{short[: width - 1]}{n}"
-            n += 1
-        out.append(candidate)
-    return out
+def _is_hidden(cell: Cell) -> bool:
+    return cell.suppressed and cell.text is None
 
 
-def table_text(table: Table, *, max_rows: int | None = None, abbreviate: bool = False) -> str:
-    """A table as a monospace block (already escaped), with a legend for abbreviated heads."""
-    rows = table.rows if max_rows is None else table.rows[:max_rows]
-    heads = list(table.columns[1:])
-    legend = ""
-    if abbreviate:
-        short = _abbreviations(heads)
-        legend = "Columns: " + ", ".join(f"{s} = {h}" for s, h in zip(short, heads, strict=True))
-        heads = short
-    labels = [_fit(label, LABEL_WIDTH) for label, _ in rows]
-    label_width = max([len(table.columns[0]) if not abbreviate else 0, *map(len, labels), 4])
-    label_width = min(label_width, LABEL_WIDTH)
-    shown = [[cell.show() for cell in cells] for _, cells in rows]
-    widths = [max([len(h), *(len(r[i]) for r in shown)]) for i, h in enumerate(heads)]
-    head_label = "" if abbreviate else _fit(table.columns[0], label_width)
-    lines = [
-        f"{head_label:<{label_width}}  " + "  ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True))
-    ]
-    for label, values in zip(labels, shown, strict=True):
-        lines.append(
-            f"{label:<{label_width}}  " + "  ".join(f"{v:>{w}}" for v, w in zip(values, widths, strict=True))
-        )
-    body = escape("\n".join(line.rstrip() for line in lines))
-    text = f"```{body}```"
-    if legend:
-        text += "\n" + escape(legend)
-    return text
+def figure(cell: Cell) -> str:
+    """A cell as a reader sees it in a sentence: the number, "hidden", "–" or a category."""
+    return HIDDEN if _is_hidden(cell) else cell.show()
 
 
-def _table_blocks(table: Table, *, max_rows: int | None = None, abbreviate: bool = False) -> list[Block]:
-    title = f"*{escape(table.title)}*"
+def figures_line(columns: Sequence[str], cells: Sequence[Cell]) -> str:
+    """ "members: 18 · experts: hidden · …" (escaped)."""
+    return FIGURE_SEPARATOR.join(
+        f"{escape(name)}: {escape(figure(cell))}" for name, cell in zip(columns, cells, strict=True)
+    )
+
+
+def _hidden_rows_line(labels: Sequence[str], k: int) -> str:
+    return f"_Hidden (fewer than {k} people, or hidden so that totals cannot reveal another):_ " + ", ".join(
+        f"*{escape(label)}*" for label in labels
+    )
+
+
+def _split_line(line: str, limit: int) -> list[str]:
+    """A line longer than a section can hold, split between figures (then between words)."""
+    if len(line) <= limit:
+        return [line]
+    pieces: list[str] = []
+    current = ""
+    for part in line.split(FIGURE_SEPARATOR):
+        joined = f"{current}{FIGURE_SEPARATOR}{part}" if current else part
+        if len(joined) <= limit:
+            current = joined
+            continue
+        if current:
+            pieces.append(current)
+        current = part if len(part) <= limit else shorten_words(part, limit)
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def text_sections(title: str, lines: Sequence[str]) -> list[Block]:
+    """`*title*` and its lines as few sections as Slack's 3,000 characters allow, every line
+    whole (a longer line continues in the next section, split between figures)."""
+    head = f"*{escape(title)}*"
+    more = f"*{escape(title)}* (continued)"
+    texts: list[str] = []
+    current = head
+    for line in lines:
+        for piece in _split_line(line, MAX_SECTION_TEXT - len(more) - 1):
+            if len(current) + 1 + len(piece) > MAX_SECTION_TEXT:
+                texts.append(current)
+                current = more
+            current += "\n" + piece
+    texts.append(current)
+    return [section(text) for text in texts]
+
+
+def table_lines(table: Table, k: int) -> list[str]:
+    """One line per row: its label in bold, then every column's figure; rows whose every
+    figure is hidden are named together on the last line."""
+    lines: list[str] = []
+    hidden: list[str] = []
+    zero: list[str] = []
+    for label, cells in table.rows:
+        numeric = [c for c in cells if c.text is None]
+        if numeric and all(_is_hidden(c) for c in numeric):
+            hidden.append(label)
+        elif numeric and len(numeric) == len(cells) and all(c.visible == 0 for c in numeric):
+            zero.append(label)  # a function with nobody yet: one mention, not a row of zeros
+        else:
+            lines.append(f"*{escape(label)}* — {figures_line(table.columns[1:], cells)}")
+    if zero:
+        lines.append("_Every figure 0:_ " + ", ".join(f"*{escape(label)}*" for label in zero))
+    if hidden:
+        lines.append(_hidden_rows_line(hidden, k))
+    return lines
+
+
+def flow_lines(table: Table, k: int) -> list[str]:
+    """The function × function table as one line per learner's function: whom its people
+    learned from (functions with no chat left out), then the hidden cells by name."""
+    lines: list[str] = []
+    silent: list[str] = []
+    for label, cells in table.rows:
+        shown = [
+            f"{escape(expert)}: {escape(figure(cell))}"
+            for expert, cell in zip(table.columns[1:], cells, strict=True)
+            if not _is_hidden(cell) and (cell.value or 0) > 0
+        ]
+        hidden = [
+            escape(expert) for expert, cell in zip(table.columns[1:], cells, strict=True) if _is_hidden(cell)
+        ]
+        if not shown and not hidden:
+            continue
+        if not shown:
+            silent.append(label)
+            continue
+        line = f"*{escape(label)}* learned from " + FIGURE_SEPARATOR.join(shown)
+        if hidden:
+            line += f"{FIGURE_SEPARATOR}hidden: " + ", ".join(hidden)
+        lines.append(line)
+    if silent:
+        lines.append(_hidden_rows_line(silent, k))
+    return lines
+
+
+def _table_blocks(
+    table: Table, k: int, *, max_rows: int | None = None, title: str | None = None
+) -> list[Block]:
+    title = title or table.title
     if not table.rows:
-        return [section(f"{title}\n_Nothing to show: no row has enough people behind it._")]
-    more = ""
+        return [section(f"*{escape(title)}*\n_Nothing to show: no row has enough people behind it._")]
+    shown = table if max_rows is None else Table(table.key, table.title, table.columns, table.rows[:max_rows])
+    lines = flow_lines(shown, k) if table.key == "function_flow" else table_lines(shown, k)
+    if not lines:
+        lines = ["_No chats held between functions in this period._"]
     if max_rows is not None and len(table.rows) > max_rows:
-        more = f"\n_Top {max_rows} of {len(table.rows)}; the CSV export has them all._"
-    body = table_text(table, max_rows=max_rows, abbreviate=abbreviate)
-    # Keep the closing ``` inside Slack's section limit rather than letting truncation cut it.
-    budget = MAX_SECTION_TEXT - len(title) - len(more) - 2
-    if len(body) > budget:
-        body = body[: budget - 4].rsplit("\n", 1)[0] + "```"
-    blocks = [section(f"{title}\n{body}{more}")]
+        lines.append(f"_Top {max_rows} of {len(table.rows)}; the CSV export has them all._")
+    blocks = text_sections(title, lines)
     if table.note:
         blocks.append(context(escape(table.note)))
     return blocks
 
 
+def metric_line(metric: Metric) -> str:
+    """ "*Chats held*: 7 — previous period: 3, change +4 (+133%)"."""
+    now, before = escape(figure(metric.current)), escape(figure(metric.previous))
+    line = f"*{escape(metric.label)}*: {now} — previous period: {before}"
+    if metric.change != "–":
+        line += f", change {escape(metric.change)}"
+    return line
+
+
 def _summary_blocks(summary: Summary) -> list[Block]:
     return [
-        section(f"*Summary*\n{table_text(summary.table())}"),
+        *text_sections("Summary", [metric_line(m) for m in summary.metrics]),
         context(
             escape(
                 f"This period {summary.period.label}; previous period {summary.previous.label}. "
@@ -196,34 +290,39 @@ def _summary_blocks(summary: Summary) -> list[Block]:
     ]
 
 
-def report_message(report: Report, sections: Sequence[str] | None = None) -> tuple[str, list[Block]]:
-    """The report DM: (fallback text, blocks) for the chosen sections (all by default)."""
+TOPIC_LISTS = ("topics_searched", "topics_offered", "wanted_not_offered", "learnings_by_topic")
+# Titles in Slack where the table's own (used by files) reads as a column heading.
+SLACK_TITLES = {"function_flow": "Who learns from whom: chats held, by the learner's function"}
+
+
+def report_message(
+    report: Report, sections: Sequence[str] | None = None, charts: Sequence[str] = ()
+) -> tuple[str, list[Block]]:
+    """The report DM: (fallback text, blocks) for the chosen sections (all by default);
+    `charts` are the titles of the charts that follow the message as pictures."""
     chosen = [s for s in SECTIONS if sections is None or s.key in sections]
     period = report.period
-    blocks: list[Block] = [
-        header(f"infochat report: {period.label}"),
-        context(
-            escape(f"Compared with {report.summary.previous.label}. ")
-            + f"`{SUPPRESSED}` marks a hidden cell (fewer than {report.min_group_size} people)."
-        ),
-    ]
+    k = report.min_group_size
+    intro = escape(f"Compared with {report.summary.previous.label}. ") + (
+        f"A figure about fewer than {k} people reads _{HIDDEN}_, and so does a figure that would "
+        "let someone work it out (the next smallest in its row or column, a rate of a hidden count)."
+    )
+    blocks: list[Block] = [header(f"infochat report: {period.label}"), context(intro)]
+    if charts:
+        blocks.append(
+            context("Charts follow as pictures: " + ", ".join(f"_{escape(t)}_" for t in charts) + ".")
+        )
     for part in chosen:
         blocks.append(divider())
         for key in part.tables:
             if key == "summary":
                 blocks += _summary_blocks(report.summary)
                 continue
-            table = report.table(key)
-            topic_list = key in (
-                "topics_searched",
-                "topics_offered",
-                "wanted_not_offered",
-                "learnings_by_topic",
-            )
             blocks += _table_blocks(
-                table,
-                max_rows=SLACK_TOPIC_ROWS if topic_list else None,
-                abbreviate=key == "function_flow",
+                report.table(key),
+                k,
+                max_rows=SLACK_TOPIC_ROWS if key in TOPIC_LISTS else None,
+                title=SLACK_TITLES.get(key),
             )
     footer = [
         divider(),
@@ -241,18 +340,25 @@ def report_message(report: Report, sections: Sequence[str] | None = None) -> tup
 # -- App Home (admins) -------------------------------------------------------------------
 
 
+def headline_field(metric: Metric) -> str:
+    """One figure on one line, label first: "*Active learners*: 36 (+36)", "*Chats held*:
+    147 (+10, +7%)"; no change when either period's figure is hidden or unknown."""
+    text = f"*{escape(metric.label)}*: {escape(figure(metric.current))}"
+    parts = metric.change_parts()
+    if parts is not None:
+        text += f" ({escape(', '.join(p for p in parts if p))})"
+    return text
+
+
 def admin_home_blocks(summary: Summary) -> list[Block]:
     """Headline figures and a button per report, appended to an admin's App Home."""
-    fields = [
-        mrkdwn(f"*{escape(m.label)}*\n{m.current.show()}  ({escape(m.change)})") for m in summary.metrics[:10]
-    ]
     blocks: list[Block] = [
         header("Programme reports"),
         context(
             escape(f"Last 4 weeks ({summary.period.label}) against the 4 before. ")
-            + f"`{SUPPRESSED}` marks figures about fewer than {summary.min_group_size} people."
+            + f"A figure about fewer than {summary.min_group_size} people reads _{HIDDEN}_."
         ),
-        {"type": "section", "fields": fields},
+        {"type": "section", "fields": [mrkdwn(headline_field(m)) for m in summary.metrics[:10]]},
     ]
     for part in SECTIONS:
         blocks.append(

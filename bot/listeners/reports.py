@@ -110,13 +110,14 @@ def deliver_report(
             reports.AUDIT_VIEW,
             f"period={period.spec} sections={','.join(sections or ['all'])} via={via}",
         )
-    text, message = report_blocks.report_message(report, sections)
-    channel = ctx.slack.open_dm([user_id])
-    ctx.slack.post_message(channel, text, message)
     wanted = None
     if sections is not None:
         wanted = [key for s in report_blocks.SECTIONS if s.key in sections for key in s.charts]
     rendered = charts.render(report, wanted)
+    # The message names the charts that follow it, so a reader looks for them.
+    text, message = report_blocks.report_message(report, sections, [c.title for c in rendered])
+    channel = ctx.slack.open_dm([user_id])
+    ctx.slack.post_message(channel, text, message)
     if rendered:
         ctx.slack.upload_files(
             channel,

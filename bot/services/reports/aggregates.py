@@ -346,8 +346,9 @@ def requests(session: Session, cur: Period, prev: Period) -> dict[int, dict[str,
 
 def answer_rate(
     session: Session, cur: Period, prev: Period, ranges: sql.Ranges | None = None
-) -> dict[int, tuple[int, int, int]]:
-    """cur flag -> (participants asked, of whom answered, distinct people asked); by chat introduced."""
+) -> dict[int, tuple[int, int, int, int]]:
+    """cur flag -> (participants asked, of whom answered, distinct people asked, distinct people
+    who answered); by chat introduced."""
     ranges = ranges or sql.ranges(session, cur, prev)
     inner = (
         select(
@@ -363,10 +364,15 @@ def answer_rate(
         )
         .subquery()
     )
+    answerer = case((inner.c.answered.is_not(None), inner.c.pid))
     stmt = select(
-        inner.c.cur, func.count(), func.count(inner.c.answered), func.count(distinct(inner.c.pid))
+        inner.c.cur,
+        func.count(),
+        func.count(inner.c.answered),
+        func.count(distinct(inner.c.pid)),
+        func.count(distinct(answerer)),
     ).group_by(inner.c.cur)
-    return {int(c): (int(n), int(a), int(p)) for c, n, a, p in session.execute(stmt)}
+    return {int(c): (int(n), int(a), int(p), int(q)) for c, n, a, p, q in session.execute(stmt)}
 
 
 def days_to_chat(

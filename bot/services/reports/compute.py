@@ -17,7 +17,7 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
-from bot.services.reports import scheduling, sql, tables, topics
+from bot.services.reports import outcomes, scheduling, sql, tables, topics
 from bot.services.reports.document import Report, Summary
 from bot.services.reports.periods import Period, parse_period
 from bot.services.reports.scope import Scope
@@ -42,6 +42,7 @@ TABLES: tuple[TableBuilder, ...] = (
     topics.supply_demand,
     topics.learnings_by_topic,
     tables.expert_load,
+    outcomes.followup_answers,
     scheduling.scheduling_table,
 )
 

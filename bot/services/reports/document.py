@@ -23,16 +23,24 @@ class Metric:
     @property
     def change(self) -> str:
         """The change against the previous period; "–" when either side is hidden or unknown."""
+        parts = self.change_parts()
+        if parts is None:
+            return "–"
+        diff, relative = parts
+        return f"{diff} ({relative})" if relative else diff
+
+    def change_parts(self) -> tuple[str, str] | None:
+        """(difference, relative change or ""), e.g. ("+4", "+133%"); None when either side
+        is hidden or unknown."""
         a, b = self.current.visible, self.previous.visible
         if a is None or b is None:
-            return "–"
+            return None
         diff = a - b
         if self.current.fmt == "percent":
-            return f"{diff:+.0f} pp"
+            return f"{diff:+.0f} pp", ""
         if self.current.fmt == "number":
-            return f"{diff:+.1f}"
-        pct = f" ({diff / b:+.0%})" if b else ""
-        return f"{round(diff):+,}{pct}"
+            return f"{diff:+.1f}", ""
+        return f"{round(diff):+,}", f"{diff / b:+.0%}" if b else ""
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bot.services.reports import sql
 from bot.services.reports.scope import Scope
-from bot.services.reports.suppression import Cell, Table, count_cell, rate_cell, suppress_table
+from bot.services.reports.suppression import Cell, Table, count_cell, part_of, rate_cell, suppress_table
 from bot.services.scheduling.figures import ALL, NO_FUNCTION, scheduling_figures
 
 
@@ -27,18 +27,15 @@ def scheduling_table(scope: Scope) -> Table:
         if figures is None:
             continue
         people = figures.people
-        rows.append(
-            (
-                label,
-                [
-                    count_cell(figures.intros, people),
-                    rate_cell(figures.confirmed, figures.intros, people),
-                    Cell(figures.median_working_days, people, fmt="number"),
-                    count_cell(figures.rescheduled, people),
-                    count_cell(figures.cancelled, people),
-                ],
-            )
-        )
+        intros = count_cell(figures.intros, people)
+        # Every other figure is about these intros: hidden with them.
+        parts = [
+            rate_cell(figures.confirmed, figures.intros, people),
+            Cell(figures.median_working_days, people, fmt="number"),
+            count_cell(figures.rescheduled, people),
+            count_cell(figures.cancelled, people),
+        ]
+        rows.append((label, [intros, *(part_of(cell, intros) for cell in parts)]))
     table = Table(
         "scheduling",
         "Finding a time",

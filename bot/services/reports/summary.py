@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.services.reports import aggregates
 from bot.services.reports.document import Metric, Summary
 from bot.services.reports.scope import Scope
-from bot.services.reports.suppression import Cell, count_cell, rate_cell, suppress_cells
+from bot.services.reports.suppression import Cell, count_cell, part_of, rate_cell, suppress_cells
 
 REQUEST_METRICS = (
     ("requests_sent", "Requests sent", "sent"),
@@ -57,14 +57,15 @@ def _quality_metrics(scope: Scope, held: dict[int, Cell]) -> list[Metric]:
     rate = scope.timed("answer_rate", lambda: aggregates.answer_rate(session, cur, prev, scope.ranges))
     cells = {}
     for c in (0, 1):
-        asked, answered, people = rate.get(c, (0, 0, 0))
-        cells[c] = rate_cell(answered, asked, people)
+        asked, answered, people, answerers = rate.get(c, (0, 0, 0, 0))
+        cells[c] = rate_cell(answered, asked, people, part_people=answerers)
     metrics.append(Metric("followup_rate", "Follow-up answer rate", cells[1], cells[0]))
 
     cells = {}
     for c in (0, 1):
         chats, across = scope.held.cross.get(c, (0, 0))
-        cells[c] = rate_cell(across, chats, held[c].people)
+        # A share of the chats held: hidden with them (and when few chats cross functions).
+        cells[c] = part_of(rate_cell(across, chats, held[c].people), held[c])
     metrics.append(Metric("cross_function", "Chats across functions", cells[1], cells[0]))
 
     days = scope.timed("days_to_chat", lambda: aggregates.days_to_chat(session, cur, prev, scope.ranges))
@@ -87,8 +88,7 @@ def summary(scope: Scope, *, full: bool = True) -> Summary:
     metrics.append(Metric("chats_held", "Chats held", held[1], held[0]))
     if full:
         metrics += _quality_metrics(scope, held)
-    for metric in metrics:
-        for cell in (metric.current, metric.previous):
-            if cell.value is not None and 0 < cell.people < scope.k:
-                cell.suppressed = True
+    # Each figure on its own line (no complementary suppression across different measures),
+    # but a rate still goes with its numerator and denominator.
+    suppress_cells([[m.current, m.previous] for m in metrics], scope.k, "none")
     return Summary(scope.period, scope.previous, metrics, scope.k, scope.now)

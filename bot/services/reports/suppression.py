@@ -5,13 +5,17 @@ Every cell carries the size of the smallest group of people it describes
 suppressed; zero describes nobody and is shown. Complementary suppression:
 while a row or column of a table has exactly one suppressed cell, the
 smallest visible cell of that line is suppressed too, so a total shown
-elsewhere minus the visible cells cannot reveal it.
+elsewhere minus the visible cells cannot reveal it. A derived cell (a rate, or
+a subset of a row's group such as a function's experts among its members) names
+the cells it is made of in `depends_on` and is hidden whenever one of them is:
+a rate never stands beside the hidden count it divides, nor reveals a small
+numerator through a visible denominator.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Fmt = Literal["count", "percent", "number"]
@@ -31,6 +35,9 @@ class Cell:
     fmt: Fmt = "count"
     suppressed: bool = False
     text: str | None = None
+    # The cells this one is derived from (a rate's numerator and denominator, a subset's
+    # group): hidden when any of them is. They need not be shown anywhere themselves.
+    depends_on: tuple[Cell, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def visible(self) -> float | None:
@@ -66,9 +73,22 @@ def count_cell(value: int, people: int | None = None) -> Cell:
     return Cell(float(value), value if people is None else people)
 
 
-def rate_cell(part: int, whole: int, people: int) -> Cell:
-    """A percentage of `whole`; unknown (shown "–") when there is nothing to divide."""
-    return Cell(100.0 * part / whole if whole else None, people, fmt="percent")
+def rate_cell(part: int, whole: int, people: int, *, part_people: int | None = None) -> Cell:
+    """A percentage of `whole` (describing `people`); unknown (shown "–") when there is
+    nothing to divide. It is hidden when its denominator is, and when its numerator
+    describes 1..k-1 people (`part_people`; by default `part` itself, exact when the
+    part counts people)."""
+    numerator = count_cell(part, part if part_people is None else part_people)
+    denominator = count_cell(whole, people)
+    return Cell(
+        100.0 * part / whole if whole else None, people, fmt="percent", depends_on=(numerator, denominator)
+    )
+
+
+def part_of(cell: Cell, *groups: Cell) -> Cell:
+    """`cell`, hidden whenever one of `groups` (the group it is a part of) is hidden."""
+    cell.depends_on = (*cell.depends_on, *groups)
+    return cell
 
 
 Lines = Literal["both", "columns", "none"]
@@ -98,31 +118,65 @@ def suppress_cells(grid: Sequence[Sequence[Cell]], k: int, lines: Lines = "both"
     While any line has exactly one suppressed cell, the smallest visible
     numeric cell of that line is suppressed as well: with two unknowns a line
     total (or a figure shown elsewhere) minus the visible cells no longer
-    reveals either. Repeats until stable, since each new suppression can leave
-    another line with a single hidden cell.
+    reveals either. A cell whose `depends_on` holds a hidden cell is hidden too.
+    Repeats until stable, since each new suppression can leave another line with
+    a single hidden cell, or hide a cell another depends on.
     """
-    for row in grid:
-        for cell in row:
-            if cell.text is None and cell.value is not None and 0 < cell.people < k:
-                cell.suppressed = True
-    if lines == "none":
-        return
+    cells = [cell for row in grid for cell in row]
+    for cell in _with_parts(cells):
+        if cell.text is None and cell.value is not None and 0 < cell.people < k:
+            cell.suppressed = True
     width = max((len(row) for row in grid), default=0)
     all_lines: list[list[Cell]] = []
     if lines == "both":
         all_lines += [list(row) for row in grid]
-    all_lines += [[row[i] for row in grid if i < len(row)] for i in range(width)]
+    if lines != "none":
+        all_lines += [[row[i] for row in grid if i < len(row)] for i in range(width)]
     changed = True
     while changed:
-        changed = False
+        changed = _hide_dependents(cells)
         for line in all_lines:
             numeric = [c for c in line if c.text is None and c.value is not None]
             if sum(c.suppressed for c in numeric) != 1:
                 continue
             visible = [c for c in numeric if not c.suppressed]
             if visible:
-                min(visible, key=lambda c: (c.value or 0.0, c.people)).suppressed = True
+                # On a tie, a part (a cell with depends_on) rather than the group it belongs
+                # to: hiding a function's members would hide its whole row.
+                min(visible, key=lambda c: (c.value or 0.0, c.people, not c.depends_on)).suppressed = True
                 changed = True
+
+
+def _with_parts(cells: Sequence[Cell]) -> list[Cell]:
+    """The cells and everything they depend on, each once."""
+    seen: dict[int, Cell] = {}
+    todo = list(cells)
+    while todo:
+        cell = todo.pop()
+        if id(cell) not in seen:
+            seen[id(cell)] = cell
+            todo += cell.depends_on
+    return list(seen.values())
+
+
+def _hide_dependents(cells: Sequence[Cell]) -> bool:
+    """Hide every cell that depends (at any depth) on a hidden one; True if any changed."""
+    changed = False
+    for cell in _with_parts(cells):
+        if not cell.suppressed and _hides(cell, set()):
+            cell.suppressed = True
+            changed = True
+    return changed
+
+
+def _hides(cell: Cell, seen: set[int]) -> bool:
+    for part in cell.depends_on:
+        if id(part) in seen:
+            continue
+        seen.add(id(part))
+        if part.suppressed or _hides(part, seen):
+            return True
+    return False
 
 
 def suppress_table(table: Table, k: int) -> Table:
@@ -132,10 +186,12 @@ def suppress_table(table: Table, k: int) -> Table:
 
 def privacy_rules(k: int) -> str:
     return (
-        f"Privacy: every figure is an aggregate. A cell describing fewer than {k} people shows "
-        f"{SUPPRESSED}, and when one cell of a row or column is hidden the next smallest is hidden "
-        "too, so subtraction cannot reveal it. Topics are listed only when at least "
-        f"{k} people stand behind them. No report shows anyone's participation, ratings or "
+        f"Privacy: every figure is an aggregate. A cell describing fewer than {k} people is "
+        f"hidden ({SUPPRESSED} in files), and when one cell of a row or column is hidden the next "
+        "smallest is hidden too, so subtraction cannot reveal it; a rate is hidden when its "
+        "numerator or denominator is, and a function's figures are hidden with the group they "
+        f"count. Topics are listed only when at least {k} people stand behind them. No report "
+        "shows anyone's participation, ratings or "
         "takeaways: takeaways appear only as counts and shared topics, and private takeaways "
         "only in the overall count. Every view and export is recorded in the audit log."
     )

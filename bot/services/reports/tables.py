@@ -10,7 +10,7 @@ from bot.models import Chat, ChatParticipant, ChatRequest, Person, PersonTopic, 
 from bot.services.reports import sql
 from bot.services.reports.periods import Period, week_starts
 from bot.services.reports.scope import Scope
-from bot.services.reports.suppression import Table, count_cell, suppress_table
+from bot.services.reports.suppression import Cell, Table, count_cell, part_of, suppress_table
 
 DAYS_PER_MONTH = 30.4375
 
@@ -21,7 +21,7 @@ def participation_table(scope: Scope) -> Table:
     rows = []
     for label in order:
         values = part.by_function.get("" if label == sql.NO_FUNCTION else label, (0, 0, 0, 0, 0))
-        rows.append((label, [count_cell(v) for v in values]))
+        rows.append((label, _within_first([count_cell(v) for v in values])))
     table = Table(
         "participation_by_function",
         "Participation by function",
@@ -30,6 +30,13 @@ def participation_table(scope: Scope) -> Table:
         note="Members at the end of the period; active learners asked for or joined a chat in it.",
     )
     return suppress_table(table, scope.k)
+
+
+def _within_first(cells: list[Cell]) -> list[Cell]:
+    """A row whose first cell is the row's group (a function's members, its experts) and
+    whose other cells count parts of it: when the group is hidden, so are its parts, so
+    a row never shows "members hidden" beside "experts 6"."""
+    return [cells[0], *(part_of(cell, cells[0]) for cell in cells[1:])]
 
 
 def trend_table(scope: Scope) -> Table:
@@ -116,7 +123,9 @@ def expert_load_counts(
 def expert_load(scope: Scope) -> Table:
     found = scope.timed("expert_load", lambda: expert_load_counts(scope.session, scope.period, scope.ranges))
     order = sql.function_order(scope.functions, [None if f == sql.NO_FUNCTION else f for f in found])
-    rows = [(label, [count_cell(v) for v in found.get(label, (0, 0, 0, 0))]) for label in order]
+    rows = [
+        (label, _within_first([count_cell(v) for v in found.get(label, (0, 0, 0, 0))])) for label in order
+    ]
     table = Table(
         "expert_load",
         "Expert load",
