@@ -503,7 +503,7 @@ class SlackEvent(Base):
 
 
 class AppState(Base):
-    """Small workspace-wide flags, e.g. sending stopped after app_uninstalled / tokens_revoked."""
+    """Small workspace-wide state: sending stopped (app_uninstalled...), HR dashboard sessions."""
 
     __tablename__ = "app_state"
 

@@ -20,6 +20,7 @@ from bot.models import (
     ChatParticipant,
     ChatRequest,
     ChatRole,
+    Outcome,
     RequestStatus,
     Search,
     Share,
@@ -104,8 +105,8 @@ def seed_company(db: Database, standin: SlackStandIn, now: datetime, weeks: int 
             done = done if done is not None and done <= now else None
             chat = Chat(kind=ChatKind.REQUEST, request_id=request.id, created_at=created, done_at=done)
             chat.participants = [
-                ChatParticipant(person_id=learner, role=ChatRole.LEARNER, checkins_sent=1, answered_at=done),
-                ChatParticipant(person_id=expert, role=ChatRole.EXPERT, checkins_sent=1),
+                _answered(ChatParticipant(person_id=p, role=r, checkins_sent=1), done, created, rng)
+                for p, r in ((learner, ChatRole.LEARNER), (expert, ChatRole.EXPERT))
             ]
             chats.append((chat, learner, topic, done))
         session.add_all([chat for chat, *_ in chats])
@@ -138,3 +139,23 @@ def seed_company(db: Database, standin: SlackStandIn, now: datetime, weeks: int 
                 )
             )
     return people
+
+
+def _answered(
+    participant: ChatParticipant, done: datetime | None, introduced: datetime, rng: random.Random
+) -> ChatParticipant:
+    """The check-in answer a participant gave: We met for most chats held (learners more
+    often than experts), Not yet or We couldn't meet for some of the others."""
+    if done is not None:
+        if rng.random() < (0.9 if participant.role == ChatRole.LEARNER else 0.5):
+            participant.outcome, participant.answered_at = Outcome.MET, done
+        return participant
+    answer, asked = rng.random(), introduced + timedelta(days=3)
+    if answer < 0.4:
+        participant.outcome, participant.answered_at = Outcome.NOT_YET, asked
+    elif answer < 0.6:
+        participant.outcome, participant.outcome_reason = Outcome.COULDNT, "scheduling"
+        participant.answered_at = asked
+    elif answer < 0.7:
+        participant.outcome = Outcome.NO_ANSWER
+    return participant

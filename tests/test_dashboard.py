@@ -25,10 +25,11 @@ from bot.devtools.standin import SlackStandIn
 from bot.devtools.standin.oidc import sign_in_without_a_browser
 from bot.gateway import admins
 from bot.gateway.signin import SCOPES
-from bot.models import AuditEntry
+from bot.models import AppState, AuditEntry
 from bot.services import reports
 from bot.settings import Settings
 from tests.conftest import make_settings
+from tests.dashboard_data import seed_company
 from tests.factories import make_person
 
 CLIENT_ID, CLIENT_SECRET = "1234.5678", "dashboard-client-secret"
@@ -144,7 +145,7 @@ def test_cookies_are_secure_behind_an_https_proxy(app: AppServer, standin: Slack
     assert all("Secure" in c for c in callback.headers.get_list("set-cookie"))
 
 
-def test_sessions_expire_and_sign_out_ends_them(app: AppServer, standin: SlackStandIn) -> None:
+def test_sessions_expire_and_sign_out_ends_them(app: AppServer, standin: SlackStandIn, db: Database) -> None:
     with travel_to(utcnow()):
         assert sign_in(app, standin, "UADMIN").status_code == 303
         client: httpx.Client = app.client  # type: ignore[attr-defined]
@@ -155,10 +156,24 @@ def test_sessions_expire_and_sign_out_ends_them(app: AppServer, standin: SlackSt
 
     assert sign_in(app, standin, "UADMIN").status_code == 303
     client = app.client  # type: ignore[attr-defined]
+    # Someone copies the session cookie (another browser, a proxy log, a shared machine).
+    copied = httpx.Client(base_url=app.root, cookies={"infochat_admin": client.cookies["infochat_admin"]})
+    assert copied.get("/admin/load").status_code == 200
+    with db.session() as session:
+        before = len(
+            session.scalars(select(AppState).where(AppState.key.startswith("dashboard_session:"))).all()
+        )
     out = client.post("/admin/signout")
     assert out.status_code == 303 and out.headers["location"] == "/admin/signin?signed_out=1"
     assert client.get("/admin").status_code == 303
     assert "You are signed out" in client.get(out.headers["location"]).text
+    # Sign-out ended the session on the server: the copy, still validly signed, gets nothing.
+    after = copied.get("/admin/load")
+    assert after.status_code == 303 and after.headers["location"].startswith("/admin/signin")
+    assert copied.get("/admin/download/summary.csv").status_code == 303
+    with db.session() as session:
+        left = session.scalars(select(AppState).where(AppState.key.startswith("dashboard_session:"))).all()
+    assert len(left) == before - 1
 
 
 def test_a_forged_or_replayed_callback_signs_nobody_in(app: AppServer, standin: SlackStandIn) -> None:
@@ -249,3 +264,36 @@ def test_a_bad_period_is_explained_on_the_page(app: AppServer, standin: SlackSta
     assert "Periods:" in page.text and "last quarter" in page.text
     assert "Traceback" not in page.text
     assert audit(db) == []
+
+
+def test_follow_up_answers_and_what_the_function_filter_narrows(
+    app: AppServer, standin: SlackStandIn, db: Database
+) -> None:
+    seed_company(db, standin, utcnow())
+    sign_in(app, standin, "UADMIN")
+    client: httpx.Client = app.client  # type: ignore[attr-defined]
+    with db.session() as session:
+        report = reports.report_for(
+            session, reports.parse_period("", utcnow(), "UTC"), app.settings, utcnow()
+        )
+    answers = report.table("followup_answers")
+    met = answers.cell("We met", "this period")
+    assert met.visible is not None and met.visible > 0  # the seeded company met, mostly
+
+    page = client.get("/admin/outcomes")
+    body = html.unescape(page.text)
+    section = body[body.index('id="followup_answers"') :]
+    for label, cells in answers.rows:  # every answer, each figure as the report has it
+        row = re.search(rf"<th scope=\"row\">{re.escape(label)}</th>(.*?)</tr>", section, re.S)
+        assert row is not None, label
+        shown = re.findall(r"<td[^>]*>(?:<abbr[^>]*>)?([^<]*)", row.group(1))
+        assert shown == [c.show() for c in cells], label
+    download = client.get("/admin/download/followup_answers.csv")
+    assert download.content == reports.to_csv(answers)
+
+    # Without a filter the page says what the filter would narrow; with one, what it did not.
+    assert "The function filter narrows Participation by function" in html.unescape(client.get("/admin").text)
+    sales = html.unescape(client.get("/admin?function=Sales").text)
+    assert "Function filter <strong>Sales</strong>: it narrows Participation by function" in sales
+    assert "Chats held per week" in sales.split('id="filter-reach"')[1].split("</p>")[0]
+    assert sales.count("All functions: the Sales filter does not apply to this table.") == 2  # summary, trend

@@ -161,8 +161,16 @@ def test_admin_signs_in_and_every_page_draws_its_charts_and_filters(
     page.get_by_role("link", name="Who learns from whom").click()
     assert "function=Sales" in page.url
     assert page.locator("#function_flow h2").inner_text() == "Chats held with Sales"
+    reach = page.locator("#filter-reach").inner_text()
+    assert "narrows Participation by function" in reach and "Topics most searched" in reach
     page.mouse.move(0, 0)
     page.screenshot(path=str(SHOTS / "flow-sales.png"), full_page=True)
+    # Follow-up outcomes: what people answered, drawn and tabled, small groups hidden.
+    page.get_by_role("link", name="Follow-up outcomes").click()
+    answers = page.locator("#followup_answers table.data tbody th").all_inner_texts()
+    assert answers[:3] == ["We met", "Not yet", "We couldn't meet"]
+    assert page.locator("#followup_answers svg.chart .mark").count() >= 3
+    assert "the Sales filter does not apply" in page.locator("#followup_answers").inner_text()
     assert tab.errors == []
 
 
@@ -214,8 +222,9 @@ def test_a_download_is_suppressed_like_the_slack_report(
     assert tab.errors == []
 
 
-def test_sign_out(tab: Watched, app: AppServer, standin: SlackStandIn) -> None:
+def test_sign_out(browser: Any, tab: Watched, app: AppServer, standin: SlackStandIn) -> None:
     sign_in(tab, app, standin, "UADMIN")
+    cookies = tab.page.context.cookies()
     tab.page.get_by_role("button", name="Sign out").click()
     tab.page.wait_for_load_state()
     assert tab.page.get_by_role("status").inner_text() == "You are signed out."
@@ -223,6 +232,15 @@ def test_sign_out(tab: Watched, app: AppServer, standin: SlackStandIn) -> None:
     tab.page.screenshot(path=str(SHOTS / "signin.png"))
     tab.page.goto(app.root + "/admin")
     assert tab.page.get_by_role("link", name="Sign in with Slack").is_visible()
+    # The cookie copied before signing out, in another browser, signs nobody in.
+    other = browser.new_context()
+    try:
+        other.add_cookies(cookies)
+        copy = other.new_page()
+        copy.goto(app.root + "/admin")
+        assert copy.get_by_role("link", name="Sign in with Slack").is_visible()
+    finally:
+        other.close()
 
 
 def _dm_with_download(standin: SlackStandIn) -> dict[str, Any] | None:
@@ -232,6 +250,11 @@ def _dm_with_download(standin: SlackStandIn) -> dict[str, Any] | None:
 
 def _slack_csv(standin: SlackStandIn, key: str) -> bytes | None:
     return next(
-        (data for name, data, _ in standin.uploaded_files.values() if name.startswith(f"infochat_{key}_")),
+        (
+            data
+            for name, data, _ in standin.uploaded_files.values()
+            # The chart of the same table is uploaded as infochat_<key>_….png: the CSV only.
+            if name.startswith(f"infochat_{key}_") and name.endswith(".csv")
+        ),
         None,
     )

@@ -15,6 +15,7 @@ Every page view and every download writes one audit row, as in Slack.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -31,7 +32,7 @@ from bot.clock import utcnow
 from bot.context import AppContext
 from bot.dashboard import auth, figures, svg
 from bot.gateway import admins, signin
-from bot.services import reports
+from bot.services import dashboard_sessions, reports
 from bot.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,10 @@ class Dashboard:
         if self.cookies is None:
             return self._not_configured(request)
         admin = self.cookies.admin(request)
+        if admin is not None:
+            with self.ctx.db.session() as session:
+                if dashboard_sessions.user_of(session, admin.session, utcnow()) != admin.user_id:
+                    admin = None  # signed out (perhaps in another browser), or expired
         if admin is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse("/admin/signin?" + urlencode({"next": target}), status_code=303)
@@ -139,9 +144,18 @@ class Dashboard:
             "If you should be, ask an admin to add you.",
             403,
         )
-        if self.cookies is not None:
-            self.cookies.sign_out(request, response)
+        self._end_session(request, response)
         return response
+
+    def _end_session(self, request: Request, response: Response) -> None:
+        """Sign out: the server forgets the session, the browser the cookie."""
+        if self.cookies is None:
+            return
+        admin = self.cookies.admin(request)
+        if admin is not None:
+            with self.ctx.db.session() as session:
+                dashboard_sessions.end(session, admin.session)
+        self.cookies.sign_out(request, response)
 
     def _period(self, request: Request) -> reports.Period | str:
         text = _period_text(request)
@@ -190,6 +204,7 @@ class Dashboard:
                 f"page={key} period={period.spec} function={function or 'all'} via=dashboard",
             )
         tables = figures.tables_for(report, key, function)
+        narrowed, whole = figures.filter_reach(report)
         query = {"period": _period_text(request)}
         if function:
             query["function"] = function
@@ -197,6 +212,8 @@ class Dashboard:
             report=report,
             period=period,
             panels=[self._panel(table, report, function, query) for table in tables],
+            filter_narrows=narrowed,
+            filter_leaves=whole,
             query=urlencode({k: v for k, v in query.items() if v}),
         )
         return self._render(request, "page.html", context)
@@ -220,6 +237,8 @@ class Dashboard:
             chart = svg.bar_rows(table, k, unit="chats held")
         elif table.key == "topic_supply_demand" or table.key == "expert_load":
             chart = svg.bar_rows(table, k)
+        elif table.key == "followup_answers":
+            chart = svg.bar_rows(table, k, series=["this period", "previous period"], unit="people")
         elif table.key == "followup_outcomes":
             counts = figures.outcomes_table(report)
             counts.rows = [row for row in counts.rows if row[1][0].fmt == "count"]
@@ -328,7 +347,10 @@ class Dashboard:
         else:
             log.info("dashboard sign-in", extra={"slack_user": who.user_id})
             response = RedirectResponse(pending.next_path, status_code=303)
-            self.cookies.sign_in(request, response, auth.Admin(who.user_id, who.name))
+            lifetime = timedelta(hours=self.settings.dashboard_session_hours)
+            with self.ctx.db.session() as session:
+                token = dashboard_sessions.start(session, who.user_id, utcnow(), lifetime)
+            self.cookies.sign_in(request, response, auth.Admin(who.user_id, who.name, token))
         self.cookies.finish(request, response)
         return response
 
@@ -340,8 +362,7 @@ class Dashboard:
 
     def signout(self, request: Request) -> Response:
         response = RedirectResponse("/admin/signin?signed_out=1", status_code=303)
-        if self.cookies is not None:
-            self.cookies.sign_out(request, response)
+        self._end_session(request, response)
         return response
 
 

@@ -1,8 +1,10 @@
 """Dashboard sign-in: signed cookies for the session and for a sign-in in progress.
 
-- The session cookie holds who signed in and when, signed (itsdangerous, HMAC-SHA256)
-  with a key derived from INFOCHAT_SLACK_CLIENT_SECRET, so every replica and worker
-  accepts it and rotating the secret signs everyone out. It is HttpOnly,
+- The session cookie holds who signed in, when, and the random token of their session
+  row (bot.services.dashboard_sessions), signed (itsdangerous, HMAC-SHA256) with a key
+  derived from INFOCHAT_SLACK_CLIENT_SECRET, so every replica and worker accepts it and
+  rotating the secret signs everyone out. A request is signed in only while the row
+  exists: signing out deletes it, so a copied cookie stops working at once. It is HttpOnly,
   SameSite=Lax (Slack's redirect back to us is a cross-site top-level navigation),
   Secure when the browser reached us over https (directly, through
   X-Forwarded-Proto from a proxy, or INFOCHAT_PUBLIC_URL), and expires after
@@ -37,6 +39,7 @@ CALLBACK_PATH = "/admin/auth/callback"
 class Admin:
     user_id: str
     name: str
+    session: str = ""  # the token of the server-side session row
 
 
 @dataclass(frozen=True)
@@ -76,12 +79,12 @@ class Cookies:
             data: Any = self._session.loads(raw, max_age=self.max_age)
         except BadSignature:  # also SignatureExpired
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("u"), str):
+        if not isinstance(data, dict) or not isinstance(data.get("u"), str) or not data.get("s"):
             return None
-        return Admin(user_id=data["u"], name=str(data.get("n") or data["u"]))
+        return Admin(user_id=data["u"], name=str(data.get("n") or data["u"]), session=str(data["s"]))
 
     def sign_in(self, request: Request, response: Response, admin: Admin) -> None:
-        value = self._session.dumps({"u": admin.user_id, "n": admin.name})
+        value = self._session.dumps({"u": admin.user_id, "n": admin.name, "s": admin.session})
         self._set(request, response, SESSION_COOKIE, value, self.max_age, "/admin")
 
     def sign_out(self, request: Request, response: Response) -> None:

@@ -97,22 +97,42 @@ def flow_for(table: Table, function: str) -> Table:
     )
 
 
+# The tables each page shows, in order (each is also a download).
+PAGE_TABLES: dict[str, tuple[str, ...]] = {
+    "overview": ("summary", "chats_per_week", "participation_by_function"),
+    "flow": ("function_flow",),
+    "topics": (
+        "topic_supply_demand",
+        "topics_searched",
+        "topics_offered",
+        "wanted_not_offered",
+        "learnings_by_topic",
+    ),
+    "load": ("expert_load",),
+    "outcomes": ("followup_outcomes", "followup_answers"),
+}
+
+
 def tables_for(report: Report, page_key: str, function: str | None) -> list[Table]:
     """The tables a page shows, in order (each is also a download)."""
-    keys = {
-        "overview": ["summary", "chats_per_week", "participation_by_function"],
-        "flow": ["function_flow"],
-        "topics": [
-            "topic_supply_demand",
-            "topics_searched",
-            "topics_offered",
-            "wanted_not_offered",
-            "learnings_by_topic",
-        ],
-        "load": ["expert_load"],
-        "outcomes": ["followup_outcomes"],
-    }[page_key]
-    return [table_for(report, key, function) for key in keys]
+    return [table_for(report, key, function) for key in PAGE_TABLES[page_key]]
+
+
+def filter_reach(report: Report) -> tuple[list[str], list[str]]:
+    """(titles of the tables the function filter narrows, titles of those it leaves whole):
+    the report counts topics, requests, follow-ups and weeks for the whole company only,
+    so the page says which figures the filter changes rather than implying all of them."""
+    narrowed: list[str] = []
+    whole: list[str] = []
+    for keys in PAGE_TABLES.values():
+        for key in keys:
+            title = outcomes_table(report).title if key == "followup_outcomes" else report.table(key).title
+            (narrowed if is_filtered(key) else whole).append(SHORT_TITLES.get(key, title))
+    return narrowed, whole
+
+
+# Where a table's title is a column heading rather than a name to list in a sentence.
+SHORT_TITLES = {"function_flow": "Who learns from whom", "summary": "the headline figures"}
 
 
 def table_for(report: Report, key: str, function: str | None) -> Table:

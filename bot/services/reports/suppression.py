@@ -187,7 +187,7 @@ def suppress_table(table: Table, k: int) -> Table:
 def privacy_rules(k: int) -> str:
     return (
         f"Privacy: every figure is an aggregate. A cell describing fewer than {k} people is "
-        f"hidden ({SUPPRESSED} in files), and when one cell of a row or column is hidden the next "
+        f"hidden ({SUPPRESSED} in tables and files), and when one cell of a row or column is hidden the next "
         "smallest is hidden too, so subtraction cannot reveal it; a rate is hidden when its "
         "numerator or denominator is, and a function's figures are hidden with the group they "
         f"count. Topics are listed only when at least {k} people stand behind them. No report "
