@@ -24,6 +24,9 @@ def test_admin_home_has_programme_reports_and_is_audited(
     admin_home = str(standin.home_view("UADMIN"))
     member_home = str(standin.home_view("UMEMBER"))
     assert "Programme reports" in admin_home and "Download CSV" in admin_home
+    # Headline figures read label first, one figure per field: "*Active learners*: 0 (+0)".
+    fields = [f["text"] for b in standin.home_view("UADMIN")["blocks"] for f in b.get("fields", [])]  # type: ignore[index]
+    assert "*Active learners*: 0 (+0)" in fields and "*Chats held*: 0 (+0)" in fields
     assert "Programme reports" not in member_home and "Download CSV" not in member_home
     assert len(standin.home_view("UADMIN")["blocks"]) <= 100  # type: ignore[index]
     with db.session() as session:

@@ -9,13 +9,14 @@ contradicts the one beside it, a rate of a hidden count, a headline that reads o
 from __future__ import annotations
 
 import json
+import random
 import re
 from datetime import timedelta
 
 import pytest
 
 from bot.blocks import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT
-from bot.blocks.reports import REPORT_SHOW_ACTION, admin_home_blocks, report_message
+from bot.blocks.reports import REPORT_SHOW_ACTION, admin_home_blocks, figure, report_message
 from bot.clock import utcnow
 from bot.db import Database
 from bot.devtools.runner import AppServer
@@ -24,6 +25,7 @@ from bot.devtools.standin import SlackStandIn, render_blocks
 from bot.gateway import admins
 from bot.models import Chat, ChatKind, ChatParticipant, ChatRequest, ChatRole, Outcome, RequestStatus
 from bot.services import reports
+from bot.services.reports import count_cell, part_of, rate_cell, suppress_cells
 from bot.settings import Settings
 from tests.conftest import SIGNING_SECRET, make_settings
 from tests.factories import make_person
@@ -186,14 +188,46 @@ def test_a_rate_is_hidden_with_its_parts_and_a_row_with_its_group(db: Database, 
     assert sum(cells[0].suppressed for _, cells in part.rows) >= 2
 
 
+@pytest.mark.parametrize("seed", range(30))
+def test_a_group_and_its_parts_are_hidden_together_and_stay_safe(seed: int) -> None:
+    """Rows like participation's (members, then parts of them), suppressed: a hidden group
+    hides its row, and still no row or column keeps a single hidden cell."""
+    rng = random.Random(seed)
+    grid = []
+    for _ in range(rng.randint(1, 8)):
+        members = rng.choice([0, 1, 3, 5, 6, 9, 20, 40])
+        group = count_cell(members)
+        grid.append([group, *(part_of(count_cell(rng.randint(0, members)), group) for _ in range(4))])
+    suppress_cells(grid, K)
+    for row in grid:
+        assert not row[0].suppressed or all(c.suppressed for c in row)
+        assert all(c.suppressed or not 0 < c.people < K for c in row)
+    for line in [*grid, *map(list, zip(*grid, strict=True))]:
+        # (A column of one row has nothing to hide with; its total is the same cell.)
+        assert len(line) == 1 or sum(c.suppressed for c in line) != 1
+
+
+@pytest.mark.parametrize(
+    ("answered", "asked", "people_asked", "hidden"),
+    [(2, 60, 40, True), (10, 60, 40, False), (0, 60, 40, False), (3, 4, 3, True), (20, 40, 30, False)],
+)
+def test_a_rate_is_hidden_when_its_numerator_or_denominator_is(
+    answered: int, asked: int, people_asked: int, hidden: bool
+) -> None:
+    rate = rate_cell(answered, asked, people_asked, part_people=answered)
+    suppress_cells([[rate]], K, "none")
+    assert rate.suppressed is hidden
+    assert figure(rate) == ("hidden" if hidden else f"{100 * answered / asked:.0f}%")
+
+
 def test_everything_hidden_reads_as_hidden_not_as_numbers(db: Database, settings: Settings) -> None:
     eng = staff(db, "Engineering", 3, "ENG")
     sales = staff(db, "Sales", 3, "SAL")
     chats(db, list(zip(sales, eng, strict=True)))
     report = report_of(db, settings)
     shown = assert_reads_whole(report_message(report)[1])
-    for figure in ("Active learners", "Requests sent", "Chats held"):
-        assert f"\n{figure}: hidden — previous period: 0\n" in shown
+    for label in ("Active learners", "Requests sent", "Chats held"):
+        assert f"\n{label}: hidden — previous period: 0\n" in shown
     participation = lines_of(shown, "Participation by function")
     assert participation == [
         "Every figure 0: Product, Design, Finance",
