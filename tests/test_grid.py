@@ -310,7 +310,8 @@ def test_an_org_finds_pairs_and_reports_across_its_workspaces(
     org.wait_for(lambda: len(reports()) == 1, timeout=30)
     participation = reports()[0].split("Participation by function", 1)[1]
     for function in ("Engineering", "Sales"):  # members, experts, active learners, weekly pairing
-        assert re.search(rf"{function} +5 +5 +5 +5 ", participation), participation
+        line = rf"\*{function}\* — members: 5 · experts: 5 · active learners: 5 · weekly pairing: 5 "
+        assert re.search(line, participation), participation
 
 
 # --------------------------------------------------------------------------- Socket Mode
