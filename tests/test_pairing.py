@@ -425,3 +425,26 @@ def test_held_intro_is_not_sent_before_its_time(
     with db.session() as session:
         progress = pairing.delivery_progress(session, report.week)
     assert progress["pending"] == 1
+
+
+def test_a_round_that_fails_before_its_commit_leaves_nothing_behind(
+    db: Database, standin: SlackStandIn
+) -> None:
+    """The round row is written in the planner's transaction: a crash mid-round leaves no empty
+    round that would make next runs skip the week."""
+    make_company(db, standin, 6)
+    now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    with pytest.raises(RuntimeError), db.session() as session:
+        _, created, chats, _ = pairing.create_round(
+            session, now, cooldown_weeks=8, zone=ZoneInfo("UTC"), seed=1
+        )
+        assert created is not None and chats
+        raise RuntimeError("the process dies before the round commits")
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(PairingRound)) == 0
+        assert session.scalar(select(func.count()).select_from(Chat)) == 0
+    with db.session() as session:  # the next run plans the week afresh
+        _, created, chats, _ = pairing.create_round(
+            session, now, cooldown_weeks=8, zone=ZoneInfo("UTC"), seed=1
+        )
+        assert created is not None and len(chats) == 3

@@ -21,10 +21,11 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from bot import clock
+from bot.db import insert_ignoring_duplicates
 from bot.models import (
     Chat,
     ChatKind,
@@ -315,15 +316,21 @@ def create_round(
         )
     # Insert the round row first: its unique week makes a concurrent planner wait
     # here (PostgreSQL) or fail to take the write lock (SQLite) instead of both
-    # computing a round.
+    # computing a round. No SAVEPOINT: pysqlite runs one outside the transaction, so
+    # its RELEASE would commit the round row alone and a crash mid-round would leave
+    # an empty round that later runs skip.
     round_seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
-    pairing_round = PairingRound(week=week, seed=round_seed, created_at=now)
     try:
-        with session.begin_nested():
-            session.add(pairing_round)
-            session.flush()
-    except (IntegrityError, OperationalError) as exc:
+        round_id = session.execute(
+            insert_ignoring_duplicates(session, PairingRound.__table__, "week")
+            .values(week=week, seed=round_seed, created_at=now, participants=0)
+            .returning(PairingRound.id)
+        ).scalar()
+    except OperationalError as exc:  # SQLite: another planner holds the write lock
         raise RoundInProgress(week) from exc
+    if round_id is None:  # another planner inserted this week's round first
+        raise RoundInProgress(week)
+    pairing_round = session.get_one(PairingRound, round_id)
     report, result, people, _ = plan(session, now, cooldown_weeks=cooldown_weeks, zone=zone, seed=round_seed)
     report.created = True
     pairing_round.participants = report.participants
