@@ -136,7 +136,7 @@ def help_blocks(command: str = "/infochat") -> list[Block]:
 def usage_message(unknown: str, command: str = "/infochat") -> str:
     return (
         f"I don't know `{escape(truncate(unknown, 40))}`. "
-        f"Try `{command} help` to see what I can do, or `{command} find <topic>`."
+        f"Try `{command} help` to see what I can do, or `{command} find &lt;topic&gt;`."
     )
 
 

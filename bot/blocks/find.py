@@ -74,7 +74,7 @@ def usage_message(error: QueryError | None = None) -> str:
     """The hint for an empty or over-long `/infochat find`."""
     lead = f"{escape(str(error))}\n" if error is not None else ""
     return (
-        f"{lead}Usage: `/infochat find <topic>`, for example `/infochat find kubernetes` or "
+        f"{lead}Usage: `/infochat find &lt;topic&gt;`, for example `/infochat find kubernetes` or "
         "`/infochat find pricing strategy`. I'll list colleagues who can talk about it."
     )
 

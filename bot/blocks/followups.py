@@ -105,7 +105,7 @@ def checkin_message(
             f":wave: Last check-in about your chat with *{escape(who)}*{_about(topic)}: did it happen? "
             "After this I won't ask again."
         )
-    text = f"Did you meet {who}?"
+    text = f"Did you meet {escape(who)}?"
     blocks: list[Block] = [
         section(opening),
         context(
@@ -511,7 +511,10 @@ def learnings_message(query: str, topic_name: str | None, cards: list[LearningCa
 
 
 def learnings_usage() -> dict[str, Any]:
-    return {"text": "Try `/infochat learnings` or `/infochat learnings <topic>`, e.g. `learnings pricing`."}
+    # `&lt;topic&gt;`: Slack's mrkdwn reads a raw <topic> as a link.
+    return {
+        "text": "Try `/infochat learnings` or `/infochat learnings &lt;topic&gt;`, e.g. `learnings pricing`."
+    }
 
 
 # -- App Home ------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def pairing_questions(topics: list[str]) -> list[str]:
 def pairing_intro(
     members: list[PersonCard], topics: list[str], reasons: list[str], chat_id: int, now: datetime
 ) -> tuple[str, list[Block]]:
-    names = [m.name for m in members]
+    names = [escape(m.name) for m in members]
     text = "This week's infochat pairing: " + " and ".join(names)
     mentions = ", ".join(f"<@{m.slack_user_id}>" for m in members)
     who = "\n".join(f"• {m.describe()} — {local_time(now, m.tz)} now" for m in members)

@@ -171,9 +171,8 @@ def _quoted(text: str) -> str:
 
 def expert_request_message(card: RequestCard, now: datetime) -> tuple[str, list[Block]]:
     topic = f" about *{escape(card.topic)}*" if card.topic else ""
-    text = (
-        f"{card.learner.name} would like a 20–30 minute chat{(' about ' + card.topic) if card.topic else ''}"
-    )
+    about = f" about {escape(card.topic)}" if card.topic else ""
+    text = f"{escape(card.learner.name)} would like a 20–30 minute chat{about}"
     blocks: list[Block] = [
         section(
             f":wave: {card.learner.describe()} would like a {card.duration_minutes}-minute chat "
@@ -231,7 +230,7 @@ def intro_message(
     card: RequestCard, chat_id: int, now: datetime, overlap: tuple[datetime, datetime] | None
 ) -> tuple[str, list[Block]]:
     learner, expert = card.learner, card.expert
-    text = f"Introducing {learner.name} and {expert.name} for a 20–30 minute chat"
+    text = f"Introducing {escape(learner.name)} and {escape(expert.name)} for a 20–30 minute chat"
     about = f" about *{escape(card.topic)}*" if card.topic else ""
     times = _times_line(learner, expert, now, overlap)
     blocks: list[Block] = [
