@@ -86,7 +86,12 @@ class _InfochatBolt(App):
         if problem is not None:
             log.warning("malformed Slack payload refused: %s", problem)
             return BoltResponse(status=400, body="")
-        return super().dispatch(req)
+        response = super().dispatch(req)
+        if response.status == 404 and isinstance(req.body, dict) and req.body.get("type") == "event_callback":
+            # An event no listener wants (a message_changed, a message from another app): Slack
+            # retries anything but a 2xx and in the end turns the app's events off, so say "seen".
+            return BoltResponse(status=200, body="")
+        return response
 
 
 _bolt_logger = logging.getLogger("bot.bolt")

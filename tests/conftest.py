@@ -84,6 +84,10 @@ def fresh_sqlite_url(tmp_path: Path) -> str:
 def standin() -> Iterator[SlackStandIn]:
     with SlackStandIn(bot_token=BOT_TOKEN) as stand_in:
         yield stand_in
+        # The stand-in is as strict as Slack: a test passes only if the app kept Slack's contract
+        # all along (tests that provoke a refusal on purpose clear it once they have seen it).
+        refusals = list(stand_in.refusals)
+    assert not refusals, "Slack would have refused:\n" + "\n".join(f"  {r}" for r in refusals)
 
 
 def make_settings(database_url: str, standin: SlackStandIn, **overrides: object) -> Settings:

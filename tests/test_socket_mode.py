@@ -115,6 +115,9 @@ def test_apps_connections_open_takes_only_the_app_level_token(standin: SlackStan
     with pytest.raises(SlackApiError) as wrong_way:
         WebClient(base_url=standin.url, token=standin.app_token).auth_test()
     assert wrong_way.value.response["error"] == "not_allowed_token_type"
+    # Provoked on purpose: each wrong kind of token is a refusal of Slack's contract.
+    assert [r.error for r in standin.refusals] == ["not_allowed_token_type"] * 2
+    standin.refusals.clear()
 
 
 def test_link_refuses_a_plain_request_and_an_unknown_ticket(standin: SlackStandIn) -> None:

@@ -183,7 +183,8 @@ def test_real_slack_errors(standin: SlackStandIn, client: WebClient) -> None:
     assert error(lambda: client.conversations_open(users="UGONE")) == "user_disabled"
     assert error(lambda: client.users_info(user="UNOPE")) == "user_not_found"
     assert error(lambda: client.users_lookupByEmail(email="nobody@example.com")) == "users_not_found"
-    assert error(lambda: client.views_open(trigger_id="", view=SAMPLE_MODAL)) == "invalid_trigger_id"
+    assert error(lambda: client.views_open(trigger_id="", view=SAMPLE_MODAL)) == "invalid_arguments"
+    assert error(lambda: client.views_open(trigger_id="1.2.never", view=SAMPLE_MODAL)) == "invalid_trigger_id"
     long_title = {**SAMPLE_MODAL, "title": {"type": "plain_text", "text": "A title far longer than allowed"}}
     assert error(lambda: client.views_open(trigger_id="t", view=long_title)) == "invalid_arguments"
     assert error(lambda: client.chat_postMessage(channel="U1")) == "no_text"
@@ -220,7 +221,7 @@ def test_conversations_open_gives_stable_ids(standin: SlackStandIn, client: WebC
     again = client.conversations_open(users=["U3", "U1", "U2"], return_im=True)
     assert again["channel"]["id"] == group and again["already_open"]
     assert client.conversations_open(users="U1,U2")["channel"]["id"] != group
-    assert client.conversations_info(channel=dm)["channel"]["user"] == "U1"
+    assert client.conversations_open(users="U1", return_im=True)["channel"]["user"] == "U1"
     client.chat_postMessage(channel=group, text="Meet each other: <@U1> <@U2> <@U3>")
     assert standin.transcript() == [
         "group DM Alice Smith, Bob Jones, Carol White: Meet each other: @Alice Smith @Bob Jones @Carol White"

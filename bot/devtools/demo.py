@@ -406,5 +406,13 @@ def run_demo(
                 journey(demo)
                 demo.show()
             slack.close()
+            server.settle()
+        refusals = list(standin.refusals)
+    if refusals:
+        # The stand-in is as strict as Slack: anything it refused, real Slack would have refused.
+        print(f"\nSlack would have refused {len(refusals)} call(s):")
+        for refusal in refusals:
+            print(f"   {refusal}")
+        return 1
     print(f"\nThe demo's database, report files and charts are in {folder}")
     return 0

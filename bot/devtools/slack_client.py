@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -20,15 +19,21 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bot.devtools.standin import APP_ID, TEAM_DOMAIN, Org, SlackStandIn
+from bot.devtools.slack_forms import (
+    answer_state,
+    initial_state,
+    label_of,
+    match_option,
+    options_of,
+    pick_input,
+)
+from bot.devtools.standin import APP_ID, TEAM_DOMAIN, Org, Refusal, SlackStandIn
+from bot.devtools.standin.answers import answer_errors
 
 __all__ = ["SlackAppClient", "last_message_to", "last_view_opened"]
 
 VERIFICATION_TOKEN = "standin-verification-token"
 
-# Option words a True/False answer picks in a radio or select (e.g. a weekly on/off toggle).
-_YES = ("yes", "on", "true", "enabled", "enable", "opt in", "opted in", "1")
-_NO = ("no", "off", "false", "disabled", "disable", "opt out", "opted out", "0")
 
 _ids = itertools.count(1)
 
@@ -93,7 +98,25 @@ class SlackAppClient:
 
     def _post_payload(self, payload: Mapping[str, Any]) -> httpx.Response:
         # Interactivity arrives as a form with one field holding JSON.
-        return self._post_form({"payload": json.dumps(payload, separators=(",", ":"))})
+        response = self._post_form({"payload": json.dumps(payload, separators=(",", ":"))})
+        return self._check_answer(str(payload.get("type")), response, payload)
+
+    def _check_answer(
+        self, kind: str, response: httpx.Response, request: Mapping[str, Any]
+    ) -> httpx.Response:
+        """Hold the app's answer to what Slack accepts (answers.py); a refusal is kept in the stand-in."""
+        if self.standin is None or response.status_code != 200:
+            return response
+        answer: Any = None
+        if response.content:
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = response.text
+        problems = answer_errors(kind, answer, request)
+        if problems:
+            self.standin.refuse(Refusal("app_answer", kind, "invalid_app_answer", problems))
+        return response
 
     # ------------------------------------------------------------------ payload parts
 
@@ -167,7 +190,8 @@ class SlackAppClient:
         self, user_id: str, text: str = "", *, command: str = "/infochat", channel_id: str = "C0GENERAL"
     ) -> httpx.Response:
         """A slash command, as Slack posts it."""
-        return self._post_form(self.command_fields(user_id, text, command=command, channel_id=channel_id))
+        fields = self.command_fields(user_id, text, command=command, channel_id=channel_id)
+        return self._check_answer("slash_command", self._post_form(fields), fields)
 
     def command_fields(
         self, user_id: str, text: str = "", *, command: str = "/infochat", channel_id: str = "C0GENERAL"
@@ -219,35 +243,7 @@ class SlackAppClient:
             blocks = list(message.get("blocks") or [])
             for att in message.get("attachments") or []:
                 blocks += att.get("blocks") or []
-        found = _find_element(blocks, action_id)
-        element: Mapping[str, Any] = found[1] if found else {}
-        if found and block_id == "b":
-            block_id = found[0]
-        kind = str(
-            element.get("type")
-            or ("users_select" if selected_user else "static_select" if selected_option else "button")
-        )
-        action: dict[str, Any] = {
-            "action_id": action_id,
-            "block_id": block_id,
-            "type": kind,
-            "action_ts": _now_ts(),
-        }
-        if kind == "button":
-            action["text"] = element.get("text") or {"type": "plain_text", "text": action_id, "emoji": True}
-            action["value"] = value if value is not None else element.get("value")
-            if element.get("style"):
-                action["style"] = element["style"]
-        elif kind in ("users_select", "multi_users_select"):
-            action["selected_user"] = selected_user
-        elif kind == "datepicker":
-            action["selected_date"] = value
-        else:
-            if selected_option is None and value is not None:
-                selected_option = _match_option(_options(element), value, label=action_id)
-            action["selected_option"] = selected_option
-        if kind.endswith("select") and "placeholder" in element:
-            action["placeholder"] = element["placeholder"]
+        action = _action(blocks, action_id, block_id, value, selected_option, selected_user)
         payload = self._envelope("block_actions", user_id)
         payload["trigger_id"] = self._trigger_id(user_id)
         payload["actions"] = [action]
@@ -267,14 +263,61 @@ class SlackAppClient:
                 "channel_id": channel_id,
                 "is_ephemeral": message is None,
             }
-            payload["channel"] = {
-                "id": channel_id,
-                "name": "directmessage" if channel_id.startswith("D") else channel_id.lower(),
-            }
+            payload["channel"] = _channel(channel_id)
             if message is not None:
                 payload["message"] = message
             payload["state"] = {"values": {}}
             payload["response_url"] = self._response_url(user_id, channel_id)
+        return self._post_payload(payload)
+
+    def shared_block_action(
+        self, user_id: str, action_id: str, *, message: dict[str, Any], shared_in: str, shared_by: str
+    ) -> httpx.Response:
+        """A click on the copy of the app's ``message`` that ``shared_by`` shared into ``shared_in``.
+
+        Slack shows a shared message as an attachment of the sharer's own message: the payload's
+        container is that attachment in ``shared_in`` (not the app's conversation), ``message``
+        is the sharer's message, and the original's channel and ts are only in the attachment.
+        """
+        located = self.standin.find_message(str(message.get("ts"))) if self.standin else None
+        original_channel = located[0] if located else "D0ORIGINAL"
+        share_ts = _now_ts()
+        attachment = {
+            "id": 1,
+            "is_share": True,
+            "is_msg_unfurl": True,
+            "channel_id": original_channel,
+            "ts": message.get("ts"),
+            "author_id": message.get("user"),
+            "fallback": f"[{message.get('text', '')}]",
+            "from_url": f"https://{TEAM_DOMAIN}.slack.com/archives/{original_channel}/p{message.get('ts')}",
+            "blocks": copy.deepcopy(message.get("blocks") or []),
+        }
+        shared = {
+            "type": "message",
+            "user": shared_by,
+            "ts": share_ts,
+            "text": "",
+            "attachments": [attachment],
+        }
+        action = _action(attachment["blocks"], action_id, "b", None, None, None)
+        payload = self._envelope("block_actions", user_id)
+        payload.update(
+            trigger_id=self._trigger_id(user_id),
+            actions=[action],
+            container={
+                "type": "message_attachment",
+                "message_ts": share_ts,
+                "attachment_id": 1,
+                "channel_id": shared_in,
+                "is_ephemeral": False,
+                "is_app_unfurl": False,
+            },
+            channel=_channel(shared_in),
+            message=shared,
+            state={"values": {}},
+            response_url=self._response_url(user_id, shared_in),
+        )
         return self._post_payload(payload)
 
     def view_submission(self, user_id: str, view: dict[str, Any], values: dict[str, Any]) -> httpx.Response:
@@ -289,11 +332,47 @@ class SlackAppClient:
         """Fill a modal by label (see ``fill``) and submit it."""
         return self.view_submission(user_id, view, self.fill(view, answers))
 
-    def view_closed(self, user_id: str, view: dict[str, Any]) -> httpx.Response:
-        """The user dismissed a modal that has ``notify_on_close``."""
+    def view_closed(self, user_id: str, view: dict[str, Any], *, is_cleared: bool = False) -> httpx.Response:
+        """The user dismissed a modal that asked for it with ``notify_on_close``.
+
+        Slack sends ``view_closed`` only for such modals, so the client refuses to invent one.
+        """
+        if not view.get("notify_on_close"):
+            raise ValueError("Slack sends view_closed only for a modal opened with notify_on_close: true")
         payload = self._envelope("view_closed", user_id)
-        payload.update(view=_as_sent_view(view, self.team_of(user_id)), is_cleared=False)
+        payload.update(view=_as_sent_view(view, self.team_of(user_id)), is_cleared=is_cleared)
         return self._post_payload(payload)
+
+    def message_event(
+        self,
+        channel: str,
+        subtype: str,
+        *,
+        message: Mapping[str, Any] | None = None,
+        user_id: str = "U0SOMEONE",
+        text: str = "edited",
+    ) -> httpx.Response:
+        """A ``message`` event with a ``subtype`` (``message_changed``, ``message_deleted``, …),
+        shaped as Slack sends them: no top-level ``user``, the message inside."""
+        ts = _now_ts()
+        original = dict(message or {"type": "message", "user": user_id, "text": "before", "ts": ts})
+        event: dict[str, Any] = {
+            "type": "message",
+            "subtype": subtype,
+            "hidden": True,
+            "channel": channel,
+            "channel_type": "im" if channel.startswith("D") else "channel",
+            "ts": ts,
+            "event_ts": ts,
+        }
+        if subtype == "message_changed":
+            edited = {**original, "text": text, "edited": {"user": user_id, "ts": ts}}
+            event.update(message=edited, previous_message=original)
+        elif subtype == "message_deleted":
+            event.update(deleted_ts=original.get("ts"), previous_message=original)
+        else:
+            event.update(message=original)
+        return self.event(event)
 
     def block_suggestion(
         self,
@@ -380,15 +459,15 @@ class SlackAppClient:
         ]
         chosen: dict[int, object] = {}
         for key, answer in answers.items():
-            chosen[id(_pick_input(inputs, key))] = answer
+            chosen[id(pick_input(inputs, key))] = answer
         values: dict[str, Any] = {}
         for block in inputs:
             element = block["element"]
-            label = _label(block)
+            label = label_of(block)
             if id(block) in chosen:
-                state = _answer_state(element, chosen[id(block)], label)
+                state = answer_state(element, chosen[id(block)], label)
             else:
-                state = _initial_state(element)
+                state = initial_state(element)
             block_id = str(block.get("block_id") or label)
             values.setdefault(block_id, {})[str(element.get("action_id") or element.get("type"))] = state
         return values
@@ -415,155 +494,53 @@ def last_message_to(standin: SlackStandIn, user_id: str) -> dict[str, Any]:
     return messages[-1]
 
 
+def _channel(channel_id: str) -> dict[str, str]:
+    return {"id": channel_id, "name": "directmessage" if channel_id.startswith("D") else channel_id.lower()}
+
+
+def _action(
+    blocks: list[Any],
+    action_id: str,
+    block_id: str,
+    value: str | None,
+    selected_option: dict[str, Any] | None,
+    selected_user: str | None,
+) -> dict[str, Any]:
+    """The ``actions[0]`` of a block_actions payload for the element ``action_id`` in ``blocks``."""
+    found = _find_element(blocks, action_id)
+    element: Mapping[str, Any] = found[1] if found else {}
+    if found and block_id == "b":
+        block_id = found[0]
+    kind = str(
+        element.get("type")
+        or ("users_select" if selected_user else "static_select" if selected_option else "button")
+    )
+    action: dict[str, Any] = {
+        "action_id": action_id,
+        "block_id": block_id,
+        "type": kind,
+        "action_ts": _now_ts(),
+    }
+    if kind == "button":
+        action["text"] = element.get("text") or {"type": "plain_text", "text": action_id, "emoji": True}
+        action["value"] = value if value is not None else element.get("value")
+        if element.get("style"):
+            action["style"] = element["style"]
+    elif kind in ("users_select", "multi_users_select"):
+        action["selected_user"] = selected_user
+    elif kind == "datepicker":
+        action["selected_date"] = value
+    else:
+        if selected_option is None and value is not None:
+            selected_option = match_option(options_of(element), value, label=action_id)
+        action["selected_option"] = selected_option
+    if kind.endswith("select") and "placeholder" in element:
+        action["placeholder"] = element["placeholder"]
+    return action
+
+
 def _now_ts() -> str:
     return f"{time.time():.6f}"
-
-
-def _label(block: Mapping[str, Any]) -> str:
-    label = block.get("label")
-    return str(label.get("text", "")) if isinstance(label, Mapping) else str(label or "")
-
-
-def _pick_input(inputs: list[Mapping[str, Any]], key: str) -> Mapping[str, Any]:
-    """The one input whose label contains ``key``; prefer whole-word, then exact matches."""
-    needle = key.lower()
-    found = [b for b in inputs if needle in _label(b).lower()]
-    if len(found) > 1:
-        words = [b for b in found if re.search(rf"\b{re.escape(needle)}\b", _label(b).lower())]
-        found = words or found
-    if len(found) > 1:
-        exact = [b for b in found if _label(b).strip().lower() == needle]
-        found = exact or found
-    if not found:
-        raise KeyError(f"no input labelled {key!r}; labels: {[_label(b) for b in inputs]}")
-    if len(found) > 1:
-        raise KeyError(f"{key!r} matches several inputs: {[_label(b) for b in found]}")
-    return found[0]
-
-
-def _options(element: Mapping[str, Any]) -> list[dict[str, Any]]:
-    opts = list(element.get("options") or [])
-    for group in element.get("option_groups") or []:
-        opts += group.get("options") or []
-    return opts
-
-
-def _option_text(opt: Mapping[str, Any]) -> str:
-    text = opt.get("text")
-    return str(text.get("text", "")) if isinstance(text, Mapping) else str(text or "")
-
-
-def _clean_option(opt: Mapping[str, Any]) -> dict[str, Any]:
-    # Slack echoes options without the description/url extras the app may have set.
-    return {k: copy.deepcopy(opt[k]) for k in ("text", "value") if k in opt}
-
-
-def _match_option(options: list[dict[str, Any]], answer: object, *, label: str) -> dict[str, Any]:
-    """Pick an option by text or value (case-insensitive); booleans pick yes/on or no/off."""
-    texts = [(o, _option_text(o).strip().lower(), str(o.get("value", "")).strip().lower()) for o in options]
-    if isinstance(answer, bool):
-        words = _YES if answer else _NO
-        for o, text, value in texts:
-            if text in words or value in words:
-                return _clean_option(o)
-        for o, text, value in texts:
-            if any(re.search(rf"\b{re.escape(w)}\b", f"{text} {value}") for w in words):
-                return _clean_option(o)
-        if options and answer:
-            return _clean_option(options[0])
-        raise ValueError(f"no option for {answer!r} in {label!r}; options: {[t for _, t, _ in texts]}")
-    wanted = str(answer).strip().lower()
-    for o, text, value in texts:
-        if wanted in (text, value):
-            return _clean_option(o)
-    partial = [o for o, text, _ in texts if re.search(rf"(?<!\w){re.escape(wanted)}(?!\w)", text)]
-    if len(partial) == 1:
-        return _clean_option(partial[0])
-    raise ValueError(f"no option {answer!r} in {label!r}; options: {[_option_text(o) for o in options]}")
-
-
-def _as_list(answer: object) -> list[object]:
-    if answer is None or answer is False:
-        return []
-    if isinstance(answer, str):
-        return [part.strip() for part in answer.split(",") if part.strip()]
-    if isinstance(answer, (list, tuple, set)):
-        return list(answer)
-    return [answer]
-
-
-def _text_option(text: object) -> dict[str, Any]:
-    return {"text": {"type": "plain_text", "text": str(text), "emoji": True}, "value": str(text)}
-
-
-def _answer_state(element: Mapping[str, Any], answer: object, label: str) -> dict[str, Any]:
-    kind = str(element.get("type"))
-    state: dict[str, Any] = {"type": kind}
-    if kind in ("plain_text_input", "email_text_input", "url_text_input", "number_input"):
-        if isinstance(answer, (list, tuple)):
-            answer = ", ".join(str(a) for a in answer)  # a comma-separated topics field
-        state["value"] = None if answer is None else str(answer)
-    elif kind in ("static_select", "radio_buttons"):
-        state["selected_option"] = (
-            None if answer is None else _match_option(_options(element), answer, label=label)
-        )
-    elif kind == "external_select":
-        state["selected_option"] = None if answer is None else _text_option(answer)
-    elif kind == "multi_static_select":
-        state["selected_options"] = [
-            _match_option(_options(element), a, label=label) for a in _as_list(answer)
-        ]
-    elif kind == "multi_external_select":
-        state["selected_options"] = [_text_option(a) for a in _as_list(answer)]
-    elif kind == "checkboxes":
-        opts = _options(element)
-        if answer is True:
-            state["selected_options"] = [_clean_option(opts[0])] if opts else []
-        else:
-            state["selected_options"] = [_match_option(opts, a, label=label) for a in _as_list(answer)]
-    elif kind == "users_select":
-        state["selected_user"] = answer
-    elif kind == "multi_users_select":
-        state["selected_users"] = [str(a) for a in _as_list(answer)]
-    elif kind == "conversations_select":
-        state["selected_conversation"] = answer
-    elif kind == "channels_select":
-        state["selected_channel"] = answer
-    elif kind == "datepicker":
-        state["selected_date"] = None if answer is None else str(answer)
-    elif kind == "timepicker":
-        state["selected_time"] = None if answer is None else str(answer)
-    else:
-        raise ValueError(f"cannot fill a {kind} input ({label!r})")
-    return state
-
-
-def _initial_state(element: Mapping[str, Any]) -> dict[str, Any]:
-    """What Slack sends for an input the user left alone: its initial value, else null/empty."""
-    kind = str(element.get("type"))
-    state: dict[str, Any] = {"type": kind}
-    if kind.startswith("multi_") or kind == "checkboxes":
-        if kind.endswith("users_select"):
-            state["selected_users"] = list(element.get("initial_users") or [])
-        else:
-            state["selected_options"] = [_clean_option(o) for o in element.get("initial_options") or []]
-    elif kind.endswith("select") or kind == "radio_buttons":
-        if kind == "users_select":
-            state["selected_user"] = element.get("initial_user")
-        elif kind == "conversations_select":
-            state["selected_conversation"] = element.get("initial_conversation")
-        elif kind == "channels_select":
-            state["selected_channel"] = element.get("initial_channel")
-        else:
-            initial = element.get("initial_option")
-            state["selected_option"] = _clean_option(initial) if initial else None
-    elif kind == "datepicker":
-        state["selected_date"] = element.get("initial_date")
-    elif kind == "timepicker":
-        state["selected_time"] = element.get("initial_time")
-    else:
-        state["value"] = element.get("initial_value")
-    return state
 
 
 def _find_element(blocks: list[Any], action_id: str) -> tuple[str, Mapping[str, Any]] | None:

@@ -12,13 +12,17 @@ Modules, by seam:
 - ``org``: the Enterprise Grid organisation it can play (``SlackStandIn(org=Org())``);
 - ``webapi``: how a Web API call is read, refused or answered, and recorded;
 - ``api_chat``, ``api_conversations``, ``api_views``, ``api_users``, ``api_files``: the methods;
-- ``validation``: Block Kit checks; ``render``: the transcript's plain text;
+- ``spec`` (+ ``slack_methods.json``): methods, required arguments and scopes from Slack's spec;
+- ``contract``: what is checked before a method runs, and ``Refusal``, kept for every refusal;
+- ``validation``: Block Kit checks (slack_sdk's models plus Slack's documented limits);
+- ``render``: the transcript's plain text;
 - ``response_urls``: response_url posts and file uploads; ``socket_mode``: the WebSocket side;
 - ``httpd``: the HTTP server and its routes; ``params``, ``errors``: shared pieces.
 """
 
 from __future__ import annotations
 
+from bot.devtools.standin.contract import Refusal
 from bot.devtools.standin.core import SlackStandIn
 from bot.devtools.standin.org import Org, Team
 from bot.devtools.standin.render import render_blocks
@@ -36,6 +40,7 @@ __all__ = [
     "Org",
     "RecordedCall",
     "RecordedResponse",
+    "Refusal",
     "SlackStandIn",
     "Team",
     "render_blocks",

@@ -13,9 +13,9 @@ from bot.devtools.standin.workspace import Workspace
 
 
 def page(
-    kind: str, items: list[dict[str, Any]], params: Mapping[str, Any], key: str
+    kind: str, items: list[dict[str, Any]], params: Mapping[str, Any], key: str, *, most: int = 1000
 ) -> tuple[list[dict[str, Any]], str]:
-    """One page of ``items`` from the call's cursor and limit, and the next cursor ("" at the end)."""
+    """One page of ``items`` from the call's cursor and limit (at most ``most``), and the next cursor."""
     start = 0
     if params.get("cursor"):
         wanted = uncursor(kind, str(params["cursor"]))
@@ -23,7 +23,7 @@ def page(
         if start < 0:
             raise ApiError("invalid_cursor")
     limit = as_int(params.get("limit"), 0, "limit")
-    end = len(items) if limit <= 0 else start + min(limit, 1000)
+    end = len(items) if limit <= 0 else start + min(limit, most)
     return items[start:end], cursor(kind, str(items[end][key])) if end < len(items) else ""
 
 
@@ -86,15 +86,16 @@ def channel_object(ws: Workspace, cid: str) -> dict[str, Any]:
         }
     return {
         "id": cid,
-        "name": cid.lstrip("#").lower(),
+        "name": str(info["name"]) if info else cid.lstrip("#").lower(),
         "is_channel": True,
         "is_group": False,
         "is_im": False,
         "is_mpim": False,
         "is_private": False,
         "is_archived": False,
-        "is_member": True,
+        "is_member": bool(info) and ws.bot_user_id in info["members"],
         "created": 1700000000,
+        **({"num_members": len(info["members"])} if info else {}),
     }
 
 
@@ -139,12 +140,14 @@ def info(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
 
 def history(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     cid = ws.resolve_channel(params.get("channel"), posting=False)
+    ws.require_member(cid)
     top = [m for m in ws.messages.get(cid, []) if m.get("thread_ts", m["ts"]) == m["ts"]]
     return {**_history(top, params, newest_first=True), "pin_count": 0}
 
 
 def replies(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     cid = ws.resolve_channel(params.get("channel"), posting=False)
+    ws.require_member(cid)
     parent = ws.find(cid, params.get("ts"))
     thread = [m for m in ws.messages.get(cid, []) if m is parent or m.get("thread_ts") == parent["ts"]]
     return _history(thread, params, newest_first=False)

@@ -54,6 +54,9 @@ def complete_upload(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(files, list) or not files:
         raise invalid_args("missing required field: files")
     channel = params.get("channel_id") or None
+    if channel and str(channel)[:1] in ("U", "W"):
+        # channel_id takes a conversation id; only the older ``channels`` list took user ids.
+        raise ApiError("invalid_channel", response_metadata={"messages": ["[ERROR] channel_id is a user id"]})
     cid = ws.resolve_channel(channel, posting=True) if channel else None
     done = []
     for item in files:

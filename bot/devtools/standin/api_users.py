@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.devtools.standin.api_conversations import page
 from bot.devtools.standin.errors import ApiError
-from bot.devtools.standin.params import as_bool
+from bot.devtools.standin.params import as_bool, cursor
 from bot.devtools.standin.workspace import TEAM_DOMAIN, TEAM_NAME, Workspace
 
 
@@ -89,7 +89,13 @@ def users_info(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
 def users_list(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     team_id = _granted_team(ws, params)
     listed = [u for uid, u in ws.users.items() if team_id in ws.listed_in.get(uid, (ws.team_id,))]
-    members, next_cursor = page("user", listed, params, "id")
+    if not params.get("limit") and len(listed) > ws.users_page_max:
+        raise ApiError("limit_required")  # Slack will not send a large directory in one answer
+    # Slack may serve fewer members than `limit` asks for (never more than a page's worth),
+    # and even an empty page with a cursor: a client must follow next_cursor until it is "".
+    members, next_cursor = page("user", listed, params, "id", most=ws.users_page_max)
+    if ws.users_empty_page and next_cursor and not params.get("cursor"):
+        members, next_cursor = [], cursor("user", str(listed[0]["id"]))
     if as_bool(params.get("include_locale")):
         members = [{**m, "locale": "en-GB"} for m in members]
     return {

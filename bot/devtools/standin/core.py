@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.devtools.standin import api_chat, api_conversations, api_files, api_users, api_views
+from bot.devtools.standin.answers import answer_errors
+from bot.devtools.standin.contract import Refusal
 from bot.devtools.standin.httpd import HttpServer
 from bot.devtools.standin.oidc import API_PREFIX, AUTHORIZE_PATH, SlackOIDC
 from bot.devtools.standin.org import Membership, Org
@@ -39,9 +41,11 @@ class SlackStandIn:
         builtin_users: bool = True,
         trigger_ttl: float | None = 3.0,
         org: Org | None = None,
+        scopes: tuple[str, ...] | None = None,
     ) -> None:
         """``org``: play an Enterprise Grid organisation with the app installed org-wide
-        (see ``standin.org``); ``team_id`` is then the org's first workspace."""
+        (see ``standin.org``); ``team_id`` is then the org's first workspace. ``scopes``: the bot
+        token's scopes (default: manifest.yml's), to test missing_scope."""
         self.bot_token = bot_token
         self.app_token = app_token
         self.url = ""
@@ -63,6 +67,7 @@ class SlackStandIn:
             },
             bot_token=bot_token,
             app_token=app_token,
+            scopes=scopes,
         )
         self._responses = ResponseUrls(self.workspace)
         self._http = HttpServer()
@@ -195,6 +200,25 @@ class SlackStandIn:
         with self._lock:
             self._api.faults.append(Fault(method, status, error, retry_after, times, after))
 
+    def add_channel(
+        self, channel_id: str, *, name: str, members: list[str] | None = None, bot_member: bool = True
+    ) -> None:
+        """A public channel; the bot posts and reads there only as a member (else not_in_channel)."""
+        with self._lock:
+            self.workspace.add_channel(channel_id, name=name, members=members, bot_member=bot_member)
+
+    def page_users(self, most: int, *, empty_first_page: bool = False) -> None:
+        """users.list as a large Slack serves it: ``most`` members a page at most, whatever the
+        app's ``limit``; ``empty_first_page``: the first answer is empty but has a next_cursor."""
+        with self._lock:
+            self.workspace.users_page_max = most
+            self.workspace.users_empty_page = empty_first_page
+
+    def advance(self, seconds: float) -> None:
+        """Move the stand-in's clock on: trigger_ids (3 s) and response_urls (30 min) expire by it."""
+        with self._lock:
+            self.workspace.skew += seconds
+
     def new_response_url(self, *, user_id: str | None = None, channel_id: str | None = None) -> str:
         """A response_url under this server; ``user_id`` / ``channel_id`` label it in the transcript."""
         return self.workspace.new_response_url(user_id, channel_id)
@@ -209,6 +233,7 @@ class SlackStandIn:
             self._api.forget()
             self._responses.received = []
             self.workspace.transcript = []
+            self.workspace.refusals.clear()
             self._socket.forget()
 
     # ------------------------------------------------------------------ what happened
@@ -220,6 +245,19 @@ class SlackStandIn:
 
     def calls_to(self, method: str, *, include_failed: bool = False) -> list[RecordedCall]:
         return [c for c in self.calls if c.method == method and (c.ok or include_failed)]
+
+    @property
+    def refusals(self) -> list[Refusal]:
+        """Every refusal of Slack's contract so far (Web API, response_urls, the app's answers).
+
+        The list itself: ``refusals.clear()`` in a test that provokes one on purpose.
+        """
+        return self.workspace.refusals
+
+    def refuse(self, refusal: Refusal) -> None:
+        """Record a refusal found outside the server (the client checking the app's answers)."""
+        with self._lock:
+            self.workspace.refusals.append(refusal)
 
     @property
     def responses(self) -> list[RecordedResponse]:
@@ -343,6 +381,12 @@ class SlackStandIn:
         self._socket.close(code, reason)
 
     def _transcribe_socket_ack(self, envelope: Mapping[str, Any] | None, acked: Mapping[str, Any]) -> None:
+        if envelope:
+            request = envelope.get("payload") or {}
+            kind = "slash_command" if envelope["type"] == "slash_commands" else str(request.get("type"))
+            problems = answer_errors(kind, dict(acked) or None, request)
+            if problems:
+                self.workspace.refusals.append(Refusal("app_answer", kind, "invalid_app_answer", problems))
         # A slash command's ack payload is what the invoking user sees, as an ephemeral message.
         if (
             not envelope

@@ -1,8 +1,10 @@
 """``/api/<method>``: how a Web API call is read, refused or answered, and recorded.
 
 Each call goes through the same steps, in the order Slack applies them: read the arguments
-(form, JSON or multipart), an injected fault if one is queued, the token, then the method's
-handler (an ``api_*`` module function of the workspace and the arguments).
+(form, JSON or multipart), an injected fault if one is queued, the token, Slack's contract for
+the method (``contract.check_call``: the method exists, scopes, required arguments), then the
+method's handler (an ``api_*`` module function of the workspace and the arguments). A refusal
+of the contract (not an injected fault) is also kept in ``Workspace.refusals``.
 """
 
 from __future__ import annotations
@@ -15,16 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from bot.devtools.standin import spec
+from bot.devtools.standin.contract import CONTRACT_ERRORS, Refusal, check_call
 from bot.devtools.standin.errors import ApiError
 from bot.devtools.standin.httpd import Exchange
 from bot.devtools.standin.params import decode_json_params, parse_multipart
 from bot.devtools.standin.workspace import Workspace
 
 Handler = Callable[[Workspace, dict[str, Any]], dict[str, Any]]
-
-GRANTED_SCOPES = (
-    "chat:write,commands,im:write,mpim:write,users:read,users:read.email,usergroups:read,files:write"
-)
 
 
 @dataclass(frozen=True)
@@ -81,9 +81,17 @@ class WebApi:
     """The Web API endpoint of one stand-in: its methods, tokens, faults and the calls it saw."""
 
     def __init__(
-        self, ws: Workspace, methods: Mapping[str, Handler], *, bot_token: str, app_token: str
+        self,
+        ws: Workspace,
+        methods: Mapping[str, Handler],
+        *,
+        bot_token: str,
+        app_token: str,
+        scopes: tuple[str, ...] | None = None,
     ) -> None:
         self.ws = ws
+        # The bot token's scopes: what manifest.yml asks for, unless a test takes some away.
+        self.scopes = frozenset(spec.manifest_scopes() if scopes is None else scopes)
         self.methods = dict(methods)
         self.bot_token = bot_token
         self.app_token = app_token
@@ -120,6 +128,7 @@ class WebApi:
         params: dict[str, Any] = {}
         token: str | None = None
         status = 200
+        injected = False
         try:
             params = _parse_params(exchange)
             auth = exchange.headers.get("Authorization", "")
@@ -127,17 +136,22 @@ class WebApi:
             params.pop("token", None)
             fault = self.take_fault(method)
             if fault is not None:
+                injected = True
                 status = fault.status
                 if fault.retry_after is not None:
                     headers["Retry-After"] = str(fault.retry_after)
                 raise ApiError(fault.error or _default_error(status))
             self._check_token(method, token)
+            check_call(self.ws, method, params, self.scopes)
             handler = self.methods.get(method)
             if handler is None:
                 raise ApiError("unknown_method", req_method=method)
             payload: dict[str, Any] = {"ok": True, **handler(self.ws, params)}
         except ApiError as exc:
             payload = {"ok": False, "error": exc.error, **exc.extra}
+            if not injected and exc.error in CONTRACT_ERRORS:
+                messages = (exc.extra.get("response_metadata") or {}).get("messages") or []
+                self.ws.refusals.append(Refusal("web_api", method, exc.error, list(messages)))
         except Exception as exc:
             # A bug in the stand-in must show up as a clear failure, not a dropped connection.
             status, payload = 500, {"ok": False, "error": "standin_internal_error", "detail": repr(exc)}
@@ -164,5 +178,5 @@ class WebApi:
         headers: dict[str, str] = {}
         with self.ws.lock:
             status, payload = self._answer(method, exchange, headers)
-        headers["X-OAuth-Scopes"] = GRANTED_SCOPES
+        headers["X-OAuth-Scopes"] = ",".join(sorted(self.scopes))
         exchange.reply(status, payload, headers)

@@ -102,9 +102,18 @@ class Workspace:
         self.names = Names(self.users)
         self.usergroups: dict[str, list[str]] = {}
         self.transcript: list[str] = []
+        # Refusals of Slack's contract (contract.Refusal), from any side: the stand-in's strictness.
+        self.refusals: list[Any] = []
+        self.skew = 0.0  # seconds added to the stand-in's clock by tests (SlackStandIn.advance)
+        self.users_page_max = 200  # users.list serves at most this many a page, whatever `limit` says
+        self.users_empty_page = False  # users.list's first page empty but with a cursor (Slack does)
         self._ids = itertools.count(1)
         self._last_ts_us = 0
         self.clear_conversations()
+
+    def now(self) -> float:
+        """The stand-in's clock (monotonic), for what expires: triggers, response_urls."""
+        return time.monotonic() + self.skew
 
     def clear_conversations(self) -> None:
         # Conversations, messages, views and files outlive reset(): apps keep ids they were given.
@@ -117,6 +126,17 @@ class Workspace:
         self.response_urls: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, dict[str, Any]] = {}
         self.files: dict[str, tuple[str, bytes, str | None]] = {}
+        # Slack's #general exists in every workspace; the app's bot is not in it until invited.
+        self.add_channel("C0GENERAL", name="general", bot_member=False)
+
+    def add_channel(
+        self, cid: str, *, name: str, members: list[str] | None = None, bot_member: bool = True
+    ) -> None:
+        """A public channel (``C…``); the bot can post or read there only as a member."""
+        people = list(members or [])
+        if bot_member:
+            people.append(self.bot_user_id)
+        self.channels[cid] = {"kind": "channel", "name": name, "members": people, "created": 1700000000}
 
     # ------------------------------------------------------------------ members
 
@@ -238,8 +258,10 @@ class Workspace:
                 raise ApiError("channel_not_found")
             cid, _ = self.open_im(cid)
         info = self.channels.get(cid)
-        if cid[0] in "DG" and info is None:
+        if cid[0] in "DGC" and info is None:
             raise ApiError("channel_not_found")
+        if posting:
+            self.require_member(cid)
         if posting and info and info["kind"] == "im":
             user = self.users.get(info["user"])
             if user and user["deleted"]:
@@ -249,6 +271,12 @@ class Workspace:
         return cid
 
     # ------------------------------------------------------------------ messages
+
+    def require_member(self, cid: str) -> None:
+        """Posting to or reading a public channel needs the bot in it (Slack's not_in_channel)."""
+        info = self.channels.get(cid)
+        if info and info["kind"] == "channel" and self.bot_user_id not in info["members"]:
+            raise ApiError("not_in_channel")
 
     def next_ts(self) -> str:
         us = max(int(time.time() * 1_000_000), self._last_ts_us + 100)
@@ -293,18 +321,18 @@ class Workspace:
             f"{next(self._ids)}{secrets.randbelow(10**9)}.{secrets.randbelow(10**10)}.{secrets.token_hex(16)}"
         )
         with self.lock:
-            self.triggers[trigger] = (user_id, time.monotonic(), False)
+            self.triggers[trigger] = (user_id, self.now(), False)
         return trigger
 
     def use_trigger(self, trigger: str) -> str | None:
         """The user a trigger_id was issued to, marking it used; Slack's errors otherwise."""
         known = self.triggers.get(trigger)
         if known is None:
-            return None  # a trigger we did not issue: accept it, user unknown
+            raise ApiError("invalid_trigger_id")  # never issued by this Slack
         user_id, issued, used = known
         if used:
             raise ApiError("exchanged_trigger_id")
-        if self.trigger_ttl is not None and time.monotonic() - issued > self.trigger_ttl:
+        if self.trigger_ttl is not None and self.now() - issued > self.trigger_ttl:
             raise ApiError("expired_trigger_id")
         self.triggers[trigger] = (user_id, issued, True)
         if user_id and self.users.get(user_id, {}).get("deleted"):
@@ -314,7 +342,12 @@ class Workspace:
     def new_response_url(self, user_id: str | None, channel_id: str | None) -> str:
         token = secrets.token_hex(12)
         with self.lock:
-            self.response_urls[token] = {"user_id": user_id, "channel_id": channel_id, "uses": 0}
+            self.response_urls[token] = {
+                "user_id": user_id,
+                "channel_id": channel_id,
+                "uses": 0,
+                "issued": self.now(),
+            }
         return f"{self.root}/respond/{token}"
 
     def store_view(
