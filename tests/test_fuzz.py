@@ -55,7 +55,7 @@ from bot.clock import utcnow
 from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient
-from bot.devtools.standin import APP_ID, TEAM_DOMAIN, SlackStandIn
+from bot.devtools.standin import APP_ID, TEAM_DOMAIN, Refusal, SlackStandIn
 from bot.listeners.commands import parse
 from bot.listeners.options import TOPIC_SELECTS
 from bot.models import Base, Person
@@ -826,6 +826,14 @@ def restore(db: Database, saved: dict[str, list[dict[str, Any]]]) -> None:
                 connection.execute(table.insert(), saved[table.name])
 
 
+# A mutated payload may carry a trigger_id the stand-in never issued, one already used, or none.
+MADE_UP_TRIGGER = frozenset({"invalid_trigger_id", "exchanged_trigger_id", "expired_trigger_id"})
+
+
+def _made_up_trigger(refusal: Refusal) -> bool:
+    return refusal.error in MADE_UP_TRIGGER or "missing required field: trigger_id" in str(refusal)
+
+
 @dataclass
 class Harness:
     db: Database
@@ -845,6 +853,8 @@ class Harness:
         self.errors.take()
         response = self.slack.post(fuzzed.body, fuzzed.content_type)
         self.server.settle()
+        # Slack's contract holds for fuzzed requests too, except where the fuzz made up the trigger.
+        refused = [str(r) for r in self.standin.refusals if not _made_up_trigger(r)]
         self.standin.reset()  # the stand-in's call log only grows otherwise
         after = table_hashes(self.db)
         problems = []
@@ -853,6 +863,7 @@ class Harness:
         if leak := LEAKS.search(response.text):
             problems.append(f"the answer leaks {leak.group(0)!r}: {response.text[:300]!r}")
         problems += [f"logged: {line}" for line in self.errors.take()]
+        problems += [f"Slack would refuse: {line}" for line in refused]
         if fuzzed.may_write:
             self.seen["may write"] += 1
             if after != self.before:

@@ -88,6 +88,8 @@ def malformed(body: object) -> str | None:
             return "message event with a malformed message"
     if "command" in body and not isinstance(body["command"], str):
         return "command is not a string"
+    if "command" in body and not (isinstance(body.get("user_id"), str) and body["user_id"]):
+        return "a slash command from nobody"  # Slack always says who typed it
     return None
 
 
