@@ -141,6 +141,7 @@ def test_accepted_request_checkin_we_met_thanks_and_referral(
     assert any("show my name" in label for label in shown)
     topics_input = next(b for b in modal["blocks"] if b.get("block_id") == "topics")
     assert topics_input["element"]["initial_value"] == "Kubernetes"  # prefilled
+    server.settle()  # the modal opens first (the trigger lasts 3 s); We met is stored just after
     with db.session() as session:
         chat = session.scalars(select(Chat)).one()
         assert chat.done_at is not None  # We met counts for the pairing cooldown
@@ -333,6 +334,7 @@ def test_a_late_answer_updates_the_chat_it_was_asked_about(
     old_checkin = checkins_to(standin, "ULENA", old)[0]
 
     modal = open_modal(slack, standin, "ULENA", "followup_met", old_checkin)
+    server.settle()  # We met is stored just after the modal opens
     assert participant(db, old, learner).outcome == Outcome.MET
     assert participant(db, new, learner).outcome is None
     slack.submit("ULENA", modal, {"learned": "How on-call rotations are planned.", "share": "only me"})

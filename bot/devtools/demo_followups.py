@@ -54,6 +54,7 @@ def journey_followup(demo: Demo) -> None:
     before = len(demo.standin.calls_to("views.open"))
     demo.slack.block_action(learner.user_id, "followup_met", message=checkin)
     demo.standin.wait_for(lambda: len(demo.standin.calls_to("views.open")) > before)
+    demo.server.settle()  # the modal opens first; `We met` is stored just after
     modal = last_view_opened(demo.standin, learner.user_id)
     inputs = [b["label"]["text"] for b in modal["blocks"] if b["type"] == "input"]
     print("   modal fields: " + " · ".join(inputs))

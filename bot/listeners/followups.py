@@ -98,7 +98,6 @@ def met_clicked(ctx: AppContext, body: dict[str, Any], action: dict[str, Any], r
         if member is None:
             return
         chat, person_id = member.chat, member.person_id
-        chats.record_met(session, chat, person_id, utcnow())
         topic = followups.chat_topic(session, chat)
         view = followup_blocks.learned_modal(
             chat.id,
@@ -108,7 +107,12 @@ def met_clicked(ctx: AppContext, body: dict[str, Any], action: dict[str, Any], r
             existing=learnings.existing_learning(session, chat.id, person_id),
         )
         chat_id = chat.id
+    # Open first: the trigger lasts 3 s, and a write may wait for the database's lock.
     ctx.slack.open_view(str(body.get("trigger_id", "")), view)
+    with ctx.db.session() as session:
+        chat = chats.get_chat(session, chat_id)
+        if chat is not None:
+            chats.record_met(session, chat, person_id, utcnow())
     followup_flow.refresh_checkins(ctx, chat_id, person_id)
 
 
