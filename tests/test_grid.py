@@ -33,6 +33,7 @@ from bot.devtools.standin import Org, SlackStandIn, render_blocks
 from bot.flows import directory as directory_flow
 from bot.gateway import admins
 from bot.gateway.slack import SlackGateway, build_web_client
+from bot.listeners.views import NOT_ELIGIBLE
 from bot.models import Person
 from bot.services import directory, profiles
 from bot.settings import Settings
@@ -214,6 +215,27 @@ def test_who_is_a_colleague_with_and_without_grid() -> None:
     assert grid.include({"id": "W5", "team_id": "T2", "enterprise_user": {"enterprise_id": "E1"}})
     assert not grid.include({"id": "W6", "team_id": "T1", "enterprise_user": {"enterprise_id": "E2"}})
     assert not grid.include({"id": "U7", "team_id": "T8"})
+
+
+def test_first_use_fetches_colleagues_of_any_workspace_and_never_other_orgs(
+    org: SlackStandIn, org_slack: SlackAppClient, db: Database
+) -> None:
+    _people(org)  # nobody synced yet: each is fetched with users.info on first use
+    for user_id in (SALES[2], GRID_EXTERNAL, PLAIN_EXTERNAL):
+        assert org_slack.command(user_id, "profile").status_code == 200
+    org.wait_for(lambda: len(org.calls_to("views.open")) == 1 and len(org.responses) == 2)
+    assert org.view_user(org.calls_to("views.open")[0].response["view"]["id"]) == SALES[2]
+    assert all(NOT_ELIGIBLE in str(r.payload) for r in org.responses)
+    assert set(_stored(db)) == {SALES[2]} and _stored(db)[SALES[2]].team_id == BETA
+
+
+def test_a_slack_connect_member_cannot_join_a_plain_workspace(
+    standin: SlackStandIn, slack: SlackAppClient, db: Database
+) -> None:
+    standin.add_external_user(PLAIN_EXTERNAL, name="pia", real_name="Pia Vendor", team="T0VENDOR")
+    assert slack.command(PLAIN_EXTERNAL, "profile").status_code == 200
+    standin.wait_for(lambda: any(NOT_ELIGIBLE in str(r.payload) for r in standin.responses))
+    assert standin.calls_to("views.open") == [] and _stored(db) == {}
 
 
 # --------------------------------------------------------------------------- end to end

@@ -44,7 +44,8 @@ def member_changed(ctx: AppContext, user: Mapping[str, Any]) -> None:
 def ensure_member(ctx: AppContext, session: Session, user_id: str) -> Person | None:
     """The Person for `user_id`, fetched with users.info when unknown (or only a stub).
 
-    None when Slack says the user does not exist. Other Slack errors propagate.
+    None when Slack says the user does not exist, or when they are a member of another
+    organisation (Slack Connect). Other Slack errors propagate.
     """
     person = directory.known_member(session, user_id)
     if person is not None:
@@ -52,7 +53,21 @@ def ensure_member(ctx: AppContext, session: Session, user_id: str) -> Person | N
     user = ctx.slack.user_info(user_id)
     if user is None:
         return None
+    if not _colleagues_of_token(ctx).include(user):
+        # A Slack Connect member of another organisation, using infochat in a shared channel.
+        log.info("member of another organisation not stored", extra={"slack_user_id": user_id})
+        return None
     return update_member(session, user)
+
+
+def _colleagues_of_token(ctx: AppContext) -> directory.Colleagues:
+    """Colleagues as the token alone tells (auth.test, asked once per process): its workspace,
+    or its Grid organisation, whose members' user objects name it (`enterprise_user`). Cheaper
+    than `colleagues_of_install`, which also lists an org-wide install's workspaces."""
+    install = ctx.slack.installation()
+    team = str(install.get("team_id") or "")
+    enterprise = str(install.get("enterprise_id") or "") or None
+    return directory.Colleagues(frozenset([team] if team else []), enterprise)
 
 
 def colleagues_of_install(ctx: AppContext) -> tuple[list[str | None], directory.Colleagues]:

@@ -108,6 +108,7 @@ class SlackGateway:
         self.client = client
         self.opens_per_minute = opens_per_minute
         self.open_limiter = TokenBucket(rate_per_second=opens_per_minute / 60, burst=opens_per_minute)
+        self._installation: dict[str, Any] | None = None
 
     def call(self, method: str, **params: Any) -> SlackResponse:
         """Call `method` (e.g. "views.publish") through slack_sdk's typed wrapper,
@@ -184,8 +185,11 @@ class SlackGateway:
     # -- directory ------------------------------------------------------------
     def installation(self) -> dict[str, Any]:
         """What the token is (auth.test): `team_id`, `enterprise_id` on Grid, and
-        `is_enterprise_install` for an org-wide install, whose token acts in many workspaces."""
-        return dict(self.call("auth.test").data)  # type: ignore[arg-type]
+        `is_enterprise_install` for an org-wide install, whose token acts in many workspaces.
+        Asked once per process: what a token is does not change."""
+        if self._installation is None:
+            self._installation = dict(self.call("auth.test").data)  # type: ignore[arg-type]
+        return dict(self._installation)
 
     def workspaces(self) -> list[str]:
         """The workspaces an org-wide install was granted (auth.teams.list, every page)."""
