@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from bot.blocks.reports import CHECKING
 from bot.blocks.requests import ask_button_value
 from bot.clock import utcnow
 from bot.context import AppContext
@@ -236,6 +237,23 @@ def test_a_slack_connect_member_cannot_join_a_plain_workspace(
     assert slack.command(PLAIN_EXTERNAL, "profile").status_code == 200
     standin.wait_for(lambda: any(NOT_ELIGIBLE in str(r.payload) for r in standin.responses))
     assert standin.calls_to("views.open") == [] and _stored(db) == {}
+
+
+def test_the_admin_user_group_is_found_in_whichever_workspace_holds_it(
+    org: SlackStandIn, db: Database
+) -> None:
+    _people(org)
+    org.add_usergroup("SHRADMINS", [ADMIN], team=BETA)
+    url = make_url(str(db.url)).render_as_string(hide_password=False)
+    settings = make_settings(url, org, admins=[], admin_usergroup="SHRADMINS")
+    with (
+        AppServer(settings, db=db) as server,
+        SlackAppClient(server.events_url, SIGNING_SECRET, org) as slack,
+    ):
+        assert slack.command(ADMIN, "report").json()["text"] == CHECKING  # decided after the ack
+        org.wait_for(lambda: any("Participation" in str(m.get("blocks")) for m in org.messages_in(ADMIN)), 30)
+    asked = [c.params.get("team_id") for c in org.calls_to("usergroups.users.list", include_failed=True)]
+    assert asked == [ALPHA, BETA]  # an org-level token must name the workspace; Alpha has no such group
 
 
 # --------------------------------------------------------------------------- end to end

@@ -242,9 +242,24 @@ class SlackGateway:
 
     # -- user groups and files (reports) -------------------------------------------
     def usergroup_members(self, usergroup_id: str) -> list[str]:
-        """User ids in a user group (usergroups.users.list; needs usergroups:read)."""
-        response = self.call("usergroups.users.list", usergroup=usergroup_id)
-        return [str(user) for user in response.get("users") or []]
+        """User ids in a user group (usergroups.users.list; needs usergroups:read).
+
+        An org-wide install's token must name the group's workspace (`team_id`), which the
+        settings do not say: each granted workspace is asked until one knows the group."""
+        if not self.installation().get("is_enterprise_install"):
+            response = self.call("usergroups.users.list", usergroup=usergroup_id)
+            return [str(user) for user in response.get("users") or []]
+        for team in self.workspaces():
+            try:
+                # Called directly: "not in this workspace" is an expected answer, not a failure.
+                response = self.client.usergroups_users_list(usergroup=usergroup_id, team_id=team)
+            except SlackApiError as exc:
+                if exc.response is not None and exc.response.get("error") == "no_such_subteam":
+                    continue
+                raise
+            return [str(user) for user in response.get("users") or []]
+        log.error("user group %s is in no workspace of the organisation", usergroup_id)
+        return []
 
     def upload_files(
         self,

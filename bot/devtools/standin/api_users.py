@@ -119,8 +119,10 @@ def users_profile_get(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def usergroups_users_list(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
-    group = ws.usergroups.get(str(params.get("usergroup") or ""))
-    if group is None:
+    team_id = _granted_team(ws, params)  # an org-level token names the workspace of the group
+    usergroup = str(params.get("usergroup") or "")
+    group = ws.usergroups.get(usergroup)
+    if group is None or ws.usergroup_teams.get(usergroup, ws.team_id) != team_id:
         raise ApiError("no_such_subteam")
     return {"users": list(group)}
 

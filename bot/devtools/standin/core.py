@@ -162,9 +162,11 @@ class SlackStandIn:
         membership = Membership(team, listed, grid)
         return self.workspace.add_user(user_id, name=name, membership=membership, **fields)
 
-    def add_usergroup(self, usergroup_id: str, user_ids: list[str]) -> None:
+    def add_usergroup(self, usergroup_id: str, user_ids: list[str], *, team: str | None = None) -> None:
+        """A user group; playing an org, it lives in workspace ``team`` (the first by default)."""
         with self._lock:
             self.workspace.usergroups[usergroup_id] = list(user_ids)
+            self.workspace.usergroup_teams[usergroup_id] = team or self.team_id
 
     def get_user(self, user_id: str) -> dict[str, Any] | None:
         with self._lock:

@@ -101,6 +101,7 @@ class Workspace:
         self.listed_in: dict[str, tuple[str, ...]] = {}  # user id -> workspaces whose users.list shows them
         self.names = Names(self.users)
         self.usergroups: dict[str, list[str]] = {}
+        self.usergroup_teams: dict[str, str] = {}  # the workspace each user group lives in
         self.transcript: list[str] = []
         # Refusals of Slack's contract (contract.Refusal), from any side: the stand-in's strictness.
         self.refusals: list[Any] = []
