@@ -62,6 +62,8 @@ def _cold_admin_cache() -> Iterator[None]:
 def org() -> Iterator[SlackStandIn]:
     with SlackStandIn(bot_token=BOT_TOKEN, bot_user_id="W0BOT", org=ORG) as stand_in:
         yield stand_in
+        refusals = list(stand_in.refusals)  # as strict as the conftest's stand-in
+    assert not refusals, "Slack would have refused:\n" + "\n".join(f"  {r}" for r in refusals)
 
 
 @pytest.fixture
@@ -146,6 +148,8 @@ def test_the_stand_in_plays_an_org_wide_install(org: SlackStandIn) -> None:
         with pytest.raises(SlackApiError) as refused:
             client.users_list(**params)
         assert refused.value.response["error"] == error
+    assert [r.error for r in org.refusals] == ["missing_argument", "team_access_not_granted"]
+    org.refusals.clear()
     both = client.users_info(user=BOTH)["user"]
     assert both["team_id"] == ALPHA and both["enterprise_user"]["teams"] == [ALPHA, BETA]
     assert client.users_info(user=GRID_EXTERNAL)["user"]["enterprise_user"]["enterprise_id"] == "E0PARTNER"

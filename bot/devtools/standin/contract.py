@@ -40,6 +40,9 @@ CONTRACT_ERRORS = frozenset(
         "invalid_channel",
         "method_deprecated",
         "not_allowed_token_type",  # the wrong kind of token for the method: the app's mistake
+        # An org-level token (Enterprise Grid) that names no workspace, or one not granted.
+        "missing_argument",
+        "team_access_not_granted",
         "not_authed",
         "too_many_users",
         "invalid_payload",
