@@ -8,7 +8,13 @@ product depends on the hour a test happens to run.
 
 Slack's side of the edge keeps real time: request signatures and their
 5-minute window are checked against the real clock (Slack signs with it),
-and so are monotonic timers for caches and rate limits.
+and so are monotonic timers for caches.
+
+Waiting is an input too: pacing towards Slack (the gateway's token bucket),
+Retry-After and backoff wait with `sleep()` and measure with `monotonic()`.
+`simulated_time` makes those waits move the clock on instead of blocking, so a
+bench or a test can deliver a whole round against Slack's rate limits in
+seconds of real time (bench/round.py).
 """
 
 from __future__ import annotations
@@ -90,6 +96,68 @@ def advance(delta: timedelta) -> None:
         return current() + delta
 
     set_clock(later)
+
+
+# -- waiting ------------------------------------------------------------------------------------
+
+_monotonic: Callable[[], float] = time.monotonic
+_sleep: Callable[[float], None] = time.sleep
+
+
+def monotonic() -> float:
+    """Seconds on a clock that never goes back: for pacing and rate limits."""
+    return _monotonic()
+
+
+def sleep(seconds: float) -> None:
+    """Wait `seconds` (pacing, Retry-After, backoff); under `simulated_time`, skip them."""
+    if seconds > 0:
+        _sleep(seconds)
+
+
+class SimulatedTime:
+    """Real time plus every wait skipped: `sleep(s)` returns at once and moves the clock on by s.
+
+    The app's "now", `monotonic()` and anything reading them (the Slack stand-in's rate
+    limiter, given `monotonic`) then agree, as if the process had waited. Work still
+    takes its real time, so pacing overlaps with it as it would in production.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        self.start = _aware(start)
+        self.started = time.monotonic()
+        self.skipped = 0.0
+        self.lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def elapsed(self) -> float:
+        """Seconds since the start on this clock (real work plus skipped waits)."""
+        return self.monotonic() - self.started
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.elapsed())
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.skipped += max(0.0, seconds)
+
+
+@contextmanager
+def simulated_time(start: datetime) -> Iterator[SimulatedTime]:
+    """Run the app from `start` with waits simulated (see `SimulatedTime`)."""
+    global _monotonic, _sleep
+    simulated = SimulatedTime(start)
+    previous = set_clock(simulated.now)
+    with _lock:
+        saved, (_monotonic, _sleep) = (_monotonic, _sleep), (simulated.monotonic, simulated.sleep)
+    try:
+        yield simulated
+    finally:
+        with _lock:
+            _monotonic, _sleep = saved
+        set_clock(previous)
 
 
 # The zone of people Slack gives none (or one this system lacks): the workspace's own,

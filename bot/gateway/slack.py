@@ -9,6 +9,7 @@ failures with context so they are never lost silently.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 import urllib.error
@@ -29,6 +30,7 @@ from slack_sdk.http_retry import (
 )
 from slack_sdk.web import SlackResponse
 
+from bot import clock
 from bot.metrics import SLACK_API_ERRORS
 from bot.retry import note_side_effect
 
@@ -51,6 +53,56 @@ class TransientServerErrorRetryHandler(RetryHandler):
         return response is not None and response.status_code in TRANSIENT_STATUSES
 
 
+class _WaitOnAppClock:
+    """slack_sdk's handlers wait with time.sleep; ours wait through bot.clock, so a
+    simulated run (bench/round.py, tests) skips the waits instead of sitting them out."""
+
+    interval_calculator: BackoffRetryIntervalCalculator
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        state.next_attempt_requested = True
+        clock.sleep(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
+        state.increment_current_attempt()
+
+
+class _ConnectionErrorRetry(_WaitOnAppClock, ConnectionErrorRetryHandler):
+    pass
+
+
+class _TransientServerErrorRetry(_WaitOnAppClock, TransientServerErrorRetryHandler):
+    pass
+
+
+class RetryAfterHandler(RateLimitErrorRetryHandler):
+    """429: wait what Retry-After says (plus up to a second, as slack_sdk does), on the app's clock."""
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is None:
+            raise error  # type: ignore[misc]
+        state.next_attempt_requested = True
+        header = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None)
+        try:
+            seconds = float(header[0] if isinstance(header, list) else header) if header else 1.0
+        except ValueError:
+            seconds = 1.0
+        clock.sleep(seconds + random.random())
+        state.increment_current_attempt()
+
+
 def build_web_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
     backoff = BackoffRetryIntervalCalculator(backoff_factor=0.5)
     return WebClient(
@@ -58,9 +110,9 @@ def build_web_client(token: str, base_url: str, *, timeout: int = 10) -> WebClie
         base_url=base_url,
         timeout=timeout,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=backoff),
-            RateLimitErrorRetryHandler(max_retry_count=5),
-            TransientServerErrorRetryHandler(max_retry_count=3, interval_calculator=backoff),
+            _ConnectionErrorRetry(max_retry_count=2, interval_calculator=backoff),
+            RetryAfterHandler(max_retry_count=5),
+            _TransientServerErrorRetry(max_retry_count=3, interval_calculator=backoff),
         ],
     )
 
@@ -72,19 +124,19 @@ class TokenBucket:
         self.rate = rate_per_second
         self.capacity = max(burst, 1.0)
         self.tokens = self.capacity
-        self.updated = time.monotonic()
+        self.updated = clock.monotonic()
         self.lock = threading.Lock()
 
     def acquire(self) -> float:
-        """Take a token, sleeping until one is there; returns the seconds waited."""
+        """Take a token, sleeping (bot.clock) until one is there; returns the seconds waited."""
         with self.lock:
-            now = time.monotonic()
-            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            now = clock.monotonic()
+            # max(0, …): a simulated clock that ended (tests) must not leave a debt behind.
+            self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.updated) * self.rate)
             self.updated = now
             self.tokens -= 1
             wait = -self.tokens / self.rate if self.tokens < 0 else 0.0
-        if wait > 0:
-            time.sleep(wait)
+        clock.sleep(wait)
         return wait
 
 

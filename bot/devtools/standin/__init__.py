@@ -17,6 +17,7 @@ Modules, by seam:
 - ``validation``: Block Kit checks (slack_sdk's models plus Slack's documented limits);
 - ``render``: the transcript's plain text;
 - ``response_urls``: response_url posts and file uploads; ``socket_mode``: the WebSocket side;
+- ``ratelimits``: Slack's per-method rate tiers (429 with Retry-After), off unless asked for;
 - ``httpd``: the HTTP server and its routes; ``params``, ``errors``: shared pieces.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 from bot.devtools.standin.contract import Refusal
 from bot.devtools.standin.core import SlackStandIn
 from bot.devtools.standin.org import Org, Team
+from bot.devtools.standin.ratelimits import RateLimits
 from bot.devtools.standin.render import render_blocks
 from bot.devtools.standin.response_urls import RecordedResponse
 from bot.devtools.standin.socket_mode import SOCKET_ENVELOPE_TYPES
@@ -38,6 +40,7 @@ __all__ = [
     "TEAM_DOMAIN",
     "TEAM_NAME",
     "Org",
+    "RateLimits",
     "RecordedCall",
     "RecordedResponse",
     "Refusal",

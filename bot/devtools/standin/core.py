@@ -14,6 +14,7 @@ from bot.devtools.standin.contract import Refusal
 from bot.devtools.standin.httpd import HttpServer
 from bot.devtools.standin.oidc import API_PREFIX, AUTHORIZE_PATH, SlackOIDC
 from bot.devtools.standin.org import Membership, Org
+from bot.devtools.standin.ratelimits import RateLimits
 from bot.devtools.standin.render import render_message
 from bot.devtools.standin.response_urls import RecordedResponse, ResponseUrls, handle_upload
 from bot.devtools.standin.socket_mode import SocketMode
@@ -42,6 +43,7 @@ class SlackStandIn:
         trigger_ttl: float | None = 3.0,
         org: Org | None = None,
         scopes: tuple[str, ...] | None = None,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         """``org``: play an Enterprise Grid organisation with the app installed org-wide
         (see ``standin.org``); ``team_id`` is then the org's first workspace. ``scopes``: the bot
@@ -69,6 +71,9 @@ class SlackStandIn:
             app_token=app_token,
             scopes=scopes,
         )
+        # Slack's per-method rate tiers (ratelimits.py); off unless asked for.
+        self._api.rate_limits = rate_limits
+        self.rate_limits = rate_limits
         self._responses = ResponseUrls(self.workspace)
         self._http = HttpServer()
         self._http.route("/api/", self._api.handle)

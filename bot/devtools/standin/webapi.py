@@ -22,6 +22,7 @@ from bot.devtools.standin.contract import CONTRACT_ERRORS, Refusal, check_call
 from bot.devtools.standin.errors import ApiError
 from bot.devtools.standin.httpd import Exchange
 from bot.devtools.standin.params import decode_json_params, parse_multipart
+from bot.devtools.standin.ratelimits import RateLimits
 from bot.devtools.standin.workspace import Workspace
 
 Handler = Callable[[Workspace, dict[str, Any]], dict[str, Any]]
@@ -95,6 +96,7 @@ class WebApi:
         self.methods = dict(methods)
         self.bot_token = bot_token
         self.app_token = app_token
+        self.rate_limits: RateLimits | None = None  # Slack's tiers, when a bench or test asks
         self.forget()
 
     def forget(self) -> None:
@@ -142,6 +144,11 @@ class WebApi:
                     headers["Retry-After"] = str(fault.retry_after)
                 raise ApiError(fault.error or _default_error(status))
             self._check_token(method, token)
+            if self.rate_limits is not None:
+                retry_after = self.rate_limits.check(method, params)
+                if retry_after is not None:
+                    status, headers["Retry-After"] = 429, str(retry_after)
+                    raise ApiError("ratelimited")
             check_call(self.ws, method, params, self.scopes)
             handler = self.methods.get(method)
             if handler is None:
