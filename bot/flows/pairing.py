@@ -14,7 +14,7 @@ from bot.context import AppContext
 from bot.flows import outbox as delivery
 from bot.flows.requests import person_card
 from bot.models import Chat, Person
-from bot.services import outbox, pairing
+from bot.services import outbox, pairing, profiles
 
 log = logging.getLogger(__name__)
 
@@ -65,30 +65,35 @@ def _queue_messages(
     now: datetime,
 ) -> None:
     session.flush()
+    people = profiles.people_by_id(session, [pid for _, planned in chats for pid in planned.person_ids])
+    rows = []
     for chat, planned in chats:
-        members = [session.get(Person, pid) for pid in planned.person_ids]
-        cards = [person_card(m) for m in members if m is not None]
+        cards = [person_card(people[pid]) for pid in planned.person_ids if pid in people]
         text, blocks = pairing_blocks.pairing_intro(cards, planned.topics, planned.reasons, chat.id, now)
-        outbox.enqueue(
-            session,
-            f"round:{report.week}:chat:{chat.id}:intro",
-            users=[c.slack_user_id for c in cards],
-            text=text,
-            blocks=blocks,
-            not_before=planned.deliver_at,
-            subject=f"chat:{chat.id}",
+        rows.append(
+            outbox.message(
+                f"round:{report.week}:chat:{chat.id}:intro",
+                users=[c.slack_user_id for c in cards],
+                text=text,
+                blocks=blocks,
+                not_before=planned.deliver_at,
+                subject=f"chat:{chat.id}",
+            )
         )
     for person, reason in unmatched:
         text, blocks = pairing_blocks.unmatched_message(reason)
-        outbox.enqueue(
-            session,
-            f"round:{report.week}:unmatched:{person.id}",
-            users=[person.slack_user_id],
-            text=text,
-            blocks=blocks,
-            not_before=pairing.not_before(now, [clock.zone(person.tz)]),
-            subject=f"round:{report.week}",
+        rows.append(
+            outbox.message(
+                f"round:{report.week}:unmatched:{person.id}",
+                users=[person.slack_user_id],
+                text=text,
+                blocks=blocks,
+                not_before=pairing.not_before(now, [clock.zone(person.tz)]),
+                subject=f"round:{report.week}",
+            )
         )
+    # One round trip per few hundred intros, not one each (bench/round.py).
+    outbox.enqueue_many(session, rows)
     progress = {"pending": len(chats) + len(unmatched), "sent": 0, "failed": 0}
     text, blocks = pairing_blocks.round_summary(
         report.week,

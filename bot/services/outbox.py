@@ -20,7 +20,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
-from bot.db import Database, insert_once
+from bot.db import Database, insert_ignoring_duplicates, insert_once
 from bot.models import OutboxMessage, OutboxStatus
 
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
@@ -40,21 +40,61 @@ def enqueue(
     subject: str | None = None,
 ) -> bool:
     """Store a message to send; False when one with this key already exists."""
+    values = message(
+        dedupe_key,
+        text=text,
+        users=users,
+        channel=channel,
+        blocks=blocks,
+        not_before=not_before,
+        subject=subject,
+    )
+    return insert_once(session, OutboxMessage, values)
+
+
+def message(
+    dedupe_key: str,
+    *,
+    text: str,
+    users: Iterable[str] | None = None,
+    channel: str | None = None,
+    blocks: list[dict[str, Any]] | None = None,
+    not_before: datetime | None = None,
+    subject: str | None = None,
+) -> dict[str, Any]:
+    """The outbox row for a message (`enqueue`'s arguments), for `enqueue_many`."""
     if (users is None) == (channel is None):
         raise ValueError("give either users (to open a DM) or a channel")
-    values = {
+    now = utcnow()
+    return {
         "dedupe_key": dedupe_key[:200],
         "users": ",".join(sorted(set(users))) if users is not None else None,
         "channel": channel,
         "text": text[:4000],
         "blocks": blocks,
-        "not_before": not_before or utcnow(),
+        "not_before": not_before or now,
         "status": OutboxStatus.PENDING,
         "attempts": 0,
-        "created_at": utcnow(),
+        "created_at": now,
         "subject": subject,
     }
-    return insert_once(session, OutboxMessage, values)
+
+
+ENQUEUE_BATCH = 500  # rows per INSERT: 11 columns stay under SQLite's 32,766 bound parameters
+
+
+def enqueue_many(session: Session, rows: Iterable[dict[str, Any]]) -> None:
+    """Store many messages (rows from `message`) in the caller's transaction, a few hundred
+    per statement; a row whose key already exists is skipped, as with `enqueue`. A weekly
+    round queues one intro per group: tens of thousands, one round trip each otherwise."""
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == ENQUEUE_BATCH:
+            session.execute(insert_ignoring_duplicates(session, OutboxMessage).values(batch))
+            batch = []
+    if batch:
+        session.execute(insert_ignoring_duplicates(session, OutboxMessage).values(batch))
 
 
 def withdraw(session: Session, dedupe_key: str) -> bool:

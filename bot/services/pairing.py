@@ -18,11 +18,12 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from bot import clock
 from bot.db import insert_ignoring_duplicates
@@ -41,8 +42,11 @@ from bot.models import (
     Topic,
     TopicKind,
 )
-from bot.services import chats, matching, profiles
+from bot.services import chats, profiles
 from bot.services.requests import chats_this_month
+
+if TYPE_CHECKING:
+    from bot.services import matching
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +76,9 @@ def eligible_people(session: Session, now: datetime) -> list[Person]:
                 profiles.available_clause(now), Person.weekly_pairing.is_(True), Person.chats_per_month > 0
             )
             .order_by(Person.id)
+            # Topics are read by build_input in one statement; loading them per person
+            # here (selectin) costs seconds at 50,000 people (bench/round.py).
+            .options(lazyload(Person.topics))
         )
     )
     used = chats_this_month(session, [p.id for p in people], now)
@@ -150,6 +157,10 @@ def build_input(
     week: str,
     seed: int,
 ) -> matching.MatchInput:
+    # Imported here, not at the top: matching brings numpy and scipy (~40 MB), which
+    # a serving process needs only while a round is planned (docs/performance.md, Memory).
+    from bot.services import matching
+
     ids = [p.id for p in people]
     topics: dict[int, tuple[set[int], set[int]]] = {pid: (set(), set()) for pid in ids}
     for person_id, topic_id, kind in session.execute(
@@ -265,6 +276,8 @@ def plan(
         week=week,
         seed=report.seed,
     )
+    from bot.services import matching  # numpy and scipy: see build_input
+
     result = matching.match(inp, topic_names=names)
     by_id = {p.id: p for p in people}
     candidates = {c.id: c for c in inp.candidates}

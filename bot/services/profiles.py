@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from bot.models import Person, PersonTopic, TopicKind
 from bot.services import topics as topic_service
@@ -188,6 +188,21 @@ def _save_availability(person: Person, submitted: ProfileInput) -> None:
 
 def get_person(session: Session, slack_user_id: str) -> Person | None:
     return session.scalar(select(Person).where(Person.slack_user_id == slack_user_id))
+
+
+def people_by_id(session: Session, person_ids: list[int], *, chunk: int = 10_000) -> dict[int, Person]:
+    """The people with these ids, in a few statements. Their topics load only if read:
+    a round's intros need names and zones, not 300,000 topic links."""
+    found: dict[int, Person] = {}
+    wanted = sorted(set(person_ids))
+    for start in range(0, len(wanted), chunk):
+        statement = (
+            select(Person)
+            .where(Person.id.in_(wanted[start : start + chunk]))
+            .options(lazyload(Person.topics))
+        )
+        found.update((p.id, p) for p in session.scalars(statement))
+    return found
 
 
 # -- availability ----------------------------------------------------------------
