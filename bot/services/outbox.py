@@ -80,21 +80,14 @@ def message(
     }
 
 
-ENQUEUE_BATCH = 500  # rows per INSERT: 11 columns stay under SQLite's 32,766 bound parameters
-
-
 def enqueue_many(session: Session, rows: Iterable[dict[str, Any]]) -> None:
-    """Store many messages (rows from `message`) in the caller's transaction, a few hundred
-    per statement; a row whose key already exists is skipped, as with `enqueue`. A weekly
-    round queues one intro per group: tens of thousands, one round trip each otherwise."""
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == ENQUEUE_BATCH:
-            session.execute(insert_ignoring_duplicates(session, OutboxMessage).values(batch))
-            batch = []
+    """Store many messages (rows from `message`) in the caller's transaction as one
+    executemany (SQLAlchemy sends PostgreSQL a few hundred rows per statement); a row whose
+    key already exists is skipped, as with `enqueue`. A weekly round queues one intro per
+    group: tens of thousands, one round trip each otherwise."""
+    batch = list(rows)
     if batch:
-        session.execute(insert_ignoring_duplicates(session, OutboxMessage).values(batch))
+        session.execute(insert_ignoring_duplicates(session, OutboxMessage), batch)
 
 
 def withdraw(session: Session, dedupe_key: str) -> bool:
