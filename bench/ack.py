@@ -398,7 +398,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def infochat_serve(workers: int, database_url: str, api_url: str, workdir: Path) -> Iterator[Server]:
+def infochat_serve(
+    workers: int, database_url: str, api_url: str, workdir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[Server]:
     port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("INFOCHAT_", "SLACK_"))},
@@ -410,6 +412,7 @@ def infochat_serve(workers: int, database_url: str, api_url: str, workdir: Path)
         "INFOCHAT_HOST": "127.0.0.1",
         "INFOCHAT_WORKERS": str(workers),
         "INFOCHAT_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     log_path = workdir / f"serve-{port}.log"
     with open(log_path, "wb") as log:

@@ -5,7 +5,9 @@
 - `GET /readyz`: the database answers
 - `GET /metrics`: Prometheus metrics (requests, ack latency, outbox, Slack API errors)
 - `/admin…`: the HR dashboard, a Starlette app (bot.dashboard), checked after
-  the Slack path so acks pay nothing for it
+  the Slack path so acks pay nothing for it, and built on its first request so
+  a process nobody opens the dashboard on never loads Starlette and Jinja
+  (~4 MB; docs/performance.md, Memory)
 
 Bolt's dispatch is synchronous; it runs on a small thread pool so a slow
 database call in one ack (`/infochat find`, type-ahead options) never stalls
@@ -33,7 +35,6 @@ from slack_bolt.request import BoltRequest
 
 from bot import logs, metrics
 from bot.app import InfochatApp
-from bot.dashboard import Dashboard
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class InfochatASGI:
         self.freeze_gc = freeze_gc
         self.pool = ThreadPoolExecutor(max_workers=dispatch_threads, thread_name_prefix="infochat-http")
         self.registry = metrics.registry_for(infochat.ctx.db)
-        self.dashboard = Dashboard(infochat.ctx)
+        self._dashboard: Any = None  # bot.dashboard.Dashboard, built on first use
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -85,7 +86,11 @@ class InfochatASGI:
                 return
             await self._slack(scope, receive, send)
         elif path == "/admin" or path.startswith("/admin/"):
-            await self.dashboard(scope, receive, send)
+            if self._dashboard is None:
+                from bot.dashboard import Dashboard
+
+                self._dashboard = Dashboard(self.infochat.ctx)
+            await self._dashboard(scope, receive, send)
         else:
             await _respond(send, 404, {"error": "not found"})
 

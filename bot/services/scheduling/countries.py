@@ -20,8 +20,6 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-import holidays as holiday_data
-
 log = logging.getLogger(__name__)
 
 SYSTEM_ZONEINFO = Path("/usr/share/zoneinfo")
@@ -63,6 +61,10 @@ def country_for_zone(tz: str | None) -> str | None:
 @cache
 def _holidays(country: str, year: int) -> frozenset[date]:
     try:
+        # Imported on first use: the holiday tables are ~3 MB a serving process
+        # needs only once someone schedules a chat (docs/performance.md, Memory).
+        import holidays as holiday_data
+
         return frozenset(holiday_data.country_holidays(country, years=year).keys())
     except (NotImplementedError, KeyError):
         return frozenset()

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from icalendar import Calendar, Event, vCalAddress, vText
+if TYPE_CHECKING:
+    from icalendar import vCalAddress
 
 PRODID = "-//infochat//informational chats//EN"
 LINK_DESCRIPTION_LIMIT = 1200  # calendar links live in button URLs (3,000 characters at most)
@@ -48,6 +50,8 @@ def chat_uid(chat_id: int, team_id: str | None) -> str:
 
 
 def _address(guest: Guest, *, organizer: bool) -> vCalAddress:
+    from icalendar import vCalAddress, vText  # on first use: see ics()
+
     address = vCalAddress(f"mailto:{guest.email}")
     address.params["cn"] = vText(guest.name)
     if not organizer:
@@ -59,6 +63,9 @@ def _address(guest: Guest, *, organizer: bool) -> vCalAddress:
 
 def ics(event: InviteEvent, *, cancel: bool = False, stamp: datetime | None = None) -> bytes:
     """The .ics file: METHOD:REQUEST, or METHOD:CANCEL when the chat was cancelled."""
+    # Imported on first use: a serving process needs icalendar only once a chat is confirmed.
+    from icalendar import Calendar, Event
+
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
