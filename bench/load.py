@@ -63,6 +63,7 @@ from bot.devtools.standin import SlackStandIn
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 TARGET_RPS, TARGET_P99_MS, TARGET_LEVEL = 300.0, 50.0, 8
+AIM_P99_MS = 25.0  # #17 asks for the 50 ms with margin
 # A find answer is one of these, whatever the query (bot/blocks/search.py); the
 # first found names the kind of answer in the per-level counts.
 WITH_EXPERTS, NO_ONE, OWN_ONLY = b'"ask_for_chat"', b"*No one ", b"*Only people in your own function"
@@ -325,8 +326,11 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"target p99 <= {TARGET_P99_MS:.0f} ms at {TARGET_LEVEL} connections: {p99:.1f} ms: {verdict}"
             )
+            aim = "PASS" if p99 <= AIM_P99_MS else "MISS"
+            print(f"aim (margin, #17): p99 <= {AIM_P99_MS:.0f} ms at {TARGET_LEVEL} connections: {aim}")
         else:
             print(f"target p99 <= {TARGET_P99_MS:.0f} ms at {TARGET_LEVEL} connections: not measured")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 1 if failed else 0
 
 
