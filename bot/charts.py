@@ -448,7 +448,9 @@ def supply_demand_figure(table: Table, period: Period, k: int) -> Figure:
     values = [[c.visible for c in cells] for _, cells in table.rows]
     flat = [v for line in values for v in line]
     if not topics:
-        return sentence_figure(title, period.label, f"No topic has {k} or more people behind it yet.")
+        return sentence_figure(
+            title, period.label, f"No topic has {k} or more people behind it in this period."
+        )
     if all(v is None for v in flat):
         return sentence_figure(title, period.label, f"Every figure is hidden (fewer than {k} people each).")
     from matplotlib.patches import Patch

@@ -400,7 +400,7 @@ def test_the_report_uploads_one_png_per_chart_whatever_the_shape() -> None:
     [
         ("no_data", "chats_per_week", "No chats were held in these weeks."),
         ("no_data", "function_flow", "No chats were held in this period."),
-        ("no_data", "topic_supply_demand", f"No topic has {K} or more people behind it yet."),
+        ("no_data", "topic_supply_demand", f"No topic has {K} or more people behind it in this period."),
         ("all_hidden", "chats_per_week", f"Every week is hidden (fewer than {K} people each)."),
         ("all_hidden", "function_flow", f"Every cell is hidden (fewer than {K} people each)."),
         ("all_hidden", "topic_supply_demand", f"Every figure is hidden (fewer than {K} people each)."),
