@@ -19,9 +19,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
 )
-from sqlalchemy import (
-    text as sql_text,
-)
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -597,3 +595,6 @@ class SlotPick(Base):
     )
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+from bot import models_rollups as _rollups  # noqa: E402, F401  (the report roll-ups' tables)

@@ -18,6 +18,8 @@ from bot.settings import Settings
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
+    if getattr(args, "build_rollups", False):
+        return _build_rollups(settings)
     out = Path(args.out)
     try:
         period = reports.parse_period(args.period, utcnow(), settings.timezone)
@@ -40,6 +42,17 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _build_rollups(settings: Settings) -> int:
+    """Build the report roll-ups of every day of the history (INFOCHAT_TIMEZONE), from scratch."""
+    from bot.services.reports import rollups
+
+    with operator_database(settings) as db, db.session() as session:
+        rollups.invalidate(session, settings.timezone)
+        days = rollups.build_all(session, settings.timezone, utcnow())
+    print(f"built the report roll-ups of {days} days ({settings.timezone})", file=sys.stderr)
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the `report` command to the `infochat` parser."""
     report = sub.add_parser(
@@ -54,4 +67,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     )
     report.add_argument("--format", choices=FORMATS, default="csv", help="csv (default), json or png")
     report.add_argument("--out", default=".", help="directory to write into (created if missing; default .)")
+    report.add_argument(
+        "--build-rollups",
+        action="store_true",
+        help="instead, rebuild the report roll-ups of every day (after a restore or a bulk load; "
+        "reports otherwise build the days they need on their own)",
+    )
     report.set_defaults(handler=_report)

@@ -6,3 +6,4 @@ whatever writes chats through a service has it.
 """
 
 from bot.services import usage as _usage  # noqa: F401  (registers its flush hooks on import)
+from bot.services.reports import rollups as _rollups  # noqa: F401  (registers its marks on import)

@@ -55,12 +55,15 @@ def compute_report(
     min_group_size: int,
     now: datetime,
     timings: dict[str, float] | None = None,
+    use_rollups: bool = True,
 ) -> Report:
     """The full report for `period` (compared with `period.previous()`), suppressed.
 
-    `timings`, when given, receives the seconds spent per query and table.
+    `timings`, when given, receives the seconds spent per query and table. `use_rollups`:
+    chats held and participation from the roll-ups (bot.services.reports.rollups, the
+    default) or from the raw rows; the report is the same.
     """
-    scope = Scope(session, period, period.previous(), min_group_size, functions, now)
+    scope = Scope(session, period, period.previous(), min_group_size, functions, now, use_rollups=use_rollups)
     if timings is not None:
         scope.timings = timings
     started = time.perf_counter()

@@ -8,16 +8,19 @@ are suppressed (with complementary suppression down the columns).
 
 from __future__ import annotations
 
-from bot.services.reports import sql
+from bot.services.reports import rolled, sql
 from bot.services.reports.scope import Scope
 from bot.services.reports.suppression import Cell, Table, count_cell, part_of, rate_cell, suppress_table
 from bot.services.scheduling.figures import ALL, NO_FUNCTION, scheduling_figures
 
 
 def scheduling_table(scope: Scope) -> Table:
+    counted = None
+    if scope.rolled():
+        counted = scope.timed("intros", lambda: rolled.intro_counts(scope.session, scope.period))
     found = scope.timed(
         "scheduling",
-        lambda: scheduling_figures(scope.session, scope.period.start, scope.period.end),
+        lambda: scheduling_figures(scope.session, scope.period.start, scope.period.end, counted),
     )
     functions = [f for f in found if f != ALL]
     order = sql.function_order(scope.functions, [None if f == NO_FUNCTION else f for f in functions])

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
-from bot.services.reports import aggregates, sql
+from bot.services.reports import aggregates, rolled, rollups, sql
 from bot.services.reports.periods import Period
 
 T = TypeVar("T")
@@ -28,6 +28,9 @@ class Scope:
     now: datetime
     # Seconds spent per named part (a query or a table), for logs and bench/reports.py --breakdown.
     timings: dict[str, float] = field(default_factory=dict)
+    # Read chats held and participation from the roll-ups (False: from the raw rows, as
+    # tests compare); either way the figures are the same.
+    use_rollups: bool = True
 
     def timed(self, name: str, compute: Callable[[], T]) -> T:
         started = time.perf_counter()
@@ -41,8 +44,27 @@ class Scope:
         return self.timed("ranges", lambda: sql.ranges(self.session, self.period, self.previous))
 
     @cached_property
+    def rollups_built(self) -> int:
+        """Days of the roll-ups this report reads, made current first; how many were rebuilt."""
+        first = rolled.first_day(self.period, self.previous)
+        return self.timed(
+            "rollups", lambda: rollups.ensure(self.session, self.period.zone, first, self.period.last_day)
+        )
+
+    def rolled(self) -> bool:
+        """Whether to read the roll-ups (made current on the first call) rather than the raw rows."""
+        if not self.use_rollups:
+            return False
+        self.rollups_built  # noqa: B018  (the cached property builds what is missing)
+        return True
+
+    @cached_property
     def participation(self) -> tuple[aggregates.Participation, aggregates.Participation]:
         """(previous, current) participation by function."""
+        if self.rolled():
+            return self.timed(
+                "participation", lambda: rolled.participation(self.session, self.period, self.previous)
+            )
         return self.timed(
             "participation",
             lambda: aggregates.participation(self.session, self.period, self.previous, self.ranges),
@@ -51,6 +73,16 @@ class Scope:
     @cached_property
     def held(self) -> aggregates.Held:
         """Chats held: totals, cross-function share, weekly trend and function flow."""
+        if self.rolled():
+            return self.timed(
+                "held",
+                lambda: rolled.held(self.session, self.period, self.previous, self.k, self._raw_held),
+            )
+        return self._raw_held()
+
+    def _raw_held(self) -> aggregates.Held:
+        # With roll-ups, only when their bounds left some cell's suppression open (--breakdown shows it).
+        name = "held_raw_rows" if self.use_rollups else "held"
         return self.timed(
-            "held", lambda: aggregates.held(self.session, self.period, self.previous, self.ranges)
+            name, lambda: aggregates.held(self.session, self.period, self.previous, self.ranges)
         )

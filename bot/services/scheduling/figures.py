@@ -52,9 +52,18 @@ class _Tally:
     cancelled: set[int]
 
 
-def scheduling_figures(session: Session, start: datetime, end: datetime) -> dict[str, SchedulingFigures]:
-    """Figures per function label (NO_FUNCTION for people without one) and ALL, unsuppressed."""
-    rows = session.execute(
+def scheduling_figures(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    counted: dict[str, tuple[int, int]] | None = None,
+) -> dict[str, SchedulingFigures]:
+    """Figures per function label (NO_FUNCTION for people without one) and ALL, unsuppressed.
+
+    `counted`, when given, holds each label's (people, intros) already counted (the report's
+    roll-ups do): then only the intros that have a schedule are read here.
+    """
+    stmt = (
         select(
             Chat.id,
             Chat.created_at,
@@ -67,11 +76,23 @@ def scheduling_figures(session: Session, start: datetime, end: datetime) -> dict
         )
         .join(ChatParticipant, ChatParticipant.chat_id == Chat.id)
         .join(Person, Person.id == ChatParticipant.person_id)
-        .outerjoin(ChatSchedule, ChatSchedule.chat_id == Chat.id)
         .where(Chat.created_at >= start, Chat.created_at < end)
     )
+    if counted is None:
+        stmt = stmt.outerjoin(ChatSchedule, ChatSchedule.chat_id == Chat.id)
+    else:
+        stmt = stmt.join(ChatSchedule, ChatSchedule.chat_id == Chat.id)
     tallies: dict[str, _Tally] = defaultdict(lambda: _Tally(set(), set(), set(), {}, set(), set()))
-    for chat_id, created, person_id, function, status, first_confirmed, slot_start, reschedules in rows:
+    for (
+        chat_id,
+        created,
+        person_id,
+        function,
+        status,
+        first_confirmed,
+        slot_start,
+        reschedules,
+    ) in session.execute(stmt):
         for name in (function or NO_FUNCTION, ALL):
             tally = tallies[name]
             tally.people.add(person_id)
@@ -84,15 +105,18 @@ def scheduling_figures(session: Session, start: datetime, end: datetime) -> dict
                 tally.rescheduled.add(chat_id)
             if status == ScheduleStatus.CANCELLED:
                 tally.cancelled.add(chat_id)
+    if counted is None:
+        counted = {name: (len(t.people), len(t.chats)) for name, t in tallies.items()}
     return {
         name: SchedulingFigures(
             function=name,
-            people=len(t.people),
-            intros=len(t.chats),
+            people=people,
+            intros=intros,
             confirmed=len(t.confirmed),
             working_days=sorted(t.days.values()),
             rescheduled=len(t.rescheduled),
             cancelled=len(t.cancelled),
         )
-        for name, t in tallies.items()
+        for name, (people, intros) in counted.items()
+        for t in [tallies[name]]
     }

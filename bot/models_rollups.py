@@ -1,0 +1,91 @@
+"""Tables of the HR report's roll-ups (bot.services.reports.rollups keeps them).
+
+Per local day of a report's time zone: the chats held that day (and the function
+pairs they joined), and which people held a chat or learned that day. They are
+derived from chats, chat_participants, chat_requests and people, rebuilt a day at
+a time from those rows, so they can always be thrown away and rebuilt.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Date, Index, Integer, String, Table
+
+from bot.models import Base, BigIntId, UTCDateTime
+
+ZONE = 64  # IANA zone names are shorter
+
+# A day of `zone` whose roll-up rows are built and current; no row: build before reading.
+report_days = Table(
+    "report_rollup_days",
+    Base.metadata,
+    Column("zone", String(ZONE), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("built_at", UTCDateTime(), nullable=False),
+)
+
+# Instants whose local day (in every zone) changed since it was built: a write marks the
+# created_at and done_at of each chat or request it touched; the next report rebuilds them.
+report_marks = Table(
+    "report_rollup_marks",
+    Base.metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+)
+
+# Chats held on `day` (local day of done_at) created by the end of `cday` (the later of
+# that day and the local day of created_at): a chat counts in a period when both fall in it.
+# lside / eside: distinct learner-side / expert-side people that day.
+report_held = Table(
+    "report_rollup_held",
+    Base.metadata,
+    Column("zone", String(ZONE), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("cday", Date, primary_key=True),
+    Column("chats", Integer, nullable=False),
+    Column("cross_chats", Integer, nullable=False),
+    Column("lside", Integer, nullable=False),
+    Column("eside", Integer, nullable=False),
+)
+
+# The same chats by (learner's function, expert's function) as people's functions are now.
+report_flow = Table(
+    "report_rollup_flow",
+    Base.metadata,
+    Column("zone", String(ZONE), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("cday", Date, nullable=False),
+    Column("lf", String(100)),
+    Column("ef", String(100)),
+    Column("chats", Integer, nullable=False),
+    Column("learners", Integer, nullable=False),
+    Column("experts", Integer, nullable=False),
+    Index("ix_report_rollup_flow_day", "zone", "day"),
+)
+
+# Chats introduced (created) on `day` with someone of function label `fn` ("(no function)" for
+# none, "All functions" for any): the scheduling table's intros.
+report_intros = Table(
+    "report_rollup_intros",
+    Base.metadata,
+    Column("zone", String(ZONE), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("fn", String(100), primary_key=True),
+    Column("chats", Integer, nullable=False),
+)
+
+HELD, LEARNED, INTRO = 1, 2, 3  # report_people.kind
+
+# Who took part on a day: kind HELD (a participant of a chat held that day, `cday` as above),
+# LEARNED (asked for a chat, or joined one on the learner's side, created that day) or INTRO
+# (a participant of a chat created that day); `cday` is `day` for the last two.
+report_people = Table(
+    "report_rollup_people",
+    Base.metadata,
+    Column("zone", String(ZONE), primary_key=True),
+    Column("person_id", BigIntId, primary_key=True),
+    Column("kind", Integer, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("cday", Date, primary_key=True),
+    Index("ix_report_rollup_people_day", "zone", "day"),
+    sqlite_with_rowid=False,
+)

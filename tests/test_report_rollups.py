@@ -1,0 +1,135 @@
+"""The report read from the roll-ups is the report read from the raw rows.
+
+A company's history is generated through the services (bot.devtools.history), then
+changed the ways history changes: a chat re-dated, a chat held today, someone moving
+to another function, a person erased, old text purged. After each, every table of
+the report (as CSV, what HR sees and downloads) is the same from the roll-ups as
+from the raw rows, for several periods, in UTC and in a zone that changed clocks.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from bot.clock import travel_to
+from bot.db import Database
+from bot.devtools.company import make_company
+from bot.devtools.history import make_history
+from bot.models import Chat, ChatParticipant, Person
+from bot.models_rollups import report_days, report_marks
+from bot.services import chats, reports
+from bot.services.privacy import purge_old_text
+from bot.services.privacy_erase import erase_person
+from bot.services.reports import rollups
+
+NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # a Wednesday; New York left summer time on 1 Nov
+PERIODS = ["", "last month", "last 12 weeks", "this year"]
+FUNCTIONS = ["Engineering", "Product", "Design", "Sales", "Finance"]
+
+
+def _tables(db: Database, zone: str, k: int, *, use_rollups: bool) -> dict[str, str]:
+    shown = {}
+    for text in PERIODS:
+        with db.session() as session:
+            period = reports.parse_period(text, NOW, zone)
+            report = reports.compute_report(
+                session, period, functions=FUNCTIONS, min_group_size=k, now=NOW, use_rollups=use_rollups
+            )
+        for table in report.all_tables():
+            shown[f"{text or 'last 4 weeks'} / {table.key}"] = reports.to_csv(table).decode()
+    return shown
+
+
+def _assert_same(db: Database, zone: str) -> dict[str, str]:
+    for k in (2, 5):
+        raw = _tables(db, zone, k, use_rollups=False)
+        rolled = _tables(db, zone, k, use_rollups=True)
+        assert rolled.keys() == raw.keys()
+        for key in raw:
+            assert rolled[key] == raw[key], f"k={k}, {key}"
+    return raw
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
+def test_rollups_give_the_raw_rows_report_as_history_changes(db: Database, zone: str) -> None:
+    people = make_company(40, functions=FUNCTIONS)
+    with travel_to(NOW):
+        make_history(db, people, NOW, weeks=10, zone=zone)
+    before = _assert_same(db, zone)
+    with db.session() as session:
+        built = session.scalar(
+            select(func.count()).select_from(report_days).where(report_days.c.zone == zone)
+        )
+    assert built and built >= 70  # the reports above read the roll-ups, built on the way
+
+    # A chat re-dated: held three weeks earlier than it was (introduced the day before).
+    with db.session() as session:
+        chat = session.scalars(
+            select(Chat).where(Chat.done_at.is_not(None)).order_by(Chat.done_at.desc())
+        ).first()
+        assert chat is not None and chat.done_at is not None
+        chat.done_at = chat.done_at - timedelta(days=21)
+        chat.created_at = chat.done_at - timedelta(days=1)
+    redated = _assert_same(db, zone)
+    assert redated != before  # the figures moved: the roll-ups had to follow
+
+    # A chat held now, through the service (a bulk UPDATE), and someone changing function.
+    with db.session() as session:
+        chat = session.scalars(select(Chat).where(Chat.done_at.is_(None)).order_by(Chat.id)).first()
+        assert chat is not None
+        chats.record_met(session, chat, chat.participants[0].person_id, NOW - timedelta(hours=1))
+        mover = session.scalars(
+            select(Person).join(ChatParticipant, ChatParticipant.person_id == Person.id).order_by(Person.id)
+        ).first()
+        assert mover is not None
+        mover.function = "Design" if mover.function != "Design" else "Sales"
+    _assert_same(db, zone)
+
+    # A person erased: their rows stay, re-pointed at nobody, their topics and searches gone.
+    with db.session() as session:
+        busiest = session.scalar(
+            select(Person.slack_user_id)
+            .join(ChatParticipant, ChatParticipant.person_id == Person.id)
+            .group_by(Person.id, Person.slack_user_id)
+            .order_by(func.count().desc(), Person.id)
+            .limit(1)
+        )
+        assert busiest is not None
+        erase_person(session, busiest, NOW)
+    _assert_same(db, zone)
+
+    # The retention purge: free text older than 30 days blanked.
+    with db.session() as session:
+        purged = purge_old_text(session, NOW, 30)
+    assert purged.searches > 0
+    _assert_same(db, zone)
+
+
+def test_writes_mark_the_days_they_change_and_bare_core_writes_need_an_invalidate(db: Database) -> None:
+    people = make_company(12, functions=FUNCTIONS)
+    with travel_to(NOW):
+        make_history(db, people, NOW, weeks=3)
+    _assert_same(db, "UTC")
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(report_marks)) == 0  # consumed
+        chat = session.scalars(select(Chat).where(Chat.done_at.is_not(None)).order_by(Chat.id)).first()
+        assert chat is not None and chat.done_at is not None
+        chat.done_at -= timedelta(days=8)
+    with db.session() as session:
+        # Its creation, and the day it was held before and after.
+        assert session.scalar(select(func.count()).select_from(report_marks)) == 3
+    _assert_same(db, "UTC")
+
+    # A Core statement on a bare connection is invisible to the marks: the report would be stale
+    # until the roll-ups are invalidated (bench/reports.py does so after seeding).
+    with db.engine.begin() as connection:
+        connection.execute(update(Chat.__table__).values(done_at=None))
+    with db.session() as session:
+        period = reports.parse_period("last 12 weeks", NOW, "UTC")
+        stale = reports.compute_report(session, period, functions=FUNCTIONS, min_group_size=2, now=NOW)
+        assert stale.summary.metric("chats_held").current.show() != "0"
+        rollups.invalidate(session)
+    _assert_same(db, "UTC")
