@@ -89,3 +89,54 @@ report_people = Table(
     Index("ix_report_rollup_people_day", "zone", "day"),
     sqlite_with_rowid=False,
 )
+
+# Additive counts by local day, each with the distinct people of its row (the smallest group
+# behind a count is bounded from those: bot.services.reports.rolled).
+
+# Chat requests sent on `day` by outcome (accepted, declined, expired, other).
+report_requests = Table(
+    "report_rollup_requests",
+    Base.metadata,
+    Column("zone", String(ZONE), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("outcome", String(16), primary_key=True),
+    Column("requests", Integer, nullable=False),
+    Column("learners", Integer, nullable=False),
+    Column("experts", Integer, nullable=False),
+)
+
+# Participants asked how a chat introduced on `day` went, and of them who answered.
+report_answers = Table(
+    "report_rollup_answers",
+    Base.metadata,
+    Column("zone", String(ZONE), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("asked", Integer, nullable=False),
+    Column("answered", Integer, nullable=False),
+    Column("people", Integer, nullable=False),
+)
+
+# Chats from requests held on `day` (`cday` as in report_rollup_held), by whole hours from
+# the request to the chat.
+report_waits = Table(
+    "report_rollup_waits",
+    Base.metadata,
+    Column("zone", String(ZONE), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("cday", Date, primary_key=True),
+    Column("hours", Integer, primary_key=True),
+    Column("chats", Integer, nullable=False),
+    Column("learners", Integer, nullable=False),
+    Column("experts", Integer, nullable=False),
+)
+
+# Takeaways written on `day` by usefulness (0: not rated).
+report_notes = Table(
+    "report_rollup_notes",
+    Base.metadata,
+    Column("zone", String(ZONE), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("usefulness", Integer, primary_key=True),
+    Column("notes", Integer, nullable=False),
+    Column("authors", Integer, nullable=False),
+)

@@ -9,21 +9,24 @@ from the raw rows, for several periods, in UTC and in a zone that changed clocks
 
 from __future__ import annotations
 
+import argparse
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
+from bot.cli.report import _report as cli_report
 from bot.clock import travel_to
 from bot.db import Database
 from bot.devtools.company import make_company
 from bot.devtools.history import make_history
-from bot.models import Chat, ChatParticipant, Person
+from bot.models import Chat, ChatParticipant, ChatRequest, Person
 from bot.models_rollups import report_days, report_marks
 from bot.services import chats, reports
 from bot.services.privacy import purge_old_text
 from bot.services.privacy_erase import erase_person
 from bot.services.reports import rollups
+from bot.settings import Settings
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # a Wednesday; New York left summer time on 1 Nov
 PERIODS = ["", "last month", "last 12 weeks", "this year"]
@@ -133,3 +136,18 @@ def test_writes_mark_the_days_they_change_and_bare_core_writes_need_an_invalidat
         assert stale.summary.metric("chats_held").current.show() != "0"
         rollups.invalidate(session)
     _assert_same(db, "UTC")
+
+
+def test_the_cli_builds_every_day_ahead_of_the_first_report(db: Database, settings: Settings) -> None:
+    with travel_to(NOW):
+        make_history(db, make_company(8, functions=FUNCTIONS), NOW, weeks=2)
+        assert cli_report(argparse.Namespace(build_rollups=True), settings) == 0
+    with db.session() as session:
+        first = session.scalar(
+            select(func.min(report_days.c.day)).where(report_days.c.zone == settings.timezone)
+        )
+        last = session.scalar(
+            select(func.max(report_days.c.day)).where(report_days.c.zone == settings.timezone)
+        )
+        oldest = min(session.scalar(select(func.min(m.created_at))) for m in (Chat, ChatRequest))
+    assert first == oldest.date() and last == NOW.date()

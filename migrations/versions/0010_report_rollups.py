@@ -82,9 +82,54 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     op.create_index("ix_report_rollup_people_day", "report_rollup_people", ["zone", "day"])
+    _create_counts()
+
+
+def _create_counts() -> None:
+    op.create_table(
+        "report_rollup_requests",
+        sa.Column("zone", sa.String(64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("requests", sa.Integer(), nullable=False),
+        sa.Column("learners", sa.Integer(), nullable=False),
+        sa.Column("experts", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("zone", "day", "outcome", name=op.f("pk_report_rollup_requests")),
+    )
+    op.create_table(
+        "report_rollup_answers",
+        sa.Column("zone", sa.String(64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("asked", sa.Integer(), nullable=False),
+        sa.Column("answered", sa.Integer(), nullable=False),
+        sa.Column("people", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("zone", "day", name=op.f("pk_report_rollup_answers")),
+    )
+    op.create_table(
+        "report_rollup_waits",
+        sa.Column("zone", sa.String(64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("cday", sa.Date(), nullable=False),
+        sa.Column("hours", sa.Integer(), nullable=False),
+        sa.Column("chats", sa.Integer(), nullable=False),
+        sa.Column("learners", sa.Integer(), nullable=False),
+        sa.Column("experts", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("zone", "day", "cday", "hours", name=op.f("pk_report_rollup_waits")),
+    )
+    op.create_table(
+        "report_rollup_notes",
+        sa.Column("zone", sa.String(64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("usefulness", sa.Integer(), nullable=False),
+        sa.Column("notes", sa.Integer(), nullable=False),
+        sa.Column("authors", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("zone", "day", "usefulness", name=op.f("pk_report_rollup_notes")),
+    )
 
 
 def downgrade() -> None:
+    for name in ("notes", "waits", "answers", "requests"):
+        op.drop_table(f"report_rollup_{name}")
     op.drop_index("ix_report_rollup_people_day", table_name="report_rollup_people")
     op.drop_table("report_rollup_people")
     op.drop_table("report_rollup_intros")

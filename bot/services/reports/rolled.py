@@ -20,11 +20,23 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, distinct, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
-from bot.models import Person, PersonTopic, TopicKind
-from bot.models_rollups import HELD, INTRO, LEARNED, report_flow, report_held, report_intros, report_people
+from bot.models import Chat, ChatParticipant, Person, PersonTopic, TopicKind
+from bot.models_rollups import (
+    HELD,
+    INTRO,
+    LEARNED,
+    report_answers,
+    report_flow,
+    report_held,
+    report_intros,
+    report_notes,
+    report_people,
+    report_requests,
+    report_waits,
+)
 from bot.services.reports import aggregates, sql
 from bot.services.reports.periods import Period, week_starts
 from bot.services.scheduling.figures import ALL, NO_FUNCTION
@@ -104,13 +116,48 @@ def held(
         people = side.people(k)
         unsettled |= people is None
         out.weeks[i] = (side.chats, people or 0)
+    open_pairs = []
     for (lf, ef), side in flow.items():
         people = side.people(k, (sizes.get(lf, 0), sizes.get(ef, 0)))
-        unsettled |= people is None
+        if people is None:
+            open_pairs.append((lf, ef))
         out.flow[(lf, ef)] = (side.chats, people or 0)
     if unsettled:
         _settle(out, exact())
+    else:
+        for pair in open_pairs:
+            out.flow[pair] = (out.flow[pair][0], _pair_people(session, cur, *pair))
     return out
+
+
+def _same(column: Any, value: str | None) -> Any:
+    return column.is_(None) if value is None else column == value
+
+
+def _pair_people(session: Session, cur: Period, lf: str | None, ef: str | None) -> int:
+    """One cell of the function flow from the raw rows: min(distinct learners, distinct experts)
+    of the period's chats held between these two functions (read from their people's chats)."""
+    learner, expert = aliased(ChatParticipant), aliased(ChatParticipant)
+    lp, ep = aliased(Person), aliased(Person)
+    stmt = (
+        select(func.count(distinct(learner.person_id)), func.count(distinct(expert.person_id)))
+        .select_from(lp)
+        .join(learner, learner.person_id == lp.id)
+        .join(Chat, Chat.id == learner.chat_id)
+        .join(expert, expert.chat_id == Chat.id)
+        .join(ep, ep.id == expert.person_id)
+        .where(
+            _same(lp.function, lf),
+            _same(ep.function, ef),
+            learner.role.in_(sql.LEARNER_SIDE),
+            expert.role.in_(sql.EXPERT_SIDE),
+            expert.person_id != learner.person_id,
+            sql.between(Chat.done_at, cur),
+            Chat.created_at < cur.end,
+        )
+    )
+    learners, experts = session.execute(stmt).one()
+    return min(int(learners), int(experts))
 
 
 def _settle(out: aggregates.Held, raw: aggregates.Held) -> None:
@@ -198,3 +245,113 @@ def intro_counts(session: Session, period: Period) -> dict[str, tuple[int, int]]
         people[function or NO_FUNCTION] += int(n)
         people[ALL] += int(n)
     return {label: (people.get(label, 0), n) for label, n in found.items()}
+
+
+def _periods(day: date, cur: Period, prev: Period) -> list[int]:
+    return [c for c, p in ((0, prev), (1, cur)) if p.first_day <= day <= p.last_day]
+
+
+def _span(table: Any, cur: Period, prev: Period) -> list[Any]:
+    return [
+        table.c.zone == cur.zone,
+        table.c.day >= min(prev.first_day, cur.first_day),
+        table.c.day <= cur.last_day,
+    ]
+
+
+def requests(
+    session: Session,
+    cur: Period,
+    prev: Period,
+    k: int,
+    exact: Callable[[], dict[int, dict[str, tuple[int, int]]]],
+) -> dict[int, dict[str, tuple[int, int]]]:
+    """`aggregates.requests` from the roll-ups."""
+    r = report_requests.c
+    sides: dict[tuple[int, str], _Side] = defaultdict(_Side)
+    stmt = select(r.day, r.outcome, r.requests, r.learners, r.experts).where(
+        *_span(report_requests, cur, prev)
+    )
+    for day, outcome, n, learners, experts in session.execute(stmt):
+        for c in _periods(day, cur, prev):
+            sides[(c, outcome)].add(n, 0, learners, experts)
+            sides[(c, "sent")].add(n, 0, learners, experts)
+    out: dict[int, dict[str, tuple[int, int]]] = {0: {}, 1: {}}
+    for (c, name), side in sides.items():
+        people = side.people(k)
+        if people is None:
+            return exact()
+        out[c][name] = (side.chats, people)
+    return out
+
+
+def answer_rate(
+    session: Session, cur: Period, prev: Period, k: int, exact: Callable[[], dict[int, tuple[int, int, int]]]
+) -> dict[int, tuple[int, int, int]]:
+    """`aggregates.answer_rate` from the roll-ups."""
+    a = report_answers.c
+    sides: dict[int, _Side] = defaultdict(_Side)
+    for day, asked, answered, people in session.execute(
+        select(a.day, a.asked, a.answered, a.people).where(*_span(report_answers, cur, prev))
+    ):
+        for c in _periods(day, cur, prev):
+            sides[c].add(asked, answered, people, people)
+    out = {}
+    for c, side in sides.items():
+        people = side.people(k)
+        if people is None:
+            return exact()
+        out[c] = (side.chats, side.extra, people)
+    return out
+
+
+def days_to_chat(
+    session: Session,
+    cur: Period,
+    prev: Period,
+    k: int,
+    exact: Callable[[], dict[int, tuple[float | None, int]]],
+) -> dict[int, tuple[float | None, int]]:
+    """`aggregates.days_to_chat` from the roll-ups: the same hour histogram, summed."""
+    w = report_waits.c
+    histogram: dict[int, list[tuple[float, int]]] = {0: [], 1: []}
+    sides: dict[int, _Side] = defaultdict(_Side)
+    stmt = select(w.day, w.hours, w.chats, w.learners, w.experts).where(
+        *_span(report_waits, cur, prev), w.cday <= cur.last_day
+    )
+    for day, hours, chats, learners, experts in session.execute(stmt):
+        for c in _periods(day, cur, prev):
+            histogram[c].append(((float(hours) + 0.5) / 24, int(chats)))
+            sides[c].add(chats, 0, learners, experts)
+    smallest = {}
+    for c, side in sides.items():
+        people = side.people(k)
+        if people is None:
+            return exact()
+        smallest[c] = people
+    return {c: (sql.median(histogram[c]), smallest.get(c, 0)) for c in (0, 1)}
+
+
+def takeaways(
+    session: Session, cur: Period, prev: Period, k: int, exact: Callable[[], dict[int, Any]]
+) -> dict[int, tuple[int, int, float | None, int]]:
+    """`aggregates.takeaways` from the roll-ups: (takeaways, authors, median usefulness, raters)."""
+    n = report_notes.c
+    written: dict[int, _Side] = defaultdict(_Side)
+    rated: dict[int, _Side] = defaultdict(_Side)
+    histogram: dict[int, list[tuple[float, int]]] = {0: [], 1: []}
+    for day, usefulness, notes, authors in session.execute(
+        select(n.day, n.usefulness, n.notes, n.authors).where(*_span(report_notes, cur, prev))
+    ):
+        for c in _periods(day, cur, prev):
+            written[c].add(notes, 0, authors, authors)
+            if usefulness:
+                rated[c].add(notes, 0, authors, authors)
+                histogram[c].append((float(usefulness), int(notes)))
+    out = {}
+    for c in (0, 1):
+        authors, raters = written[c].people(k), rated[c].people(k)
+        if authors is None or raters is None:
+            return exact()  # type: ignore[no-any-return]
+        out[c] = (written[c].chats, authors, sql.median(histogram[c]), raters)
+    return out

@@ -39,7 +39,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from bot.clock import utcnow
-from bot.models import Chat, ChatParticipant, ChatRequest, Person
+from bot.models import Chat, ChatParticipant, ChatRequest, Person, Takeaway
 from bot.models_rollups import (
     HELD,
     INTRO,
@@ -51,7 +51,7 @@ from bot.models_rollups import (
     report_marks,
     report_people,
 )
-from bot.services.reports import sql
+from bot.services.reports import rollup_counts, sql
 from bot.services.reports.periods import local_midnight
 from bot.services.scheduling.figures import ALL, NO_FUNCTION
 
@@ -142,7 +142,7 @@ def build(session: Session, zone: str, first: date, last: date) -> None:
     """Rebuild the roll-ups of first..last (local days of `zone`) from the raw rows."""
     tz = ZoneInfo(zone)
     start, end = local_midnight(first, zone), local_midnight(last + timedelta(days=1), zone)
-    for table in (report_held, report_flow, report_intros, report_people):
+    for table in (report_held, report_flow, report_intros, report_people, *rollup_counts.TABLES):
         session.execute(delete(table).where(table.c.zone == zone, table.c.day.between(first, last)))
     session.execute(
         delete(report_days).where(report_days.c.zone == zone, report_days.c.day.between(first, last))
@@ -153,6 +153,8 @@ def build(session: Session, zone: str, first: date, last: date) -> None:
     _insert(session, report_held, held)
     _insert(session, report_flow, flow)
     _insert(session, report_intros, intros)
+    for table, rows in rollup_counts.count_rows(session, zone, start, end).items():
+        _insert(session, table, rows)
     _insert(
         session,
         report_people,
@@ -330,18 +332,39 @@ def _people_instants(session: Session, person_ids: set[int]) -> set[datetime]:
     return found
 
 
+def _request_chat_instants(session: Session, request_ids: set[int]) -> set[datetime]:
+    """Instants of the chats these requests became (hours from request to chat)."""
+    if not request_ids:
+        return set()
+    found: set[datetime] = set()
+    for created, done in session.connection().execute(
+        select(Chat.created_at, Chat.done_at).where(Chat.request_id.in_(sorted(request_ids)))
+    ):
+        found.update(at for at in (created, done) if at is not None)
+    return found
+
+
+_REQUEST_COLUMNS = ("created_at", "learner_id", "expert_id", "status")
+_PARTICIPANT_COLUMNS = ("role", "person_id", "chat_id", "checkins_sent", "answered_at")
+
+
 @event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     marks: set[datetime] = session.info.setdefault(_PENDING, set())
     chat_ids: set[int] = set()
     people: set[int] = set()
+    requests: set[int] = set()
     for obj in (*session.new, *session.dirty, *session.deleted):
         new = obj in session.new or obj in session.deleted
-        if isinstance(obj, Chat) and (new or _changed(obj, "created_at", "done_at")):
+        if isinstance(obj, Chat) and (new or _changed(obj, "created_at", "done_at", "request_id")):
             marks |= _values(obj, "created_at", "done_at")
-        elif isinstance(obj, ChatRequest) and (new or _changed(obj, "created_at", "learner_id")):
+        elif isinstance(obj, ChatRequest) and (new or _changed(obj, *_REQUEST_COLUMNS)):
             marks |= _values(obj, "created_at")
-        elif isinstance(obj, ChatParticipant) and (new or _changed(obj, "role", "person_id", "chat_id")):
+            if obj.id is not None:
+                requests.add(obj.id)
+        elif isinstance(obj, Takeaway) and (new or _changed(obj, "created_at", "usefulness", "author_id")):
+            marks |= _values(obj, "created_at")
+        elif isinstance(obj, ChatParticipant) and (new or _changed(obj, *_PARTICIPANT_COLUMNS)):
             chat = sa_inspect(obj).attrs.chat.loaded_value
             if isinstance(chat, Chat):
                 marks |= _values(chat, "created_at", "done_at")
@@ -355,6 +378,7 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
         ):
             people.add(obj.id)
     marks |= _chat_instants(session, chat_ids) | _people_instants(session, people)
+    marks |= _request_chat_instants(session, requests)
 
 
 @event.listens_for(Session, "after_flush")
@@ -391,8 +415,13 @@ def _bulk_statement(state: ORMExecuteState) -> Any:
         ids = set(session.connection().execute(select(Person.id).where(*_where(where))).scalars())
         marks = _people_instants(session, ids)
         result = state.invoke_statement()
-    elif entity in (Chat, ChatParticipant, ChatRequest):
-        key = {Chat: Chat.id, ChatParticipant: ChatParticipant.chat_id, ChatRequest: ChatRequest.id}[entity]
+    elif entity in (Chat, ChatParticipant, ChatRequest, Takeaway):
+        key = {
+            Chat: Chat.id,
+            ChatParticipant: ChatParticipant.chat_id,
+            ChatRequest: ChatRequest.id,
+            Takeaway: Takeaway.id,
+        }[entity]
         ids = set(session.connection().execute(select(key).where(*_where(where))).scalars())
         marks = _entity_instants(session, entity, ids)
         result = state.invoke_statement()
@@ -409,14 +438,14 @@ def _where(clause: Any) -> list[Any]:
 
 
 def _entity_instants(session: Session, entity: type, ids: set[int]) -> set[datetime]:
-    if entity is not ChatRequest:
+    if entity is Chat or entity is ChatParticipant:
         return _chat_instants(session, ids)
+    column = ChatRequest.created_at if entity is ChatRequest else Takeaway.created_at
+    key = ChatRequest.id if entity is ChatRequest else Takeaway.id
     found: set[datetime] = set()
     for start in range(0, len(ids), 500):
         batch = sorted(ids)[start : start + 500]
-        found.update(
-            session.connection()
-            .execute(select(ChatRequest.created_at).where(ChatRequest.id.in_(batch)))
-            .scalars()
-        )
+        found.update(session.connection().execute(select(column).where(key.in_(batch))).scalars())
+    if entity is ChatRequest:
+        found |= _request_chat_instants(session, ids)
     return found

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from bot.services.reports import aggregates
+from collections.abc import Callable
+from typing import TypeVar
+
+from bot.services.reports import aggregates, rolled
 from bot.services.reports.document import Metric, Summary
 from bot.services.reports.scope import Scope
 from bot.services.reports.suppression import Cell, count_cell, part_of, rate_cell, suppress_cells
+
+T = TypeVar("T")
 
 REQUEST_METRICS = (
     ("requests_sent", "Requests sent", "sent"),
@@ -13,6 +18,20 @@ REQUEST_METRICS = (
     ("requests_declined", "Requests declined or redirected", "declined"),
     ("requests_expired", "Requests expired", "expired"),
 )
+
+
+def _figure(scope: Scope, name: str, from_rollups: Callable[..., T], from_rows: Callable[[], T]) -> T:
+    """A figure from the roll-ups (they fall back on `from_rows` when their bounds leave a
+    cell's suppression open), or from the raw rows when the report does not read roll-ups."""
+
+    def raw() -> T:
+        return scope.timed(f"{name}_raw_rows" if scope.use_rollups else name, from_rows)
+
+    if scope.rolled():
+        return scope.timed(
+            name, lambda: from_rollups(scope.session, scope.period, scope.previous, scope.k, raw)
+        )
+    return raw()
 
 
 def _people_metrics(scope: Scope) -> list[Metric]:
@@ -28,9 +47,8 @@ def _people_metrics(scope: Scope) -> list[Metric]:
 
 
 def _request_metrics(scope: Scope, full: bool) -> list[Metric]:
-    requests = scope.timed(
-        "requests", lambda: aggregates.requests(scope.session, scope.period, scope.previous)
-    )
+    session, cur, prev = scope.session, scope.period, scope.previous
+    requests = _figure(scope, "requests", rolled.requests, lambda: aggregates.requests(session, cur, prev))
     wanted = REQUEST_METRICS if full else REQUEST_METRICS[:1]
     cells = {c: [count_cell(*requests[c].get(name, (0, 0))) for _, _, name in wanted] for c in (0, 1)}
     for c in (0, 1):
@@ -54,7 +72,12 @@ def _quality_metrics(scope: Scope, held: dict[int, Cell]) -> list[Metric]:
     """Follow-up answers, cross-function share, days to chat, usefulness, takeaways."""
     session, cur, prev = scope.session, scope.period, scope.previous
     metrics = []
-    rate = scope.timed("answer_rate", lambda: aggregates.answer_rate(session, cur, prev, scope.ranges))
+    rate = _figure(
+        scope,
+        "answer_rate",
+        rolled.answer_rate,
+        lambda: aggregates.answer_rate(session, cur, prev, scope.ranges),
+    )
     cells = {}
     for c in (0, 1):
         asked, answered, people, answerers = rate.get(c, (0, 0, 0, 0))
@@ -68,11 +91,16 @@ def _quality_metrics(scope: Scope, held: dict[int, Cell]) -> list[Metric]:
         cells[c] = part_of(rate_cell(across, chats, held[c].people), held[c])
     metrics.append(Metric("cross_function", "Chats across functions", cells[1], cells[0]))
 
-    days = scope.timed("days_to_chat", lambda: aggregates.days_to_chat(session, cur, prev, scope.ranges))
+    days = _figure(
+        scope,
+        "days_to_chat",
+        rolled.days_to_chat,
+        lambda: aggregates.days_to_chat(session, cur, prev, scope.ranges),
+    )
     cells = {c: Cell(days[c][0], days[c][1], fmt="number") for c in (0, 1)}
     metrics.append(Metric("days_to_chat", "Median days from request to chat", cells[1], cells[0]))
 
-    notes = scope.timed("takeaways", lambda: aggregates.takeaways(session, cur, prev))
+    notes = _figure(scope, "takeaways", rolled.takeaways, lambda: aggregates.takeaways(session, cur, prev))
     useful = {c: Cell(notes[c][2], notes[c][3], fmt="number") for c in (0, 1)}
     metrics.append(Metric("usefulness", "Median usefulness (1–5)", useful[1], useful[0]))
     written = {c: count_cell(notes[c][0], notes[c][1]) for c in (0, 1)}
