@@ -73,11 +73,12 @@ report_intros = Table(
     Column("chats", Integer, nullable=False),
 )
 
-HELD, LEARNED, INTRO = 1, 2, 3  # report_people.kind
+HELD, LEARNED, INTRO, EXPERT, ASKED = 1, 2, 3, 4, 5  # report_people.kind
 
 # Who took part on a day: kind HELD (a participant of a chat held that day, `cday` as above),
-# LEARNED (asked for a chat, or joined one on the learner's side, created that day) or INTRO
-# (a participant of a chat created that day); `cday` is `day` for the last two.
+# LEARNED (asked for a chat, or joined one on the learner's side, created that day), INTRO
+# (a participant of a chat created that day), EXPERT (on the expert's side of `chats` chats
+# created that day) or ASKED (received a chat request that day); `cday` is `day` but for HELD.
 report_people = Table(
     "report_rollup_people",
     Base.metadata,
@@ -86,6 +87,7 @@ report_people = Table(
     Column("kind", Integer, primary_key=True),
     Column("day", Date, primary_key=True),
     Column("cday", Date, primary_key=True),
+    Column("chats", Integer, nullable=False),
     Index("ix_report_rollup_people_day", "zone", "day"),
     sqlite_with_rowid=False,
 )

@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("cday", sa.Date(), nullable=False),
+        sa.Column("chats", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint(
             "zone", "person_id", "kind", "day", "cday", name=op.f("pk_report_rollup_people")
         ),

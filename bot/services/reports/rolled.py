@@ -23,8 +23,10 @@ from typing import Any
 from sqlalchemy import and_, case, distinct, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from bot.models import Chat, ChatParticipant, Person, PersonTopic, TopicKind
+from bot.models import Chat, ChatParticipant, ChatRequest, Person, PersonTopic, TopicKind
 from bot.models_rollups import (
+    ASKED,
+    EXPERT,
     HELD,
     INTRO,
     LEARNED,
@@ -355,3 +357,38 @@ def takeaways(
             return exact()  # type: ignore[no-any-return]
         out[c] = (written[c].chats, authors, sql.median(histogram[c]), raters)
     return out
+
+
+def expert_load_counts(session: Session, period: Period) -> dict[str, tuple[int, int, int, int]]:
+    """`tables.expert_load_counts` from the roll-ups: per function label (experts, over
+    capacity, not asked in period, never asked), each person's chats summed from their days."""
+    p = report_people.c
+    chats = (
+        select(func.coalesce(func.sum(p.chats), 0))
+        .where(
+            p.zone == period.zone,
+            p.person_id == Person.id,
+            p.kind == EXPERT,
+            p.day >= period.first_day,
+            p.day <= period.last_day,
+        )
+        .scalar_subquery()
+    )
+    ever_asked = select(ChatRequest.id).where(ChatRequest.expert_id == Person.id).exists()
+    speakers = select(PersonTopic.person_id).where(PersonTopic.kind == TopicKind.SPEAK)
+    over = chats * sql.DAYS_PER_MONTH > Person.chats_per_month * period.days
+    stmt = (
+        select(
+            Person.function,
+            func.count(),
+            func.count(case((over, 1))),
+            func.count(case((~_took_part(period.zone, ASKED, period), 1))),
+            func.count(case((~ever_asked, 1))),
+        )
+        .where(sql.joined_at(period.end), Person.id.in_(speakers))
+        .group_by(Person.function)
+    )
+    found: dict[str, tuple[int, int, int, int]] = {}
+    for function, *counts in session.execute(stmt):
+        found[sql.function_label(function)] = tuple(int(c) for c in counts)  # type: ignore[assignment]
+    return found

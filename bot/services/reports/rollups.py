@@ -41,6 +41,8 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from bot.clock import utcnow
 from bot.models import Chat, ChatParticipant, ChatRequest, Person, Takeaway
 from bot.models_rollups import (
+    ASKED,
+    EXPERT,
     HELD,
     INTRO,
     LEARNED,
@@ -148,7 +150,7 @@ def build(session: Session, zone: str, first: date, last: date) -> None:
         delete(report_days).where(report_days.c.zone == zone, report_days.c.day.between(first, last))
     )
     held, flow, people = _held_rows(session, zone, tz, start, end)
-    intros, created = _created_rows(session, zone, tz, start, end)
+    intros, created, expert_chats = _created_rows(session, zone, tz, start, end)
     people |= created
     _insert(session, report_held, held)
     _insert(session, report_flow, flow)
@@ -158,7 +160,14 @@ def build(session: Session, zone: str, first: date, last: date) -> None:
     _insert(
         session,
         report_people,
-        [{"zone": zone, "person_id": p, "kind": k, "day": d, "cday": c} for p, k, d, c in sorted(people)],
+        [
+            {"zone": zone, "person_id": p, "kind": k, "day": d, "cday": c, "chats": 1}
+            for p, k, d, c in sorted(people)
+        ]
+        + [
+            {"zone": zone, "person_id": p, "kind": EXPERT, "day": d, "cday": d, "chats": n}
+            for (p, d), n in sorted(expert_chats.items())
+        ],
     )
     now = utcnow()
     _insert(
@@ -248,15 +257,18 @@ def _by_chat(rows: Iterable[Any]) -> Iterator[list[Any]]:
 
 def _created_rows(
     session: Session, zone: str, tz: ZoneInfo, start: datetime, end: datetime
-) -> tuple[list[dict[str, Any]], set[tuple[int, int, date, date]]]:
-    """Intros by function label, and LEARNED / INTRO people, of what was created in [start, end)."""
+) -> tuple[list[dict[str, Any]], set[tuple[int, int, date, date]], dict[tuple[int, date], int]]:
+    """Intros by function label; LEARNED, INTRO and ASKED people; each person's chats on the
+    expert's side per day (EXPERT): of what was created in [start, end)."""
     people: set[tuple[int, int, date, date]] = set()
-    asked = select(ChatRequest.learner_id, ChatRequest.created_at).where(
+    expert_chats: dict[tuple[int, date], int] = defaultdict(int)
+    asked = select(ChatRequest.learner_id, ChatRequest.expert_id, ChatRequest.created_at).where(
         ChatRequest.created_at >= start, ChatRequest.created_at < end
     )
-    for pid, at in session.execute(asked):
+    for learner, expert, at in session.execute(asked):
         day = at.astimezone(tz).date()
-        people.add((pid, LEARNED, day, day))
+        people.add((learner, LEARNED, day, day))
+        people.add((expert, ASKED, day, day))
     introduced = (
         select(Chat.id, Chat.created_at, ChatParticipant.person_id, ChatParticipant.role, Person.function)
         .join(ChatParticipant, ChatParticipant.chat_id == Chat.id)
@@ -273,8 +285,10 @@ def _created_rows(
             people.add((pid, INTRO, day, day))
             if role in sql.LEARNER_SIDE:
                 people.add((pid, LEARNED, day, day))
+            if role in sql.EXPERT_SIDE:
+                expert_chats[(pid, day)] += 1
     rows = [{"zone": zone, "day": d, "fn": fn, "chats": n} for (d, fn), n in intros.items()]
-    return rows, people
+    return rows, people, expert_chats
 
 
 def build_all(session: Session, zone: str, now: datetime | None = None) -> int:

@@ -28,6 +28,7 @@ from bot.models import Chat, ChatRole, Person
 from bot.services.reports.periods import Period, local_midnight, week_starts
 
 NO_FUNCTION = "(no function)"
+DAYS_PER_MONTH = 30.4375  # expert load: a period's chats against chats_per_month
 LEARNER_SIDE = (ChatRole.LEARNER, ChatRole.PEER)
 EXPERT_SIDE = (ChatRole.EXPERT, ChatRole.PEER)
 

@@ -7,12 +7,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from bot.models import Chat, ChatParticipant, ChatRequest, Person, PersonTopic, TopicKind
-from bot.services.reports import sql
+from bot.services.reports import rolled, sql
 from bot.services.reports.periods import Period, week_starts
 from bot.services.reports.scope import Scope
 from bot.services.reports.suppression import Cell, Table, count_cell, part_of, suppress_table
-
-DAYS_PER_MONTH = 30.4375
 
 
 def participation_table(scope: Scope) -> Table:
@@ -100,7 +98,7 @@ def expert_load_counts(
     speakers = select(PersonTopic.person_id).where(PersonTopic.kind == TopicKind.SPEAK)
     chats = func.coalesce(load.c.n, 0)
     # Over capacity: more chats in the period than chats_per_month allows for its length.
-    over = chats * DAYS_PER_MONTH > Person.chats_per_month * period.days
+    over = chats * sql.DAYS_PER_MONTH > Person.chats_per_month * period.days
     stmt = (
         select(
             Person.function,
@@ -121,7 +119,12 @@ def expert_load_counts(
 
 
 def expert_load(scope: Scope) -> Table:
-    found = scope.timed("expert_load", lambda: expert_load_counts(scope.session, scope.period, scope.ranges))
+    if scope.rolled():
+        found = scope.timed("expert_load", lambda: rolled.expert_load_counts(scope.session, scope.period))
+    else:
+        found = scope.timed(
+            "expert_load", lambda: expert_load_counts(scope.session, scope.period, scope.ranges)
+        )
     order = sql.function_order(scope.functions, [None if f == sql.NO_FUNCTION else f for f in found])
     rows = [
         (label, _within_first([count_cell(v) for v in found.get(label, (0, 0, 0, 0))])) for label in order
