@@ -57,6 +57,7 @@ from bot.services.reports import rollup_counts, sql
 from bot.services.reports.periods import local_midnight
 from bot.services.scheduling.figures import ALL, NO_FUNCTION
 
+ROLLUP_TABLES = (report_days, report_held, report_flow, report_intros, report_people, *rollup_counts.TABLES)
 CHUNK_DAYS = 31  # days built per pass: bounds the rows read at once during a backfill
 _LOCK = 71_017_017  # pg_advisory_xact_lock key: one builder at a time
 _PENDING = "infochat_rollup_marks"
@@ -318,7 +319,12 @@ def build_all(session: Session, zone: str, now: datetime | None = None) -> int:
     if not starts:
         return 0
     tz = ZoneInfo(zone)
-    return ensure(session, zone, min(starts).astimezone(tz).date(), (now or utcnow()).astimezone(tz).date())
+    built = ensure(session, zone, min(starts).astimezone(tz).date(), (now or utcnow()).astimezone(tz).date())
+    # The planner must know the tables' new sizes before a report probes them once per person
+    # (PostgreSQL's autovacuum would, minutes later; until then reports after a backfill crawled).
+    names = ", ".join(t.name for t in ROLLUP_TABLES)
+    session.execute(text(f"ANALYZE {names}" if sql.dialect(session) == "postgresql" else "ANALYZE"))
+    return built
 
 
 # -- marks: every write that changes what a day rolls up --------------------------------------------
