@@ -116,6 +116,7 @@ report_answers = Table(
     Column("asked", Integer, nullable=False),
     Column("answered", Integer, nullable=False),
     Column("people", Integer, nullable=False),
+    Column("answerers", Integer, nullable=False),
 )
 
 # Chats from requests held on `day` (`cday` as in report_rollup_held), by whole hours from

@@ -104,6 +104,7 @@ def _create_counts() -> None:
         sa.Column("asked", sa.Integer(), nullable=False),
         sa.Column("answered", sa.Integer(), nullable=False),
         sa.Column("people", sa.Integer(), nullable=False),
+        sa.Column("answerers", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("zone", "day", name=op.f("pk_report_rollup_answers")),
     )
     op.create_table(

@@ -255,22 +255,28 @@ def requests(
 
 
 def answer_rate(
-    session: Session, cur: Period, prev: Period, k: int, exact: Callable[[], dict[int, tuple[int, int, int]]]
-) -> dict[int, tuple[int, int, int]]:
-    """`aggregates.answer_rate` from the roll-ups."""
+    session: Session,
+    cur: Period,
+    prev: Period,
+    k: int,
+    exact: Callable[[], dict[int, tuple[int, int, int, int]]],
+) -> dict[int, tuple[int, int, int, int]]:
+    """`aggregates.answer_rate` from the roll-ups: (asked, answered, people asked, people who answered)."""
     a = report_answers.c
     sides: dict[int, _Side] = defaultdict(_Side)
-    for day, asked, answered, people in session.execute(
-        select(a.day, a.asked, a.answered, a.people).where(*_span(report_answers, cur, prev))
+    answering: dict[int, _Side] = defaultdict(_Side)
+    for day, asked, answered, people, answerers in session.execute(
+        select(a.day, a.asked, a.answered, a.people, a.answerers).where(*_span(report_answers, cur, prev))
     ):
         for c in _periods(day, cur, prev):
             sides[c].add(asked, answered, people, people)
+            answering[c].add(0, 0, answerers, answerers)
     out = {}
     for c, side in sides.items():
-        people = side.people(k)
-        if people is None:
+        people, answerers = side.people(k), answering[c].people(k)
+        if people is None or answerers is None:
             return exact()
-        out[c] = (side.chats, side.extra, people)
+        out[c] = (side.chats, side.extra, people, answerers)
     return out
 
 

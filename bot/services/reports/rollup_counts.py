@@ -73,15 +73,17 @@ def _answers(session: Session, zone: str, day: Any, start: datetime, end: dateti
         .join(ChatParticipant, ChatParticipant.chat_id == Chat.id)
         .where(Chat.created_at >= start, Chat.created_at < end, ChatParticipant.checkins_sent > 0)
     )
-    found: dict[date, list[Any]] = defaultdict(lambda: [0, 0, set()])
+    found: dict[date, list[Any]] = defaultdict(lambda: [0, 0, set(), set()])
     for created, person, answered in session.execute(stmt):
         group = found[day(created)]
         group[0] += 1
         group[1] += answered is not None
         group[2].add(person)
+        if answered is not None:
+            group[3].add(person)
     return [
-        {"zone": zone, "day": d, "asked": n, "answered": a, "people": len(ps)}
-        for d, (n, a, ps) in found.items()
+        {"zone": zone, "day": d, "asked": n, "answered": a, "people": len(ps), "answerers": len(qs)}
+        for d, (n, a, ps, qs) in found.items()
     ]
 
 
