@@ -495,3 +495,17 @@ def test_report_figures_by_function_with_small_groups_suppressed(db: Database, s
     assert table.cell("Engineering", "median working days to the chat").show() == "2.0"
     assert table.cell(ALL, "with a confirmed time").show() == "75%"
     assert table.cell("Finance", "intros").suppressed  # one person: too few to show
+    # With groups of 4, the 3 chats with a time are too few: their share and their median
+    # (which would give away their dates) are hidden, the 4 intros of 7 people are not.
+    with db.session() as session:
+        stricter = compute_report(
+            session,
+            parse_period("2026-03-02..2026-03-08", monday),
+            functions=["Sales", "Engineering", "Finance"],
+            min_group_size=4,
+            now=monday,
+        )
+    table = next(t for t in stricter.all_tables() if t.key == "scheduling")
+    assert table.cell(ALL, "intros").show() == "4"
+    assert table.cell(ALL, "with a confirmed time").suppressed
+    assert table.cell(ALL, "median working days to the chat").suppressed

@@ -32,9 +32,12 @@ def scheduling_table(scope: Scope) -> Table:
         people = figures.people
         intros = count_cell(figures.intros, people)
         # Every other figure is about these intros: hidden with them.
+        confirmed = rate_cell(figures.confirmed, figures.intros, people)
         parts = [
-            rate_cell(figures.confirmed, figures.intros, people),
-            Cell(figures.median_working_days, people, fmt="number"),
+            confirmed,
+            # A median over the chats with a time: hidden with their count, or it would
+            # give away one or two people's dates.
+            part_of(Cell(figures.median_working_days, people, fmt="number"), confirmed),
             count_cell(figures.rescheduled, people),
             count_cell(figures.cancelled, people),
         ]
