@@ -63,6 +63,17 @@ def _clicked_chat(
 
 
 def open_pick_modal(ctx: AppContext, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+    _open_then_fill(ctx, body, action, respond, _pick_view)
+
+
+def _open_then_fill(
+    ctx: AppContext,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: Respond,
+    fill: Callable[[AppContext, int, str], dict[str, Any]],
+) -> None:
+    """Open a loading modal within the trigger's 3 s, then fill it in once the times are known."""
     respond = responder(ctx, body, respond)
     user_id = clicking_user(body)
     with ctx.db.session() as session:
@@ -70,10 +81,9 @@ def open_pick_modal(ctx: AppContext, body: dict[str, Any], action: dict[str, Any
         if clicked is None:
             return
         chat, _ = clicked
-    # The trigger expires 3 s after the click: open at once, fill in once the times are known.
     opened = ctx.slack.open_view(str(body.get("trigger_id", "")), blocks.loading_modal())
     view_id = str((opened.get("view") or {}).get("id", ""))
-    ctx.slack.call("views.update", view_id=view_id, view=_pick_view(ctx, chat.id, user_id))
+    ctx.slack.call("views.update", view_id=view_id, view=fill(ctx, chat.id, user_id))
     delivery.deliver(ctx)
 
 
@@ -237,18 +247,7 @@ def after_cancel(ctx: AppContext, body: dict[str, Any], view: dict[str, Any]) ->
 def open_suggest_modal(
     ctx: AppContext, body: dict[str, Any], action: dict[str, Any], respond: Respond
 ) -> None:
-    respond = responder(ctx, body, respond)
-    user_id = clicking_user(body)
-    with ctx.db.session() as session:
-        clicked = _clicked_chat(session, action, user_id, respond)
-        if clicked is None:
-            return
-        chat, _ = clicked
-    # As for `Find a time`: open within the trigger's 3 s, then fill in once the times are known.
-    opened = ctx.slack.open_view(str(body.get("trigger_id", "")), blocks.loading_modal())
-    view_id = str((opened.get("view") or {}).get("id", ""))
-    ctx.slack.call("views.update", view_id=view_id, view=_suggest_view(ctx, chat.id, user_id))
-    delivery.deliver(ctx)
+    _open_then_fill(ctx, body, action, respond, _suggest_view)
 
 
 def _suggest_view(ctx: AppContext, chat_id: int, user_id: str) -> dict[str, Any]:
