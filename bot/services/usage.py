@@ -170,10 +170,11 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: Any) -> None:
     people: set[int] = session.info.pop(_PENDING, set())
-    for obj in (*session.new, *session.deleted, *session.dirty):
+    dirty = session.dirty  # a new set on every read: once, not once per object
+    for obj in (*session.new, *session.deleted, *dirty):
         if isinstance(obj, ChatParticipant):
             state = sa_inspect(obj)
-            if obj in session.dirty and not (
+            if obj in dirty and not (
                 state.attrs.role.history.has_changes()
                 or state.attrs.person_id.history.has_changes()
                 or state.attrs.chat_id.history.has_changes()
