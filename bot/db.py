@@ -70,6 +70,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _begin_before_savepoint(connection: Any, _name: str) -> None:
+    """Open the DBAPI transaction before a SAVEPOINT on SQLite.
+
+    pysqlite (Python < 3.12, legacy transaction control) emits BEGIN only before
+    INSERT/UPDATE/DELETE, so a SAVEPOINT in a unit of work that has only read so far
+    runs outside any transaction: it starts one of its own, and its RELEASE commits
+    it. A request or takeaway written under a savepoint would then be kept even if
+    the unit of work failed afterwards (say, before its DM was queued). BEGIN here
+    keeps the savepoint inside the unit of work, which commits or rolls back whole.
+    """
+    driver_connection = connection.connection.driver_connection
+    if not driver_connection.in_transaction:
+        driver_connection.execute("BEGIN")
+
+
 # A pooled connection idle for longer than this is pinged before use (see _ping_if_idle).
 IDLE_PING_SECONDS = 5.0
 
@@ -125,6 +140,7 @@ class Database:
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "savepoint", _begin_before_savepoint)
         else:
             event.listen(self.engine.pool, "checkin", _mark_checked_in)
             event.listen(self.engine.pool, "checkout", self._ping_if_idle)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from bot import retry
+from bot import clock, retry
 from bot.db import Database
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient
@@ -22,6 +22,7 @@ from bot.devtools.standin import SlackStandIn
 from bot.flows import outbox as delivery
 from bot.models import Chat, ChatRequest, OutboxMessage, OutboxStatus, Person, RequestStatus
 from bot.services import outbox, profiles
+from bot.services import requests as request_service
 from tests.conftest import pg_admin_url
 from tests.factories import ask, group_dms, make_person, request_dm
 
@@ -300,3 +301,30 @@ def _terminate_backends(database: str) -> None:
             connection.commit()
     finally:
         admin.dispose()
+
+
+def test_a_request_written_under_a_savepoint_goes_when_its_unit_of_work_fails(db: Database) -> None:
+    """A request is stored only with the rest of its unit of work (its DM, its log line).
+
+    On SQLite a savepoint taken before the first write used to run outside the
+    transaction, so its release committed the request alone: a crash afterwards left a
+    request the expert was never told about, blocking the learner's next ask.
+    """
+    make_person(db, None, "ULEARN", "Lea Learner", "Sales")
+    make_person(db, None, "UEXPERT", "Eve Expert", "Engineering", speaks=["Kubernetes"])
+    draft = request_service.RequestDraft(
+        intro="I run the EMEA sales team.", goal="Understand our deploys.", questions="How do releases work?"
+    )
+
+    class CrashAfterTheRequest(Exception):
+        pass
+
+    with pytest.raises(CrashAfterTheRequest), db.session() as session:
+        learner = profiles.get_person(session, "ULEARN")
+        expert = profiles.get_person(session, "UEXPERT")
+        assert learner is not None and expert is not None
+        request_service.create_request(session, learner, expert, "Kubernetes", draft, clock.utcnow())
+        raise CrashAfterTheRequest
+
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(ChatRequest)) == 0
