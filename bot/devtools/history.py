@@ -9,7 +9,10 @@ chats.record_met, followups.record_couldnt, learnings.save_learning), each calle
 the instant it happened, so the history obeys the same rules and fills the same tables.
 Nothing is sent to Slack: those messages belong to the past.
 
-Seeded, so every demo tells the same story; about 15 s of CPU for 264 people and 26 weeks.
+Every chat gets times proposed (scheduling.store.propose); most people tick the same one and
+meet after it, so the report's scheduling table has confirmed times and working days to show.
+
+Seeded, so every demo tells the same story; about 20 s of CPU for 264 people and 26 weeks.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from sqlalchemy.orm import Session
 
 from bot.db import Database
 from bot.devtools.company import Employee
-from bot.models import Chat, Person, RequestStatus, Share
+from bot.models import Chat, ChatParticipant, Person, RequestStatus, Share
 from bot.services import chats, directory, followups, learnings, pairing, profiles, requests
 from bot.services.find import QueryError, find_experts
+from bot.services.scheduling import store as schedule_store
 
 TAKEAWAYS = [
     "How {topic} really works here, and who decides what. I'd had it backwards.",
@@ -39,6 +43,7 @@ BROWSES_PER_WEEK = 20  # searches that do not end in a request
 UNOFFERED = ["Public speaking", "Machine learning", "Mandarin", "Negotiating a raise"]
 WEEKLY_PAIRING_SHARE = 0.3  # of colleagues who opted into the weekly round
 NOTE_SHARE = 0.3  # of people who met and noted what they learned
+COULDNT_SHARE = 0.2  # of chats whose people never found a time
 
 
 @dataclass
@@ -48,6 +53,7 @@ class History:
     rounds: int = 0
     chats: int = 0
     requests: int = 0
+    scheduled: int = 0
     met: int = 0
     takeaways: int = 0
     searches: int = 0
@@ -55,8 +61,8 @@ class History:
     def __str__(self) -> str:
         return (
             f"{self.people} colleagues over {self.weeks} weeks: {self.rounds} weekly rounds, "
-            f"{self.requests} requests, {self.chats} chats ({self.met} met), {self.takeaways} notes "
-            f"of what was learned, {self.searches} searches"
+            f"{self.requests} requests, {self.chats} chats ({self.scheduled} with a time agreed, "
+            f"{self.met} met), {self.takeaways} notes of what was learned, {self.searches} searches"
         )
 
 
@@ -110,8 +116,12 @@ class _Past:
 
     now: datetime
 
+    @property
+    def latest(self) -> datetime:
+        return self.now - timedelta(minutes=30)
+
     def __call__(self, instant: datetime) -> datetime:
-        return min(instant, self.now - timedelta(minutes=30))
+        return min(instant, self.latest)
 
 
 def _join(db: Database, people: list[Employee], start: datetime, rng: random.Random) -> dict[str, datetime]:
@@ -153,7 +163,7 @@ def _round(
         return
     history.rounds += 1
     for chat, _planned in groups:
-        _follow_up(session, chat, clock(instant + timedelta(days=rng.randrange(2, 6))), rng, history)
+        _follow_up(session, chat, clock(instant + timedelta(days=rng.randrange(2, 6))), rng, history, clock)
 
 
 def _requests(
@@ -205,25 +215,70 @@ def _requests(
         if roll < 0.72:
             chat = requests.accept(session, request, expert.slack_user_id, answered_at)
             if chat is not None:
-                _follow_up(
-                    session, chat, clock(answered_at + timedelta(days=rng.randrange(2, 8))), rng, history
-                )
+                met_at = clock(answered_at + timedelta(days=rng.randrange(2, 8)))
+                _follow_up(session, chat, met_at, rng, history, clock)
         elif roll < 0.9:
             requests.decline(session, request, expert.slack_user_id, "Busy this month, sorry!", answered_at)
         elif request.status == RequestStatus.OPEN:
             requests.expire(session, request, clock(asked_at + timedelta(days=7)))
 
 
-def _follow_up(session: Session, chat: Chat, at: datetime, rng: random.Random, history: History) -> None:
-    """Most say they met (some note what they learned); the rest couldn't find a time."""
+def _follow_up(
+    session: Session, chat: Chat, at: datetime, rng: random.Random, history: History, clock: _Past
+) -> None:
+    """Times are proposed for every chat. Most pick one together and meet (some note what they
+    learned); the rest never agree on a time. A chat whose time is still ahead is upcoming."""
     history.chats += 1
     session.flush()
     participants = list(chat.participants)
-    if rng.random() < 0.2:
+    proposed_at = chat.created_at + timedelta(minutes=rng.randrange(1, 30))
+    if proposed_at >= at:
+        return  # too recent for anyone to have looked at the times yet
+    proposed = schedule_store.propose(session, chat, proposed_at)
+    if rng.random() < COULDNT_SHARE or not proposed.slots:
         for participant in participants:
             followups.record_couldnt(session, chat, participant.person_id, "scheduling", at)
         return
+    start = _agree_on_a_time(session, chat, proposed, proposed_at, rng, clock.latest)
+    if start is None:
+        return
+    history.scheduled += 1
+    met_at = max(at, start + timedelta(hours=1))
+    if met_at > clock.latest:
+        return  # the chat is still ahead: it stays upcoming
     history.met += 1
+    _met(session, chat, participants, met_at, rng, history)
+
+
+def _agree_on_a_time(
+    session: Session,
+    chat: Chat,
+    proposed: schedule_store.Proposed,
+    proposed_at: datetime,
+    rng: random.Random,
+    until: datetime,
+) -> datetime | None:
+    """Each person ticks the same one of the first three times (a few hours apart), as in Slack."""
+    slot = rng.choice(proposed.slots[:3])
+    picked_at = proposed_at
+    for person in schedule_store.people_of(chat):
+        picked_at += timedelta(hours=rng.randrange(1, 6))
+        if picked_at >= min(slot.start_at, until):
+            return None  # nobody got round to it before the time (or the history) ran out
+        picked = schedule_store.pick(
+            session, chat, person.slack_user_id, proposed.schedule.round, [slot.id], picked_at
+        )
+    return picked.confirmed.start_at if picked.confirmed is not None else None
+
+
+def _met(
+    session: Session,
+    chat: Chat,
+    participants: list[ChatParticipant],
+    at: datetime,
+    rng: random.Random,
+    history: History,
+) -> None:
     topic = followups.chat_topic(session, chat)
     for participant in participants:
         author = session.get(Person, participant.person_id)
