@@ -12,9 +12,7 @@ import json
 import logging
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,6 +23,7 @@ from bot.db import Database
 from bot.devtools.company import Employee, make_company
 from bot.devtools.demo_followups import journey_followup
 from bot.devtools.demo_scheduling import journey_scheduling
+from bot.devtools.demo_stage import Demo
 from bot.devtools.history import make_history
 from bot.devtools.runner import AppServer
 from bot.devtools.slack_client import SlackAppClient, last_view_opened
@@ -33,70 +32,12 @@ from bot.flows import outbox as delivery
 from bot.flows import pairing as pairing_flow
 from bot.flows.reports import write_report
 from bot.gateway.slack import TokenBucket
-from bot.models import OutboxMessage, OutboxStatus, PersonTopic, Topic, TopicKind
+from bot.models import PersonTopic, Topic, TopicKind
 from bot.services import reports
 from bot.settings import load_settings
 
 DEMO_SECRET = "demo-signing-secret"
 DEMO_TOKEN = "xoxb-demo"
-
-
-@dataclass
-class Demo:
-    standin: SlackStandIn
-    slack: SlackAppClient
-    server: AppServer
-    people: list[Employee]  # the cast: who the journeys follow, joining today
-    everyone: list[Employee]  # the cast and the colleagues with six months of history
-    folder: Path
-    _seen: int = 0
-
-    def person(self, user_id: str) -> Employee:
-        return next(p for p in self.everyone if p.user_id == user_id)
-
-    def names(self) -> dict[str, str]:
-        return {p.user_id: p.name for p in self.everyone}
-
-    def by_function(self, function: str) -> list[Employee]:
-        return [p for p in self.people if p.function == function]
-
-    def show(self) -> None:
-        """Print what people saw since the last call."""
-        lines = self.standin.transcript()
-        for line in lines[self._seen :]:
-            print("   " + line.replace("\n", "\n   "))
-        self._seen = len(lines)
-
-    def say(self, text: str) -> None:
-        print(f"\n▶ {text}")
-
-    def release_held(self) -> int:
-        """Send what waits for someone's working hours now: the demo cannot wait until morning.
-
-        Messages to people whose local time is outside 08:00–18:00 are held in the
-        outbox (services.pairing.not_before). Whatever hour the demo runs at, it
-        first lets the app finish the work after the last click, then delivers
-        the held messages as of the latest hold, so no step waits for a message
-        that is still asleep in the outbox.
-        """
-        self.server.settle()
-        ctx = self.server.app.ctx
-        with ctx.db.session() as session:
-            latest = session.scalar(
-                select(func.max(OutboxMessage.not_before)).where(OutboxMessage.status == OutboxStatus.PENDING)
-            )
-        if latest is None:
-            return 0
-        sent = delivery.deliver(ctx, as_of=latest).sent
-        if latest > utcnow() and sent:
-            print(f"   ({sent} held for someone's working hours; the demo sends them now)")
-        return sent
-
-    def dm_with(self, user_id: str, needle: str) -> dict[str, Any]:
-        """The latest DM to `user_id` containing `needle`, once it has been delivered."""
-        self.release_held()
-        self.standin.wait_for(lambda: any(needle in str(m) for m in self.standin.messages_in(user_id)))
-        return next(m for m in reversed(self.standin.messages_in(user_id)) if needle in str(m))
 
 
 Journey = Callable[[Demo], None]
@@ -208,16 +149,11 @@ def _modal_for(demo: Demo, user_id: str) -> dict[str, object] | None:
     return None
 
 
-def _print_message(demo: Demo, who: str, message: dict[str, Any]) -> None:
-    rendered = render_blocks(message.get("blocks") or [], demo.names()) or str(message.get("text", ""))
-    print(f"   {who}:\n     " + rendered.replace("\n", "\n     "))
-
-
 def journey_find_and_ask(demo: Demo) -> None:
     learner = next(p for p in demo.people if "Negotiation" in p.learns and p.function != "Sales")
     demo.say(f"{learner.name} ({learner.function}) wants to learn negotiation: `/infochat find negotiation`")
     found = demo.slack.command(learner.user_id, "find negotiation").json()
-    _print_message(demo, f"ephemeral to {learner.name}", found)
+    demo.print_message(f"ephemeral to {learner.name}", found)
     ask = next(
         element
         for block in found["blocks"]
@@ -244,7 +180,7 @@ def journey_find_and_ask(demo: Demo) -> None:
         lambda: any("request_accept" in str(m) for m in demo.standin.messages_in(expert.user_id))
     )
     request_dm = next(m for m in demo.standin.messages_in(expert.user_id) if "request_accept" in str(m))
-    _print_message(demo, f"DM to {expert.name}", request_dm)
+    demo.print_message(f"DM to {expert.name}", request_dm)
     demo.say(f"{expert.name} clicks `Accept`")
     demo.slack.block_action(expert.user_id, "request_accept", message=request_dm)
     demo.standin.wait_for(
@@ -255,7 +191,7 @@ def journey_find_and_ask(demo: Demo) -> None:
     intro = next(
         c for c in demo.standin.calls_to("chat.postMessage") if "Meet your infochat partner" in str(c.params)
     )
-    _print_message(demo, f"group DM {learner.name}, {expert.name}", intro.params)
+    demo.print_message(f"group DM {learner.name}, {expert.name}", intro.params)
     demo.standin.wait_for(lambda: "You accepted" in str(demo.standin.messages_in(expert.user_id)[-1]))
     outcome = demo.standin.messages_in(expert.user_id)[-1]["blocks"][-1]
     print(f"   {expert.name}'s request DM now ends: {render_blocks([outcome])}")
@@ -294,7 +230,7 @@ def journey_weekly_round(demo: Demo) -> None:
         (m for m in demo.standin.messages_in(admin.user_id) if "Pairing round" in str(m.get("blocks"))), None
     )
     if summary is not None:
-        _print_message(demo, f"DM to {admin.name} (programme admin)", summary)
+        demo.print_message(f"DM to {admin.name} (programme admin)", summary)
     demo._seen = len(demo.standin.transcript())
 
 
@@ -311,7 +247,7 @@ def journey_report(demo: Demo) -> None:
         None,
     )
     if summary is not None:
-        _print_message(demo, f"DM to {admin.name}", summary)
+        demo.print_message(f"DM to {admin.name}", summary)
     for name, data, _ in list(demo.standin.uploaded_files.values())[earlier:]:
         (demo.folder / name).write_bytes(data)
         print(f"   chart uploaded to {admin.name}'s DM: {name} ({len(data):,} bytes, saved in {demo.folder})")

@@ -6,25 +6,14 @@ Runs after "Find someone and ask for a chat", where one request was accepted
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from sqlalchemy import select
 
 from bot.clock import utcnow
+from bot.devtools.demo_stage import Demo
 from bot.devtools.slack_client import last_view_opened
-from bot.devtools.standin import render_blocks
 from bot.flows.followups import run_followups
 from bot.models import Chat, ChatKind, ChatRole
 from bot.services import followups
-
-if TYPE_CHECKING:
-    # demo.py lists this journey; importing it at run time would be circular.
-    from bot.devtools.demo import Demo
-
-
-def _print(demo: Demo, who: str, message: dict[str, Any]) -> None:
-    rendered = render_blocks(message.get("blocks") or [], demo.names()) or str(message.get("text", ""))
-    print(f"   {who}:\n     " + rendered.replace("\n", "\n     "))
 
 
 def journey_followup(demo: Demo) -> None:
@@ -44,7 +33,7 @@ def journey_followup(demo: Demo) -> None:
     demo.say("The follow-up job runs (`infochat followups`; the demo's INFOCHAT_FOLLOWUP_AFTER is 0s)")
     print("   " + run_followups(ctx, utcnow()))
     checkin = demo.dm_with(learner.user_id, f"checkin_{chat_id}")
-    _print(demo, f"DM to {learner.name}", checkin)
+    demo.print_message(f"DM to {learner.name}", checkin)
     demo.dm_with(expert.user_id, f"checkin_{chat_id}")
     print(f"   ({expert.name} got the same check-in.)")
     demo.say("It runs again a minute later")
@@ -80,12 +69,12 @@ def journey_followup(demo: Demo) -> None:
         },
     )
     thanks = demo.dm_with(expert.user_id, "says thank you")
-    _print(demo, f"DM to {expert.name}", thanks)
+    demo.print_message(f"DM to {expert.name}", thanks)
     offer = demo.dm_with(learner.user_id, "ask_for_chat")
-    _print(demo, f"DM to {learner.name}", offer)
+    demo.print_message(f"DM to {learner.name}", offer)
 
     reader = next(p for p in demo.people if p not in (learner, expert, colleague))
     demo.say(f"{reader.name} types `/infochat learnings {topic.lower()}`")
     answer = demo.slack.command(reader.user_id, f"learnings {topic.lower()}").json()
-    _print(demo, f"ephemeral to {reader.name}", answer)
+    demo.print_message(f"ephemeral to {reader.name}", answer)
     demo._seen = len(demo.standin.transcript())

@@ -7,26 +7,16 @@ Runs after "The weekly pairing round": it takes one of that round's pairs
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from icalendar import Calendar
 from sqlalchemy import func, select
 
+from bot.devtools.demo_stage import Demo
 from bot.devtools.slack_client import last_view_opened
-from bot.devtools.standin import render_blocks
 from bot.flows import outbox as delivery
 from bot.models import Chat, ChatKind, ChatSchedule
 from bot.services.scheduling import store
-
-if TYPE_CHECKING:
-    # demo.py lists this journey; importing it at run time would be circular.
-    from bot.devtools.demo import Demo
-
-
-def _print(demo: Demo, who: str, message: dict[str, Any]) -> None:
-    names = {p.user_id: p.name for p in demo.people}
-    rendered = render_blocks(message.get("blocks") or [], names) or str(message.get("text", ""))
-    print(f"   {who}:\n     " + rendered.replace("\n", "\n     "))
 
 
 def _pick_pair(demo: Demo) -> tuple[int, list[str]] | None:
@@ -82,7 +72,7 @@ def journey_scheduling(demo: Demo) -> None:
         for m in reversed(demo.standin.messages_in(intro_channel(demo, intro)))
         if "Pick your times" in str(m)
     )
-    _print(demo, f"group DM {a.name}, {b.name}", listed)
+    demo.print_message(f"group DM {a.name}, {b.name}", listed)
     times = _options(modal)
     print(f"   {a.name}'s modal “Find a time” (their time zone): " + " | ".join(times))
     demo.say(f"{a.name} ticks {times[0]} and {times[-1]}")
@@ -98,7 +88,7 @@ def journey_scheduling(demo: Demo) -> None:
     confirmation = next(
         m for m in reversed(demo.standin.messages_in(channel)) if "schedule_reschedule" in str(m)
     )
-    _print(demo, f"group DM {a.name}, {b.name}", confirmation)
+    demo.print_message(f"group DM {a.name}, {b.name}", confirmation)
     for name, data, where in demo.standin.uploaded_files.values():
         if where == channel and name.endswith(".ics"):
             (demo.folder / name).write_bytes(data)
@@ -118,7 +108,7 @@ def journey_scheduling(demo: Demo) -> None:
     reminder = next(
         m for m in reversed(demo.standin.messages_in(channel)) if "starts in 15 minutes" in str(m)
     )
-    _print(demo, f"group DM {a.name}, {b.name}", reminder)
+    demo.print_message(f"group DM {a.name}, {b.name}", reminder)
     print(
         f"   The follow-up check-in is due two hours after it ends ({end + timedelta(hours=2):%a %H:%M} UTC)."
     )
