@@ -59,8 +59,8 @@ from bot.listeners import commands
 from bot.listeners.commands import Invocation
 from bot.listeners.find import answer_find
 from bot.models import Chat, ChatKind, ChatParticipant, ChatRole, Person, PersonTopic, Topic, TopicKind
+from bot.services import expert_ranks, usage
 from bot.services import find as search
-from bot.services import usage
 from bot.services.topics import BUILTIN_ALIASES, topic_key
 from bot.settings import DEFAULT_FUNCTIONS, load_settings
 
@@ -140,8 +140,10 @@ def seed(db: Database, args: argparse.Namespace, rng: random.Random) -> list[str
             session.execute(insert(PersonTopic), rows[start : start + 20_000])
         session.execute(insert(Chat), chats)
         session.execute(insert(ChatParticipant), participants)
-        # Bulk inserts bypass the ORM flush that keeps person_usage; count it as the app would.
+        # Bulk inserts bypass the ORM flush that keeps person_usage and expert_ranks;
+        # compute them as the app would.
         usage.rebuild(session)
+        expert_ranks.rebuild(session)
     with db.engine.connect() as connection:
         connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         if db.is_postgres:

@@ -119,10 +119,14 @@ def _privacy_purge(ctx: AppContext) -> str:
 
 
 def _chat_usage(ctx: AppContext) -> str:
-    from bot.services import usage
+    from bot.services import expert_ranks, usage
 
+    now = utcnow()
     with ctx.db.session() as session:
-        return f"recounted {usage.refresh_expired(session, utcnow())} people's recent chats"
+        counted = usage.refresh_expired(session, now)
+        # Search's ranking rows that ran out (a pause ended, a month began, a chat aged out).
+        ranked = expert_ranks.refresh_expired(session, now)
+    return f"recounted {counted} people's recent chats; re-ranked {ranked} experts"
 
 
 def _drain_outbox(ctx: AppContext) -> str:
@@ -170,7 +174,8 @@ def jobs(ctx: AppContext) -> list[Job]:
         Job("followups", IntervalTrigger(minutes=15), None, _followups),
         # "Find a time" nudges and calendar invites not shared yet (each claimed per chat).
         Job("scheduling", IntervalTrigger(minutes=15), None, _scheduling),
-        # Search's per-person chat counts whose 90-day window moved on (bot/services/usage.py).
+        # Search's per-person chat counts whose 90-day window moved on (bot/services/usage.py),
+        # and its ranking rows that ran out (bot/services/expert_ranks.py).
         Job("chat-usage", CronTrigger(minute=7, timezone=UTC), hour, _chat_usage),
     ]
 

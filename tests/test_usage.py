@@ -64,7 +64,7 @@ def assert_rows_match_chats(db: Database) -> None:
     """Every stored row is what a recount from the chats gives now (and nobody without chats has one)."""
     with db.session() as s:
         stored = {row.person_id: row for row in s.scalars(select(PersonUsage))}
-        for person_id, chats in usage._history(s, None).items():
+        for person_id, chats in usage.history(s, None).items():
             row = stored.pop(person_id)
             capacity = [at for role, at in chats if role in usage.CAPACITY_ROLES]
             month = usage.month_start(max(capacity)) if capacity else None

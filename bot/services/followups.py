@@ -39,7 +39,7 @@ from bot.models import (
     Person,
     Takeaway,
 )
-from bot.services import chats
+from bot.services import chats, expert_ranks
 
 log = logging.getLogger(__name__)
 
@@ -345,6 +345,8 @@ def _strike(session: Session, person_id: int, now: datetime) -> bool:
         )
         .execution_options(synchronize_session=False)
     )
+    if paused.rowcount == 1:
+        expert_ranks.refresh(session, [person_id], now)  # a Core UPDATE: the flush hook does not see it
     person = session.get(Person, person_id)
     if person is not None:
         session.refresh(person)

@@ -35,6 +35,7 @@ from bot.models import (
     Takeaway,
     Thanks,
 )
+from bot.services import expert_ranks
 from bot.services.privacy import (
     NOTE_PREFIX,
     REDACTED,
@@ -354,6 +355,7 @@ def _erase_profile(
         person.weekly_pairing = False
         person.paused_until = None
     session.flush()
+    expert_ranks.refresh(session, [person.id], now)  # the links went by a Core DELETE
 
 
 def _redact_others(

@@ -36,6 +36,8 @@ from sqlalchemy.orm import Session
 
 from bot.db import insert_ignoring_duplicates, one_of
 from bot.models import Base, Person, PersonTopic, Topic, TopicAlias
+from bot.models_ranks import expert_ranks
+from bot.services import expert_ranks as ranks
 
 MAX_TOPICS_PER_LIST = 20
 MIN_TOPIC_LENGTH = 2
@@ -568,14 +570,15 @@ def merge_topics(session: Session, source: str, target: str) -> Topic:
     copy = insert_ignoring_duplicates(session, PersonTopic).from_select(
         ["person_id", "kind", "topic_id"], links
     )
+    moved = list(session.scalars(select(PersonTopic.person_id).where(PersonTopic.topic_id == src.id)))
     session.execute(copy)
     session.execute(delete(PersonTopic).where(PersonTopic.topic_id == src.id))
 
     # Tables other features add later (requests, learnings…) that point at a topic
     # follow it too, instead of being cascaded away or blocking the delete.
     for table in Base.metadata.sorted_tables:
-        if table.name in (PersonTopic.__tablename__, TopicAlias.__tablename__):
-            continue
+        if table.name in (PersonTopic.__tablename__, TopicAlias.__tablename__, expert_ranks.name):
+            continue  # expert_ranks: recomputed for the people who moved, below
         for fk in table.foreign_keys:
             if fk.column.table.name == Topic.__tablename__:
                 session.execute(update(table).where(fk.parent == src.id).values({fk.parent.name: dst.id}))
@@ -586,6 +589,7 @@ def merge_topics(session: Session, source: str, target: str) -> Topic:
     session.flush()
     session.add(TopicAlias(key=source_key, topic_id=dst.id))
     session.flush()
+    ranks.refresh(session, moved)  # the source's rows went with it; the target's are theirs now
     # Profiles loaded in this session still list the source's links.
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Person):

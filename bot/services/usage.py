@@ -78,17 +78,18 @@ def _rows(history: dict[int, list[tuple[Any, datetime]]], at: datetime) -> list[
     return rows
 
 
-def _history(session: Session, person_ids: list[int] | None) -> dict[int, list[tuple[Any, datetime]]]:
+def history(session: Session, person_ids: list[int] | None) -> dict[int, list[tuple[Any, datetime]]]:
+    """Each person's (role, chat created_at); everyone's with None."""
     cp, c = ChatParticipant.__table__.c, Chat.__table__.c
     stmt = select(cp.person_id, cp.role, c.created_at).join_from(
         ChatParticipant.__table__, Chat.__table__, c.id == cp.chat_id
     )
     if person_ids is not None:
         stmt = stmt.where(cp.person_id.in_(person_ids))
-    history: dict[int, list[tuple[Any, datetime]]] = {pid: [] for pid in person_ids or []}
+    found: dict[int, list[tuple[Any, datetime]]] = {pid: [] for pid in person_ids or []}
     for person_id, role, created in session.connection().execute(stmt):
-        history.setdefault(person_id, []).append((role, created))
-    return history
+        found.setdefault(person_id, []).append((role, created))
+    return found
 
 
 def refresh(session: Session, person_ids: Iterable[int], at: datetime | None = None) -> None:
@@ -110,15 +111,20 @@ def refresh(session: Session, person_ids: Iterable[int], at: datetime | None = N
                 .order_by(people.c.id)
                 .with_for_update(key_share=True)
             )
-        rows = _rows(_history(session, batch), at)
+        rows = _rows(history(session, batch), at)
         connection.execute(delete(table).where(table.c.person_id.in_(batch)))
         if rows:
             connection.execute(insert(table), rows)
+    expert_ranks.refresh(session, ids, at)  # search's ranking reads these counts too
 
 
 def rebuild(session: Session, at: datetime | None = None) -> int:
-    """Recount every row from scratch (after bulk loads); returns the rows written."""
-    rows = _rows(_history(session, None), at or utcnow())
+    """Recount every row from scratch (after bulk loads); returns the rows written.
+
+    Search's ranking rows are derived from these counts' chats too: after a bulk
+    load call `expert_ranks.rebuild` as well.
+    """
+    rows = _rows(history(session, None), at or utcnow())
     connection = session.connection()
     connection.execute(delete(PersonUsage.__table__))
     for start in range(0, len(rows), 5_000):
@@ -187,3 +193,6 @@ def _after_flush(session: Session, _context: Any) -> None:
                     people.add(old)
     if people:
         refresh(session, people)
+
+
+from bot.services import expert_ranks  # noqa: E402  (it reads this module's counts; imported last)

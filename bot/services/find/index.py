@@ -6,6 +6,10 @@ search) says that topics or people changed; the stamp row also carries the
 searcher's id and function. rapidfuzz matches the query's words against the
 indexed words (OSA distance: none for words of <= 4 letters, 1 up to 7, 2
 beyond) and the space-free spelling of the whole query against every key.
+
+Roughly how many experts each topic has (`Cache.sizes`, recounted every few
+minutes) is kept too: it only picks the topic a search reads from the
+precomputed ranking.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from sqlalchemy import bindparam, func, null, select
 from sqlalchemy.orm import Session
 
 from bot.models import Person, Topic
+from bot.models_ranks import expert_ranks
 from bot.services.find.query import allowed_edits, ask_words, content_words
 
 # Fuzzy topics searched for experts: a broad word ("data") can match hundreds.
@@ -194,6 +199,25 @@ class Cache:
         self.lock = threading.Lock()
         self.catalogue: Catalogue | None = None
         self.ask = AskIndex()
+        # Topic id -> its rows in expert_ranks, as of `sizes_at` (time.monotonic()).
+        self.sizes: dict[int, int] = {}
+        self.sizes_at: float | None = None
+
+
+# How often the topics' sizes are recounted. They only choose which matched topic
+# a search reads from the precomputed ranking (the largest); results do not depend
+# on them, so a few minutes' drift costs at most speed. ~15 ms at 50,000 people.
+SIZES_SECONDS = 300.0
+
+
+def _refresh_sizes(session: Session, cache: Cache) -> None:
+    now = time.monotonic()
+    if cache.sizes_at is not None and now - cache.sizes_at < SIZES_SECONDS:
+        return
+    r = expert_ranks.c
+    stmt = select(r.topic_id, func.count()).group_by(r.topic_id)
+    cache.sizes = {topic_id: n for topic_id, n in session.connection().execute(stmt)}
+    cache.sizes_at = now
 
 
 _caches: dict[str, Cache] = {}
@@ -315,6 +339,7 @@ def refresh(session: Session, cache: Cache, stamps: Any) -> Catalogue:
     if not fresh:
         cache.catalogue = load_catalogue(session)
     cache.ask.refresh(session, people, max_updated)
+    _refresh_sizes(session, cache)
     return cache.catalogue
 
 
@@ -334,6 +359,7 @@ class Matches:
     exact_id: int | None
     fuzzy: dict[int, float]  # topic id -> similarity, for ordering a person's topics
     ask_people: set[int]
+    sizes: dict[int, int] = field(default_factory=dict)  # topic id -> experts, roughly (Cache.sizes)
 
 
 def match_query(cache: Cache, catalogue: Catalogue, keys: list[str], exact_id: int | None) -> Matches:
@@ -358,7 +384,7 @@ def match_query(cache: Cache, catalogue: Catalogue, keys: list[str], exact_id: i
             keys[0], choices, scorer=fuzz.token_sort_ratio, limit=MAX_FUZZY_TOPICS
         ):
             scored[topic_id] = score
-    return Matches(exact_id, scored, ask_people)
+    return Matches(exact_id, scored, ask_people, cache.sizes)
 
 
 def near_topics(catalogue: Catalogue, key: str) -> list[tuple[int, float]]:

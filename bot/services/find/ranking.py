@@ -31,7 +31,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    cast,
     false,
     func,
     literal,
@@ -45,7 +44,11 @@ from sqlalchemy.orm import Session
 
 from bot.db import none_of, one_of
 from bot.models import Chat, ChatParticipant, ChatRole, Person, PersonTopic, PersonUsage, Topic, TopicKind
+from bot.models_ranks import expert_ranks, person_ranks
+from bot.services import expert_ranks as ranks_service
 from bot.services import usage as usage_service
+from bot.services.expert_ranks import AT_CAPACITY, DEPARTED, OWN_FUNCTION, PAUSED, SHOWN, next_month
+from bot.services.find import precomputed
 from bot.services.find.index import Matches
 from bot.services.profiles import available_clause
 
@@ -53,11 +56,14 @@ from bot.services.profiles import available_clause
 # short bounds the detail query however popular a topic is. `total` has the rest.
 MAX_HITS = 50
 RECENT = usage_service.RECENT  # "recent chats": the last 90 days
+# More people than this whose precomputed rows do not hold (the first minutes of
+# a month, before the hourly job): rank everyone live, as before the rows existed.
+MAX_STALE = 2000
 
 # How a person matched, best first.
 EXACT, FUZZY, ASK = range(3)
-# Why a matching person is not listed; SHOWN sorts first.
-SHOWN, DEPARTED, PAUSED, AT_CAPACITY, OWN_FUNCTION = range(5)
+# Why a matching person is not listed (SHOWN sorts first): bot.services.expert_ranks.
+__all__ = ["AT_CAPACITY", "DEPARTED", "OWN_FUNCTION", "PAUSED", "SHOWN"]
 
 _people = Person.__table__
 _links = PersonTopic.__table__
@@ -94,12 +100,6 @@ def _listed(postgres: bool) -> Any:
     )
 
 
-def next_month(start: datetime) -> datetime:
-    if start.month == 12:
-        return start.replace(year=start.year + 1, month=1)
-    return start.replace(month=start.month + 1)
-
-
 @dataclass(frozen=True)
 class Candidate:
     person_id: int
@@ -123,29 +123,72 @@ class Ranked:
     counts: dict[int, int]  # SHOWN/DEPARTED/… -> how many
 
 
-def _candidates(has_exact: bool, has_topics: bool, has_ask: bool, postgres: bool) -> Any:
-    """(person_id, tier) of everyone matched: by a topic they speak about, or by their ask line."""
+# Who a ranking statement ranks, and from what (see `rank`).
+LIVE = "live"  # everyone matched, counted from people and person_usage (too many rows do not hold)
+HELD = "held"  # matched through other topics or ask lines, with a person_ranks row that holds
+STALE = "stale"  # matched, but their rows do not hold at the search's instant: counted live
+
+
+def _candidates(mode: str, has_links: bool, has_ask: bool, b_tier: int | None, postgres: bool) -> Any:
+    """(person_id, tier) of everyone a statement of this `mode` ranks.
+
+    HELD leaves out the precomputed topic `b` (`b_tier` None: there is none)
+    and whoever has a row of it that holds (precomputed.py reads those),
+    unless they match better than `b` does (the exact topic, when `b` is a
+    fuzzy one). STALE keeps only `stale_ids`.
+    """
     t, p = _links.c, _people.c
     parts: list[Any] = []
-    if has_topics:
-        exact = case((t.topic_id == bindparam("exact_id"), _n(EXACT)), else_=_n(FUZZY))
-        tier = exact if has_exact else _n(FUZZY)
-        parts.append(
-            select(t.person_id.label("person_id"), tier.label("tier")).where(
-                t.kind == TopicKind.SPEAK, one_of(t.topic_id, "topic_ids", BigInteger, postgres)
-            )
+    if has_links:
+        tier = case((t.topic_id == bindparam("exact_id"), _n(EXACT)), else_=_n(FUZZY))
+        topics = "other_ids" if mode == HELD else "topic_ids"
+        linked = select(t.person_id.label("person_id"), tier.label("tier")).where(
+            t.kind == TopicKind.SPEAK, one_of(t.topic_id, topics, BigInteger, postgres)
         )
+        if mode == STALE:
+            linked = linked.where(one_of(t.person_id, "stale_ids", BigInteger, postgres))
+        parts.append(linked)
     if has_ask:
-        parts.append(
-            select(p.id.label("person_id"), _n(ASK).label("tier")).where(
-                one_of(p.id, "ask_ids", BigInteger, postgres)
-            )
+        asked = select(p.id.label("person_id"), _n(ASK).label("tier")).where(
+            one_of(p.id, "ask_ids", BigInteger, postgres)
         )
+        if mode == STALE:
+            asked = asked.where(one_of(p.id, "stale_ids", BigInteger, postgres))
+        parts.append(asked)
     matched = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("matched")
+    tier = func.min(matched.c.tier)
+    stmt = select(matched.c.person_id, tier.label("tier")).group_by(matched.c.person_id)
+    if mode == HELD and b_tier is not None:
+        r = expert_ranks.c
+        in_b = (
+            select(literal(1))
+            .where(r.topic_id == bindparam("b"), r.person_id == matched.c.person_id)
+            .exists()
+        )
+        stmt = stmt.having(or_(tier < _n(b_tier), ~in_b))  # (rows of `b` that do not hold: STALE's)
+    return stmt.cte("cand")
+
+
+def _held(cand: Any, hide_own: bool, postgres: bool) -> Any:
+    """`_classified`'s rows from person_ranks, for candidates whose row holds (and who are not left out)."""
+    r = person_ranks.c
+    mine = bindparam("my_function")
+    status: Any = r.status
+    if hide_own:
+        status = case((and_(r.status == _n(SHOWN), r.function == mine), _n(OWN_FUNCTION)), else_=r.status)
     return (
-        select(matched.c.person_id, func.min(matched.c.tier).label("tier"))
-        .group_by(matched.c.person_id)
-        .cte("cand")
+        select(
+            r.person_id.label("id"),
+            r.function.label("function"),
+            cand.c.tier.label("tier"),
+            case((r.function == mine, _n(1)), else_=_n(0)).label("same"),
+            r.spare.label("spare"),
+            r.recent.label("recent"),
+            status.label("status"),
+        )
+        .select_from(cand.join(person_ranks, r.person_id == cand.c.person_id))
+        .where(precomputed.holds(), r.person_id.not_in(precomputed.excluded_ids(postgres)))
+        .subquery("rows")
     )
 
 
@@ -240,31 +283,26 @@ def _classified(cand: Any, hide_own: bool, postgres: bool) -> Any:
     ).subquery("rows")
 
 
-def _spoken_topics(person_id: Any, postgres: bool) -> Any:
-    """The matched topics `person_id` speaks about, as "id,id,…" (one round trip fewer than a query)."""
-    spoken = _links.alias("spoken")
-    ids = spoken.c.topic_id
-    return (
-        select(func.string_agg(cast(ids, String), ",") if postgres else func.group_concat(ids))
-        .where(
-            spoken.c.person_id == person_id,
-            spoken.c.kind == TopicKind.SPEAK,
-            one_of(ids, "topic_ids", BigInteger, postgres),
-        )
-        .scalar_subquery()
-    )
-
-
-@lru_cache(maxsize=32)
-def _rank_statement(has_exact: bool, has_topics: bool, has_ask: bool, hide_own: bool, postgres: bool) -> Any:
+@lru_cache(maxsize=128)
+def _rank_statement(
+    mode: str,
+    has_links: bool,
+    has_ask: bool,
+    b_tier: int | None,
+    has_topics: bool,
+    hide_own: bool,
+    postgres: bool,
+) -> Any:
     """The ranking statement for one shape of search, built once (see the module docstring).
 
     Building this statement costs more than running it for a small topic
     (~3 ms of SQLAlchemy construction), so each of its few shapes is built once
-    and run with bound parameters: exact_id, topic_ids, ask_ids, excluded,
-    my_function and the instants now, month_first, month_next and since.
+    and run with bound parameters: b, exact_id, topic_ids (every matched
+    topic), other_ids, ask_ids, stale_ids, excluded, my_function and the
+    instants now, month_first, month_next and since.
     """
-    r = _classified(_candidates(has_exact, has_topics, has_ask, postgres), hide_own, postgres).c
+    cand = _candidates(mode, has_links, has_ask, b_tier, postgres)
+    r = (_held if mode == HELD else _classified)(cand, hide_own, postgres).c
     per_status = [
         func.sum(case((r.status == _n(code), _n(1)), else_=_n(0))).over().label(f"n{code}")
         for code in range(5)
@@ -276,7 +314,7 @@ def _rank_statement(has_exact: bool, has_topics: bool, has_ask: bool, hide_own: 
         .subquery("top")
     )
     t2, p = top.c, _people.c
-    topics = _spoken_topics(t2.id, postgres) if has_topics else null()
+    topics = precomputed.spoken_topics(t2.id, postgres) if has_topics else null()
     return (
         select(
             t2.id,
@@ -300,6 +338,57 @@ def _rank_statement(has_exact: bool, has_topics: bool, has_ask: bool, hide_own: 
     )
 
 
+def _precomputed_topic(matches: Matches) -> tuple[int | None, int | None]:
+    """(topic, tier) read from the precomputed ranking: the matched topic with the most experts.
+
+    Ties go to the exact topic, then to the closer spelling. Which topic it is
+    changes only the speed: the rest are ranked live.
+    """
+    best: tuple[int, int, float, int] | None = None
+    for topic_id, score in matches.fuzzy.items():
+        key = (matches.sizes.get(topic_id, 0), 0, score, -topic_id)
+        best = key if best is None or key > best else best
+    if matches.exact_id is not None:
+        key = (matches.sizes.get(matches.exact_id, 0), 1, 0.0, -matches.exact_id)
+        best = key if best is None or key > best else best
+    if best is None:
+        return None, None
+    b = -best[3]
+    return b, EXACT if b == matches.exact_id else FUZZY
+
+
+def _candidate(row: Any, tier: int, same: bool, spare: Any, recent: Any) -> Candidate:
+    """A shown person from a row ending (slack_user_id, real_name, name, title, tz, ask_me_about, topics)."""
+    slack_user_id, real_name, name, title, tz, ask_me_about, topics = row[-7:]
+    return Candidate(
+        row[0],
+        row[1],
+        tier,
+        same,
+        int(spare),
+        int(recent),
+        slack_user_id,
+        real_name or name or slack_user_id,
+        title or "",
+        tz,
+        ask_me_about or "",
+        tuple(int(t) for t in str(topics).split(",")) if topics else (),
+    )
+
+
+def _ranked(session: Session, stmt: Any, params: dict[str, Any]) -> Ranked:
+    top: list[Candidate] = []
+    counts: dict[int, int] = {}
+    # Plain tuples, unpacked by position: named access on 50 rows is measurable.
+    for row in session.connection().execute(stmt, params):
+        (_id, _function, tier, same, spare, recent, status, *per_status) = row[:12]
+        if not counts:  # the window sums are the same on every row
+            counts = {code: int(n or 0) for code, n in enumerate(per_status)}
+        if status == SHOWN:
+            top.append(_candidate(row, tier, bool(same), spare, recent))
+    return Ranked(top, counts)
+
+
 def rank(
     session: Session,
     matches: Matches,
@@ -308,19 +397,23 @@ def rank(
     my_function: str | None,
     include_own_function: bool,
 ) -> Ranked:
-    """Everyone matching, classified, counted and ranked in one statement; the best MAX_HITS."""
+    """Everyone matching, classified, counted and ranked; the best MAX_HITS.
+
+    From the precomputed ranking wherever its rows hold at `now`: the largest
+    matched topic's experts by index (bot/services/find/precomputed.py), the
+    others matched by person_ranks rows (HELD); only people whose rows do not
+    hold are counted from people and person_usage (STALE), or everyone when
+    too many do not (LIVE: just after midnight on the 1st, until the hourly
+    job). The parts are disjoint; their counts add up and their best merge.
+    """
     topic_ids = list(matches.fuzzy)
     if matches.exact_id is not None:
         topic_ids.append(matches.exact_id)
     if not topic_ids and not matches.ask_people:
         return Ranked([], {})
-    stmt = _rank_statement(
-        matches.exact_id is not None,
-        bool(topic_ids),
-        bool(matches.ask_people),
-        my_function is not None and not include_own_function,
-        session.get_bind().dialect.name == "postgresql",
-    )
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    hide_own = my_function is not None and not include_own_function
     first = usage_service.month_start(now)
     params: dict[str, Any] = {
         "exact_id": matches.exact_id,
@@ -334,33 +427,44 @@ def rank(
         "month_next": next_month(first),
         "since": now - RECENT,
     }
-    top: list[Candidate] = []
-    counts: dict[int, int] = {}
-    # Plain tuples, unpacked by position: named access on 50 rows is measurable.
-    for row in session.connection().execute(stmt, params):
-        (id_, function, tier, same, spare, recent, status, *per_status) = row[:12]
-        if not counts:  # the window sums are the same on every row
-            counts = {code: int(n or 0) for code, n in enumerate(per_status)}
-        if status != SHOWN:
-            continue
-        slack_user_id, real_name, name, title, tz, ask_me_about, topics = row[12:]
-        top.append(
-            Candidate(
-                id_,
-                function,
-                tier,
-                bool(same),
-                int(spare),
-                int(recent),
-                slack_user_id,
-                real_name or name or slack_user_id,
-                title or "",
-                tz,
-                ask_me_about or "",
-                tuple(int(t) for t in str(topics).split(",")) if topics else (),
-            )
+    shape = (bool(topic_ids), hide_own, postgres)
+    stale = list(connection.execute(ranks_service.stale_statement(), params).scalars())
+    if len(stale) > MAX_STALE:
+        return _ranked(
+            session, _rank_statement(LIVE, bool(topic_ids), bool(matches.ask_people), None, *shape), params
         )
-    return Ranked(top, counts)
+    b, b_tier = _precomputed_topic(matches)
+    params |= {
+        "b": b,
+        # Those who match better than `b` (the exact topic's experts, when `b` is fuzzy).
+        "better_id": matches.exact_id if b != matches.exact_id else None,
+        "other_ids": [t for t in topic_ids if t != b],
+        "stale_ids": stale,
+    }
+    parts: list[Ranked] = []
+    if params["other_ids"] or params["ask_ids"]:
+        stmt = _rank_statement(HELD, bool(params["other_ids"]), bool(params["ask_ids"]), b_tier, *shape)
+        parts.append(_ranked(session, stmt, params))
+    if stale:
+        stmt = _rank_statement(STALE, bool(topic_ids), bool(params["ask_ids"]), None, *shape)
+        parts.append(_ranked(session, stmt, params))
+    counts: dict[int, int] = {}
+    top: list[Candidate] = []
+    for ranked in parts:
+        top += ranked.top
+        for status, n in ranked.counts.items():
+            counts[status] = counts.get(status, 0) + n
+    if b is not None and b_tier is not None:
+        part = precomputed.read(session, params, my_function is not None, include_own_function, MAX_HITS)
+        for status, n in part.counts.items():
+            if status == SHOWN and hide_own:
+                counts[SHOWN] = counts.get(SHOWN, 0) + n - part.own
+                counts[OWN_FUNCTION] = counts.get(OWN_FUNCTION, 0) + part.own
+            else:
+                counts[status] = counts.get(status, 0) + n
+        top += [_candidate(row, b_tier, same, row[2], row[3]) for same, row in part.top]
+    top.sort(key=lambda c: (c.same_function, c.tier, -c.spare, c.recent, c.person_id))
+    return Ranked(top[:MAX_HITS], counts)
 
 
 @lru_cache(maxsize=2)

@@ -1,0 +1,257 @@
+"""Search's precomputed ranking (`expert_ranks`), kept in step with what it is computed from.
+
+Ranking a topic's experts means classifying each (departed, paused, at
+capacity, shown) and ordering the shown by spare capacity this UTC month and
+chats in the last 90 days. For a topic with 15,000 experts that cost a search
+~100 ms, so each expert's figures are stored per topic they speak about, and a
+search reads the top 50 rows of an index plus the counts
+(bot/services/find/precomputed.py).
+
+What a row says: the person's status, spare capacity and recent chats as a
+search dated at any instant in [valid_from, valid_until) would compute them
+(bot/services/find/ranking.py defines those). The figures change with time
+alone at known instants (a pause ends, a month starts, a chat leaves the
+90-day window); the interval stops at the first. A search dated outside it
+ranks that person live, as before, so results never depend on a row's age;
+the hourly "chat-usage" job (`refresh_expired`) recomputes rows that ran out.
+What the searcher changes (their function, who is left out) is applied when
+searching.
+
+Only listed experts have rows: joined, not deactivated, not a bot or guest,
+taking chats (`chats_per_month > 0`). Someone who stops being one loses theirs.
+
+Rows are recomputed for a person, in the same transaction, by every write that
+changes what they are computed from:
+
+* a flush that adds, changes or removes a Person's ranking fields or a
+  PersonTopic (the hook below: profile saves, pause, resume, leave, directory
+  sync, erasure);
+* `bot.services.usage.refresh`, which every change to someone's chats goes
+  through (requests, pairing rounds, cancellations), and `usage.rebuild`;
+* Core statements that bypass the ORM call `refresh` themselves (a follow-up's
+  third "no reply" pausing someone, a topic merge, erasure's link delete).
+
+On PostgreSQL a refresh locks the people it recomputes (FOR NO KEY UPDATE, as
+usage does), so two transactions recomputing one person take turns and the
+second reads what the first committed.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, delete, event, false, insert, select, union
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session
+
+from bot.clock import utcnow
+from bot.models import Person, PersonTopic, TopicKind
+from bot.models_ranks import expert_ranks, person_ranks
+from bot.services.usage import CAPACITY_ROLES, RECENT, history, month_start
+
+# How a matching person is classified; SHOWN sorts first. OWN_FUNCTION is the
+# searcher's own function (hidden unless asked for), applied when searching.
+SHOWN, DEPARTED, PAUSED, AT_CAPACITY, OWN_FUNCTION = range(5)
+
+_BATCH = 500
+_TICK = timedelta(microseconds=1)
+# Person fields a row is computed from: a change to any of them recomputes the person.
+RANKED_FIELDS = (
+    "function",
+    "chats_per_month",
+    "paused_until",
+    "left_at",
+    "joined_at",
+    "is_deleted",
+    "is_bot",
+    "is_restricted",
+    "is_ultra_restricted",
+)
+
+
+def next_month(start: datetime) -> datetime:
+    if start.month == 12:
+        return start.replace(year=start.year + 1, month=1)
+    return start.replace(month=start.month + 1)
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _sooner(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def figures(
+    person: Any, chats: list[tuple[Any, datetime]], at: datetime
+) -> tuple[int, int, int, datetime | None, datetime | None]:
+    """(status, spare, recent, valid_from, valid_until) of a listed person at `at`.
+
+    `person` has left_at, paused_until and chats_per_month; `chats` are their
+    (role, created_at). The interval is the longest around `at` in which a
+    search computes the same figures (bot/services/find/ranking.py).
+    """
+    if person.left_at is not None:
+        return DEPARTED, 0, 0, None, None
+    if person.paused_until is not None and person.paused_until > at:
+        return PAUSED, 0, 0, None, person.paused_until
+    lo: datetime | None = person.paused_until  # not paused from then on
+    hi: datetime | None = None
+    # Capacity: chats as expert or peer created in the search's UTC month.
+    month = month_start(at)
+    capacity = [created for role, created in chats if role in CAPACITY_ROLES]
+    used = sum(1 for created in capacity if month_start(created) == month)
+    if capacity:
+        lo, hi = _later(lo, month), _sooner(hi, next_month(month))
+    # Recent: chats in any role created at or after the search's instant − 90 days;
+    # the same count while that instant stays between the neighbouring chats.
+    times = sorted(created for _, created in chats)
+    since = at - RECENT
+    first = bisect.bisect_left(times, since)
+    recent = len(times) - first
+    if first > 0:
+        lo = _later(lo, times[first - 1] + RECENT + _TICK)
+    if first < len(times):
+        hi = _sooner(hi, times[first] + RECENT)
+    spare = person.chats_per_month - used
+    return (SHOWN if spare > 0 else AT_CAPACITY), spare, recent, lo, hi
+
+
+def _listed() -> Any:
+    p = Person.__table__.c
+    return (
+        (p.is_deleted == false())
+        & (p.is_bot == false())
+        & (p.is_restricted == false())
+        & (p.is_ultra_restricted == false())
+        & p.joined_at.is_not(None)
+        & (p.chats_per_month > 0)
+    )
+
+
+Rows = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+
+
+def _rows(session: Session, person_ids: list[int] | None, at: datetime) -> Rows:
+    """(person_ranks rows, expert_ranks rows) of these people (everyone's with None) at `at`."""
+    p, links = Person.__table__.c, PersonTopic.__table__.c
+    connection = session.connection()
+    people_stmt = select(p.id, p.function, p.left_at, p.paused_until, p.chats_per_month).where(_listed())
+    links_stmt = select(links.person_id, links.topic_id).where(links.kind == TopicKind.SPEAK)
+    if person_ids is not None:
+        people_stmt = people_stmt.where(p.id.in_(person_ids))
+        links_stmt = links_stmt.where(links.person_id.in_(person_ids))
+    people = {row.id: row for row in connection.execute(people_stmt)}
+    if not people:
+        return [], []
+    topics: dict[int, list[int]] = {}
+    for person_id, topic_id in connection.execute(links_stmt):
+        if person_id in people:
+            topics.setdefault(person_id, []).append(topic_id)
+    chats = history(session, person_ids)
+    person_rows, topic_rows = [], []
+    for person_id, person in people.items():
+        status, spare, recent, lo, hi = figures(person, chats.get(person_id, []), at)
+        row = {
+            "person_id": person_id,
+            "function": person.function,
+            "status": status,
+            "spare": spare,
+            "recent": recent,
+            "valid_from": lo,
+            "valid_until": hi,
+        }
+        person_rows.append(row)
+        figures_only = {k: v for k, v in row.items() if k not in ("valid_from", "valid_until")}
+        topic_rows += [{"topic_id": topic_id, **figures_only} for topic_id in topics.get(person_id, ())]
+    return person_rows, topic_rows
+
+
+def _write(session: Session, rows: Rows) -> None:
+    connection = session.connection()
+    for table, batch in zip((person_ranks, expert_ranks), rows, strict=True):
+        for start in range(0, len(batch), 5_000):
+            connection.execute(insert(table), batch[start : start + 5_000])
+
+
+def refresh(session: Session, person_ids: Iterable[int], at: datetime | None = None) -> None:
+    """Recompute these people's rows (none for someone who is not a listed expert)."""
+    ids = sorted(set(person_ids))
+    at = at or utcnow()
+    connection = session.connection()
+    people = Person.__table__
+    for start in range(0, len(ids), _BATCH):
+        batch = ids[start : start + _BATCH]
+        if connection.dialect.name == "postgresql":
+            # Take turns with another transaction recomputing one of them (module docstring).
+            connection.execute(
+                select(people.c.id)
+                .where(people.c.id.in_(batch))
+                .order_by(people.c.id)
+                .with_for_update(key_share=True)
+            )
+        rows = _rows(session, batch, at)
+        connection.execute(delete(expert_ranks).where(expert_ranks.c.person_id.in_(batch)))
+        connection.execute(delete(person_ranks).where(person_ranks.c.person_id.in_(batch)))
+        _write(session, rows)
+
+
+def rebuild(session: Session, at: datetime | None = None) -> int:
+    """Recompute every row from scratch (after bulk loads, in the migration); returns the people ranked."""
+    rows = _rows(session, None, at or utcnow())
+    connection = session.connection()
+    connection.execute(delete(expert_ranks))
+    connection.execute(delete(person_ranks))
+    _write(session, rows)
+    return len(rows[0])
+
+
+def stale_statement() -> Any:
+    """People whose row does not hold at `now` (bound): searches rank them live."""
+    r = person_ranks.c
+    now = bindparam("now", type_=r.valid_from.type)
+    return union(
+        select(r.person_id).where(r.valid_until <= now), select(r.person_id).where(r.valid_from > now)
+    )
+
+
+def refresh_expired(session: Session, now: datetime) -> int:
+    """Recompute the people whose row no longer holds at `now`; returns how many."""
+    ids = list(session.connection().execute(stale_statement(), {"now": now}).scalars())
+    refresh(session, ids, now)
+    return len(ids)
+
+
+# -- the flush hook ---------------------------------------------------------------------------
+
+
+def _changed_people(session: Session) -> set[int]:
+    people: set[int] = set()
+    for obj in session.new:
+        if isinstance(obj, Person) and obj.id is not None:
+            people.add(obj.id)
+    for obj in session.dirty:
+        if isinstance(obj, Person) and obj.id is not None:
+            attrs = sa_inspect(obj).attrs
+            if any(attrs[name].history.has_changes() for name in RANKED_FIELDS):
+                people.add(obj.id)
+    for obj in (*session.new, *session.deleted, *session.dirty):
+        if isinstance(obj, PersonTopic):
+            state = sa_inspect(obj)
+            if obj.person_id is not None:
+                people.add(obj.person_id)
+            for old in state.attrs.person_id.history.deleted or ():
+                if old is not None:
+                    people.add(old)
+    return people
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context: Any) -> None:
+    people = _changed_people(session)
+    if people:
+        refresh(session, people)
