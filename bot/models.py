@@ -597,4 +597,4 @@ class SlotPick(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-from bot import models_ranks as _ranks, models_rollups as _rollups  # noqa: E402, F401, I001  (derived tables)
+from bot import models_home as _home, models_ranks as _ranks, models_rollups as _rollups  # noqa: E402, F401, I001

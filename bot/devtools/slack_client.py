@@ -417,6 +417,11 @@ class SlackAppClient:
         inner = copy.deepcopy(event)
         self._ensure_user(inner.get("user"))
         inner.setdefault("event_ts", _now_ts())
+        if inner.get("type") == "app_home_opened" and "view" not in inner and self.standin is not None:
+            # As Slack does: the view the Home tab shows, once the app has published one.
+            shown = self.standin.home_view(str(inner.get("user")))
+            if shown is not None:
+                inner["view"] = shown
         bot_user = self.standin.bot_user_id if self.standin is not None else "U0BOT"
         subject = inner.get("user")
         team_id = self.team_of(subject.get("id") if isinstance(subject, Mapping) else subject)

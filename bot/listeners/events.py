@@ -44,8 +44,12 @@ def publish_home(ctx: AppContext, event: dict[str, Any]) -> None:
     if event.get("tab", "home") != "home":
         return
     user_id = str(event.get("user", ""))
+    # Slack sends the view the tab shows, if the app ever published one for this person.
+    shows = isinstance(event.get("view"), dict)
     try:
-        retry.retrying(lambda: home.publish_home(ctx, user_id), label="publish App Home")
+        retry.retrying(
+            lambda: home.publish_home(ctx, user_id, slack_shows_a_view=shows), label="publish App Home"
+        )
     except Exception:
         log.exception("could not publish App Home for %s", user_id)
 

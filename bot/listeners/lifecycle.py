@@ -20,7 +20,7 @@ from bot.clock import utcnow
 from bot.context import AppContext
 from bot.listeners import on_event
 from bot.retry import ACK_BUDGET_SECONDS
-from bot.services import appstate
+from bot.services import appstate, home
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ def stop(ctx: AppContext, event: dict[str, Any], ack: Callable[..., None]) -> No
     # nothing is lost if the app is installed again.
     with ctx.db.session() as session:
         appstate.stop_sending(session, str(event.get("type")))
+        home.forget_everyone(session)  # an uninstalled app's Home tabs are gone from Slack
     log.warning("Slack says %s: sending stopped", event.get("type"))
     ack()
 

@@ -35,6 +35,7 @@ from bot.models import (
     Takeaway,
     Thanks,
 )
+from bot.models_home import home_views
 from bot.services import expert_ranks
 from bot.services.privacy import (
     NOTE_PREFIX,
@@ -345,6 +346,7 @@ def _erase_profile(
     session: Session, person: Person, placeholder: str, now: datetime, report: EraseReport
 ) -> None:
     report.topics_removed = rowcount(session, delete(PersonTopic).where(PersonTopic.person_id == person.id))
+    session.execute(delete(home_views).where(home_views.c.slack_user_id == person.slack_user_id))
     if not report.already_erased:
         person.slack_user_id = placeholder
         person.name = person.real_name = person.title = person.ask_me_about = ""

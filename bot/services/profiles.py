@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from types import SimpleNamespace
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, false, or_, select
 from sqlalchemy.orm import Session, lazyload
 
-from bot.models import Person, PersonTopic, TopicKind
+from bot.models import Person, PersonTopic, Topic, TopicKind
 from bot.services import topics as topic_service
 from bot.services.scheduling import availability
 
@@ -79,11 +81,47 @@ class PauseError(ValueError):
 
 
 def snapshot(person: Person) -> ProfileSnapshot:
-    def refs(kind: TopicKind) -> list[TopicRef]:
-        links = sorted(
-            (pt for pt in person.topics if pt.kind == kind), key=lambda pt: pt.topic.name.casefold()
+    return _snapshot(person, [(pt.kind, pt.topic.id, pt.topic.name) for pt in person.topics])
+
+
+class _PersonRow(SimpleNamespace):
+    """A `people` row read with Core, with Person's own derived attributes."""
+
+    display_name = Person.display_name
+    can_be_messaged = Person.can_be_messaged
+    has_joined = Person.has_joined
+
+
+_PEOPLE, _LINKS, _TOPICS = Person.__table__, PersonTopic.__table__, Topic.__table__
+_SNAPSHOT = (
+    select(_PEOPLE, _LINKS.c.kind, _TOPICS.c.id.label("topic_id"), _TOPICS.c.name.label("topic_name"))
+    .select_from(
+        _PEOPLE.outerjoin(_LINKS, _LINKS.c.person_id == _PEOPLE.c.id).outerjoin(
+            _TOPICS, _TOPICS.c.id == _LINKS.c.topic_id
         )
-        return [TopicRef(pt.topic.id, pt.topic.name) for pt in links]
+    )
+    .where(_PEOPLE.c.slack_user_id == bindparam("slack_user_id"))
+)
+_PERSON_COLUMNS = [c.name for c in _PEOPLE.columns]
+
+
+def read_snapshot(session: Session, slack_user_id: str) -> tuple[int, ProfileSnapshot] | None:
+    """(person id, profile) of `slack_user_id`, in one statement without ORM objects (the App
+    Home reads it on every open); None when nobody has this id."""
+    rows = session.connection().execute(_SNAPSHOT, {"slack_user_id": slack_user_id}).all()
+    if not rows:
+        return None
+    person = _PersonRow(**{name: rows[0][i] for i, name in enumerate(_PERSON_COLUMNS)})
+    links = [(row.kind, row.topic_id, row.topic_name) for row in rows if row.topic_id is not None]
+    return person.id, _snapshot(person, links)
+
+
+def _snapshot(person: Any, links: list[tuple[TopicKind, int, str]]) -> ProfileSnapshot:
+    def refs(kind: TopicKind) -> list[TopicRef]:
+        return [
+            TopicRef(topic_id, name)
+            for _, topic_id, name in sorted((x for x in links if x[0] == kind), key=lambda x: x[2].casefold())
+        ]
 
     return ProfileSnapshot(
         slack_user_id=person.slack_user_id,
