@@ -7,7 +7,7 @@ are rarer, and each of those is a click or a modal submission:
 
 | share | request | what the app does in the ack | slow work after the ack |
 |---:|---|---|---|
-| 30 | `app_home_opened` event | records the event id (de-duplication) | renders Home, `views.publish` |
+| 30 | `app_home_opened` event | records the event id (dedup) | reads Home; if changed: `views.publish` |
 | 20 | `/infochat find <query>` | the whole search (bench/search.py's query mix) | none |
 | 10 | `/infochat learnings [topic]` | one query, renders the shared learnings | none |
 | 10 | `/infochat profile` | acks | reads the profile, `views.open` (modal) |
@@ -38,14 +38,16 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.blocks.find import ASK_FOR_CHAT_ACTION
-from bot.blocks.home import EDIT_PROFILE_ACTION, PAUSE_ACTION, RESUME_ACTION
+from bot.blocks.home import EDIT_PROFILE_ACTION, PAUSE_ACTION, RESUME_ACTION, home_view
 from bot.blocks.profile import profile_modal
 from bot.devtools.slack_client import SlackAppClient
-from bot.services.profiles import ProfileSnapshot
+from bot.services.profiles import ProfileSnapshot, TopicRef
 
 TRIGGER = b"QQTRIGGERQQ"  # replaced by a trigger id the stand-in issued, per request
 UNIQUE = b"QQUNIQUEQQ"  # replaced by a counter (event ids must differ, or the app drops repeats)
@@ -104,6 +106,25 @@ def _profile_view(user_id: str, functions: list[str]) -> dict[str, Any]:
     return profile_modal(snapshot, functions)
 
 
+def _home_as_slack_holds_it(user_id: str, functions: list[str]) -> dict[str, Any]:
+    """A member's App Home as Slack sends it back (in `app_home_opened` once the app has
+    published one, and in every click on it): the blocks and Slack's own fields."""
+    snapshot = ProfileSnapshot(
+        slack_user_id=user_id, display_name=user_id, title="Specialist", tz="UTC", joined=True,
+        function=functions[0], function_locked=False,
+        speak=[TopicRef(i, f"Topic {i}") for i in range(1, 4)], learn=[TopicRef(9, "Topic 9")],
+    )  # fmt: skip
+    view = home_view(snapshot, datetime.now(UTC), ZoneInfo("UTC"))
+    return {
+        "id": "VHOME0000001", "team_id": "T0INFOCHAT", "type": "home", "blocks": view["blocks"],
+        "private_metadata": "", "callback_id": "", "state": {"values": {}}, "hash": "1764880000.abcd1234",
+        "title": {"type": "plain_text", "text": "View Title"}, "clear_on_close": False,
+        "notify_on_close": False, "close": None, "submit": None, "previous_view_id": None,
+        "root_view_id": "VHOME0000001", "app_id": "A0INFOCHAT", "external_id": "",
+        "app_installed_team_id": "T0INFOCHAT", "bot_id": "B0INFOCHAT",
+    }  # fmt: skip
+
+
 def build_templates(
     people: int,
     popular: list[str],
@@ -118,13 +139,21 @@ def build_templates(
     kinds = [name for name, share, _ in MIX for _ in range(share)]
     markers = {name: marker for name, _, marker in MIX}
     view = _profile_view("U00000001", functions)
-    home = {"type": "home", "id": "VHOME", "blocks": []}
+    home = _home_as_slack_holds_it("U00000001", functions)
     out = []
     for i in range(count):
         kind = kinds[i % len(kinds)]
         user = f"U{rng.randint(1, people):08d}"
         if kind == "app_home_opened":
-            event = {"type": "app_home_opened", "user": user, "channel": "D" + user[1:], "tab": "home"}
+            # As Slack sends it once the app has published a Home for this person (the first
+            # open of each person in a run finds nothing stored, and is published).
+            event = {
+                "type": "app_home_opened",
+                "user": user,
+                "channel": "D" + user[1:],
+                "tab": "home",
+                "view": home,
+            }
             client.event(event, event_id="Ev" + UNIQUE.decode())
         elif kind == "find":
             client.command(user, "find " + rng.choice(find_queries))
