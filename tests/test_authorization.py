@@ -243,13 +243,16 @@ def person_row(db: Database, slack_user_id: str) -> dict[str, Any]:
         return dict(row._mapping)
 
 
+# Where each table keeps the person a row belongs to: their own row, their profile's topics, and
+# what search keeps precomputed from them (services/expert_ranks.py).
+PERSON_COLUMN = {"people": 0, "person_topics": 0, "person_ranks": 0, "expert_ranks": 1}
+
+
 def only_rows_of(changes: dict[str, Any], person_id: int) -> bool:
-    """True when every changed row is the person's own row or one of their profile rows."""
+    """True when every changed row is the person's own row, a profile row or a row derived from them."""
     for table, (gone, new) in changes.items():
         for row in gone + new:
-            if table == "people" and row[0] == person_id:
-                continue
-            if table == "person_topics" and row[0] == person_id:
+            if table in PERSON_COLUMN and row[PERSON_COLUMN[table]] == person_id:
                 continue
             return False
     return True
