@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Integer, String, Table
 
-from bot.models import Base, UTCDateTime
+from bot.models_base import Base, UTCDateTime
 
 # One row per person whose Home was published: the fingerprint of that view's inputs
 # (NULL: publish again whatever it shows) and a version that every publish increments.

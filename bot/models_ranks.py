@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, SmallInteger, String, Table
 
-from bot.models import Base, BigIntId, UTCDateTime
+from bot.models_base import Base, BigIntId, UTCDateTime
 
 expert_ranks = Table(
     "expert_ranks",

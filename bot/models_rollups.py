@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Date, Index, Integer, String, Table
 
-from bot.models import Base, BigIntId, UTCDateTime
+from bot.models_base import Base, BigIntId, UTCDateTime
 
 ZONE = 64  # IANA zone names are shorter
 
