@@ -30,10 +30,13 @@ from bot.services.topics import resolve_topics
 from tests.factories import NOW, SEARCHER, chat, ids, person, searcher
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches() -> Iterator[None]:
+@pytest.fixture(autouse=True, params=["largest topic by index", "all matched together"])
+def fresh_caches(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # Each test empties the database; start every test from cold caches too,
-    # so one test's catalogue can never answer another's query.
+    # so one test's catalogue can never answer another's query. Every test runs
+    # both ways a search reads the precomputed ranking (tests/test_search_ranks.py).
+    small = request.param == "largest topic by index"
+    monkeypatch.setattr(find_service.ranking, "PRECOMPUTED_MIN", 0 if small else 10**9)
     find_service.clear_caches()
     yield
     find_service.clear_caches()

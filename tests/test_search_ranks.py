@@ -29,8 +29,11 @@ from bot.services.topics import merge_topics
 from tests.factories import NOW, SEARCHER, chat, ids, person, searcher
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches() -> Iterator[None]:
+@pytest.fixture(autouse=True, params=["largest topic by index", "all matched together"])
+def fresh_caches(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # Both ways a search reads the rows: the largest matched topic on its own
+    # (for topics of any size here), or every matched person in one statement.
+    monkeypatch.setattr(ranking, "PRECOMPUTED_MIN", 0 if request.param == "largest topic by index" else 10**9)
     find_service.clear_caches()
     yield
     find_service.clear_caches()

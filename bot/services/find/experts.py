@@ -154,8 +154,9 @@ def find_experts(
     cache = index.cache_for(session)
     # The stamp query runs outside the lock: concurrent searches only queue for
     # the in-memory matching (well under a millisecond) and for rare reloads.
-    stamps = index.read_stamps(session, cache, searcher_slack_id)
+    stamps = index.read_stamps(session, cache, searcher_slack_id, now)
     searcher_id, my_function = stamps[5], stamps[6]
+    stale = [int(person_id) for person_id in stamps[7].split(",")] if stamps[7] else []
     excluded = {searcher_slack_id, *exclude_slack_ids}
 
     exact = lookup_topic(session, text)
@@ -167,7 +168,7 @@ def find_experts(
     if exact is not None and names.get(exact.id) != exact.name:
         names = {**names, exact.id: exact.name}  # created after the catalogue was read
 
-    ranked = ranking.rank(session, matches, excluded, now, my_function, include_own_function)
+    ranked = ranking.rank(session, matches, excluded, now, my_function, include_own_function, stale)
     hits = _hits(ranked.top, matches, names)
     total = ranked.counts.get(SHOWN, 0)
     suggestions: list[str] = []

@@ -23,11 +23,13 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
-from sqlalchemy import bindparam, func, null, select
+from sqlalchemy import String, bindparam, cast, func, null, select
 from sqlalchemy.orm import Session
 
+from bot.clock import utcnow
 from bot.models import Person, Topic
 from bot.models_ranks import expert_ranks
+from bot.services import expert_ranks as ranks_service
 from bot.services.find.query import allowed_edits, ask_words, content_words
 
 # Fuzzy topics searched for experts: a broad word ("data") can match hundreds.
@@ -40,6 +42,10 @@ PHRASE_CUTOFF = 90
 SUGGESTION_CUTOFF = 60
 # Whole-query similarity scans remembered per catalogue.
 NEAR_MEMO = 1024
+# More people than this whose precomputed ranking rows do not hold at a search's
+# instant (the first minutes of a month, before the hourly job): that search ranks
+# everyone live, as before the rows existed (bot/services/find/ranking.py).
+MAX_STALE = 2000
 
 
 class WordIndex:
@@ -237,7 +243,9 @@ def clear_caches() -> None:
         _caches.clear()
 
 
-def read_stamps(session: Session, cache: Cache, searcher_slack_id: str = "") -> Any:
+def read_stamps(
+    session: Session, cache: Cache, searcher_slack_id: str = "", now: datetime | None = None
+) -> Any:
     """One round trip telling whether topics or people changed since the caches were filled.
 
     Topics are only created or deleted (merged), never renamed, and ids and
@@ -247,11 +255,14 @@ def read_stamps(session: Session, cache: Cache, searcher_slack_id: str = "") -> 
     in between, the max id (see `_stamps_statement`). People are counted only when
     the ask index needs it (`AskIndex.needs_count`; otherwise the count is
     None). The same row carries the searcher's id and function (None, None for
-    someone without a profile): one round trip fewer for every search.
+    someone without a profile): one round trip fewer for every search. So do the
+    people whose precomputed ranking rows do not hold at `now` (a string of ids,
+    at most MAX_STALE + 1 of them; see bot/services/find/ranking.py).
     """
     connection = session.connection()
     stmt = _STAMPS[cache.ask.needs_count(), connection.dialect.name == "postgresql"]
-    return connection.execute(stmt, {"slack_user_id": searcher_slack_id}).one()
+    params = {"slack_user_id": searcher_slack_id, "now": now or utcnow()}
+    return connection.execute(stmt, params).one()
 
 
 def _stamps_statement(count_people: bool, postgres: bool) -> Any:
@@ -266,7 +277,10 @@ def _stamps_statement(count_people: bool, postgres: bool) -> Any:
     round trip of its own. The ranking statement's per-person fallback counts
     (reached for almost nobody) inflate its estimated cost past
     `jit_above_cost` for a popular topic, and compiling it then costs ~60 ms
-    where running it costs ~10.
+    where running it costs ~10. It also sets `random_page_cost` to 1.1 for
+    the transaction: what a search reads is in memory, and at the default
+    4.0 PostgreSQL scanned all of person_ranks (45,000 rows at 50,000
+    people) to hash-join a few hundred candidates instead of probing them.
     """
     t, p = Topic.__table__.c, Person.__table__.c
     if count_people or not postgres:
@@ -287,6 +301,9 @@ def _stamps_statement(count_people: bool, postgres: bool) -> Any:
         ).subquery("topic_stamp")
     people = select(func.count()).select_from(Person.__table__).scalar_subquery() if count_people else null()
     me = Person.__table__.alias("searcher")
+    stale = ranks_service.stale_statement().limit(MAX_STALE + 1).subquery("stale")
+    ids = cast(stale.c.person_id, String)
+    stale_ids = select(func.string_agg(ids, ",") if postgres else func.group_concat(ids)).scalar_subquery()
     return select(
         topics.c.topics,
         topics.c.max_id,
@@ -295,7 +312,12 @@ def _stamps_statement(count_people: bool, postgres: bool) -> Any:
         select(func.max(p.updated_at)).scalar_subquery(),
         me.c.id,
         me.c.function,
-        *([func.set_config("jit", "off", True)] if postgres else []),
+        stale_ids,
+        *(
+            [func.set_config("jit", "off", True), func.set_config("random_page_cost", "1.1", True)]
+            if postgres
+            else []
+        ),
     ).select_from(topics.outerjoin(me, me.c.slack_user_id == bindparam("slack_user_id")))
 
 

@@ -45,20 +45,19 @@ from sqlalchemy.orm import Session
 from bot.db import none_of, one_of
 from bot.models import Chat, ChatParticipant, ChatRole, Person, PersonTopic, PersonUsage, Topic, TopicKind
 from bot.models_ranks import expert_ranks, person_ranks
-from bot.services import expert_ranks as ranks_service
 from bot.services import usage as usage_service
 from bot.services.expert_ranks import AT_CAPACITY, DEPARTED, OWN_FUNCTION, PAUSED, SHOWN, next_month
 from bot.services.find import precomputed
-from bot.services.find.index import Matches
+from bot.services.find.index import MAX_STALE, Matches
 from bot.services.profiles import available_clause
 
 # Ranked hits kept (ten pages of five). Nobody pages further; keeping the list
 # short bounds the detail query however popular a topic is. `total` has the rest.
 MAX_HITS = 50
 RECENT = usage_service.RECENT  # "recent chats": the last 90 days
-# More people than this whose precomputed rows do not hold (the first minutes of
-# a month, before the hourly job): rank everyone live, as before the rows existed.
-MAX_STALE = 2000
+# A matched topic with fewer experts than this (roughly: index.Cache.sizes) is not
+# worth its own two statements: its experts are read with the rest (HELD).
+PRECOMPUTED_MIN = 400
 
 # How a person matched, best first.
 EXACT, FUZZY, ASK = range(3)
@@ -129,53 +128,66 @@ HELD = "held"  # matched through other topics or ask lines, with a person_ranks 
 STALE = "stale"  # matched, but their rows do not hold at the search's instant: counted live
 
 
-def _candidates(mode: str, has_links: bool, has_ask: bool, b_tier: int | None, postgres: bool) -> Any:
+def _candidates(mode: str, has_links: bool, has_ask: bool, postgres: bool) -> Any:
     """(person_id, tier) of everyone a statement of this `mode` ranks.
 
-    HELD leaves out the precomputed topic `b` (`b_tier` None: there is none)
-    and whoever has a row of it that holds (precomputed.py reads those),
-    unless they match better than `b` does (the exact topic, when `b` is a
-    fuzzy one). STALE keeps only `stale_ids`.
+    HELD leaves out the precomputed topic `b` (`_held` its experts); STALE
+    keeps only `stale_ids`.
     """
     t, p = _links.c, _people.c
     parts: list[Any] = []
-    if has_links:
+    if has_links and mode == HELD:
+        # expert_ranks' primary key: index-only, and listed experts alone.
+        e = expert_ranks.c
+        tier = case((e.topic_id == bindparam("exact_id"), _n(EXACT)), else_=_n(FUZZY))
+        parts.append(
+            select(e.person_id.label("person_id"), tier.label("tier")).where(
+                one_of(e.topic_id, "other_ids", BigInteger, postgres)
+            )
+        )
+    elif has_links:
         tier = case((t.topic_id == bindparam("exact_id"), _n(EXACT)), else_=_n(FUZZY))
-        topics = "other_ids" if mode == HELD else "topic_ids"
         linked = select(t.person_id.label("person_id"), tier.label("tier")).where(
-            t.kind == TopicKind.SPEAK, one_of(t.topic_id, topics, BigInteger, postgres)
+            t.kind == TopicKind.SPEAK, one_of(t.topic_id, "topic_ids", BigInteger, postgres)
         )
         if mode == STALE:
             linked = linked.where(one_of(t.person_id, "stale_ids", BigInteger, postgres))
         parts.append(linked)
     if has_ask:
-        asked = select(p.id.label("person_id"), _n(ASK).label("tier")).where(
-            one_of(p.id, "ask_ids", BigInteger, postgres)
+        who = person_ranks.c.person_id if mode == HELD else p.id  # HELD: listed experts alone
+        asked = select(who.label("person_id"), _n(ASK).label("tier")).where(
+            one_of(who, "ask_ids", BigInteger, postgres)
         )
         if mode == STALE:
             asked = asked.where(one_of(p.id, "stale_ids", BigInteger, postgres))
         parts.append(asked)
     matched = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("matched")
     tier = func.min(matched.c.tier)
-    stmt = select(matched.c.person_id, tier.label("tier")).group_by(matched.c.person_id)
-    if mode == HELD and b_tier is not None:
-        r = expert_ranks.c
-        in_b = (
-            select(literal(1))
-            .where(r.topic_id == bindparam("b"), r.person_id == matched.c.person_id)
-            .exists()
-        )
-        stmt = stmt.having(or_(tier < _n(b_tier), ~in_b))  # (rows of `b` that do not hold: STALE's)
-    return stmt.cte("cand")
+    return select(matched.c.person_id, tier.label("tier")).group_by(matched.c.person_id).cte("cand")
 
 
-def _held(cand: Any, hide_own: bool, postgres: bool) -> Any:
-    """`_classified`'s rows from person_ranks, for candidates whose row holds (and who are not left out)."""
+def _held(cand: Any, hide_own: bool, b_tier: int | None, postgres: bool) -> Any:
+    """`_classified`'s rows from person_ranks, for candidates whose row holds (and who are not left out).
+
+    With a precomputed topic `b` (`b_tier` not None), those with a row of it
+    are precomputed.py's, unless they match better than `b` does (the exact
+    topic, when `b` is a fuzzy one); rows of `b` that do not hold are STALE's.
+    A join probing `b` per candidate, not a subquery PostgreSQL would hash
+    whole (15,000 rows for the largest topic).
+    """
     r = person_ranks.c
     mine = bindparam("my_function")
     status: Any = r.status
     if hide_own:
         status = case((and_(r.status == _n(SHOWN), r.function == mine), _n(OWN_FUNCTION)), else_=r.status)
+    source = cand.join(person_ranks, r.person_id == cand.c.person_id)
+    conditions = [precomputed.holds(), r.person_id.not_in(precomputed.excluded_ids(postgres))]
+    if b_tier is not None:
+        in_b = expert_ranks.alias("in_b")
+        source = source.outerjoin(
+            in_b, and_(in_b.c.topic_id == bindparam("b"), in_b.c.person_id == cand.c.person_id)
+        )
+        conditions.append(or_(in_b.c.person_id.is_(None), cand.c.tier < _n(b_tier)))
     return (
         select(
             r.person_id.label("id"),
@@ -186,8 +198,8 @@ def _held(cand: Any, hide_own: bool, postgres: bool) -> Any:
             r.recent.label("recent"),
             status.label("status"),
         )
-        .select_from(cand.join(person_ranks, r.person_id == cand.c.person_id))
-        .where(precomputed.holds(), r.person_id.not_in(precomputed.excluded_ids(postgres)))
+        .select_from(source)
+        .where(*conditions)
         .subquery("rows")
     )
 
@@ -301,8 +313,9 @@ def _rank_statement(
     topic), other_ids, ask_ids, stale_ids, excluded, my_function and the
     instants now, month_first, month_next and since.
     """
-    cand = _candidates(mode, has_links, has_ask, b_tier, postgres)
-    r = (_held if mode == HELD else _classified)(cand, hide_own, postgres).c
+    cand = _candidates(mode, has_links, has_ask, postgres)
+    rows = _held(cand, hide_own, b_tier, postgres) if mode == HELD else _classified(cand, hide_own, postgres)
+    r = rows.c
     per_status = [
         func.sum(case((r.status == _n(code), _n(1)), else_=_n(0))).over().label(f"n{code}")
         for code in range(5)
@@ -396,6 +409,7 @@ def rank(
     now: datetime,
     my_function: str | None,
     include_own_function: bool,
+    stale: list[int],
 ) -> Ranked:
     """Everyone matching, classified, counted and ranked; the best MAX_HITS.
 
@@ -404,7 +418,9 @@ def rank(
     others matched by person_ranks rows (HELD); only people whose rows do not
     hold are counted from people and person_usage (STALE), or everyone when
     too many do not (LIVE: just after midnight on the 1st, until the hourly
-    job). The parts are disjoint; their counts add up and their best merge.
+    job). `stale`: the people whose rows do not hold at `now`, at most
+    index.MAX_STALE + 1 (index.read_stamps reads them). The parts are
+    disjoint; their counts add up and their best merge.
     """
     topic_ids = list(matches.fuzzy)
     if matches.exact_id is not None:
@@ -428,12 +444,13 @@ def rank(
         "since": now - RECENT,
     }
     shape = (bool(topic_ids), hide_own, postgres)
-    stale = list(connection.execute(ranks_service.stale_statement(), params).scalars())
     if len(stale) > MAX_STALE:
         return _ranked(
             session, _rank_statement(LIVE, bool(topic_ids), bool(matches.ask_people), None, *shape), params
         )
     b, b_tier = _precomputed_topic(matches)
+    if b is not None and matches.sizes.get(b, 0) < PRECOMPUTED_MIN:
+        b = b_tier = None
     params |= {
         "b": b,
         # Those who match better than `b` (the exact topic's experts, when `b` is fuzzy).

@@ -413,11 +413,7 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
             for chat_id in (obj.chat_id, *(sa_inspect(obj).attrs.chat_id.history.deleted or ())):
                 if chat_id is not None:
                     chat_ids.add(chat_id)
-        elif (
-            isinstance(obj, Person)
-            and obj.id is not None
-            and (obj in deleted or _changed(obj, "function"))
-        ):
+        elif isinstance(obj, Person) and obj.id is not None and (obj in deleted or _changed(obj, "function")):
             people.add(obj.id)
     marks |= _chat_instants(session, chat_ids) | _people_instants(session, people)
     marks |= _request_chat_instants(session, requests)
