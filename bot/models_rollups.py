@@ -73,12 +73,14 @@ report_intros = Table(
     Column("chats", Integer, nullable=False),
 )
 
-HELD, LEARNED, INTRO, EXPERT, ASKED = 1, 2, 3, 4, 5  # report_people.kind
+HELD, LEARNED, INTRO, EXPERT, ASKED = 1, 2, 3, 4, 5  # report_people.kind, report_years.kind
+FLOW_LEARNER, FLOW_EXPERT = 6, 7  # report_years.kind: a side of a held chat, by (lf, ef)
 
-# Who took part on a day: kind HELD (a participant of a chat held that day, `cday` as above),
-# LEARNED (asked for a chat, or joined one on the learner's side, created that day), INTRO
-# (a participant of a chat created that day), EXPERT (on the expert's side of `chats` chats
-# created that day) or ASKED (received a chat request that day); `cday` is `day` but for HELD.
+# Per local day, what the year rows below cannot hold: kind EXPERT (on the expert's side of
+# `chats` chats created that day; the year rows keep whole months' sums, a period's partial
+# months are summed from these) and kind HELD for chats held before the local day they were
+# created on (`cday` later than `day`: they count in a period only when both days fall in
+# it, which one day's bit cannot say). Every other HELD participant is a bit in report_years.
 report_people = Table(
     "report_rollup_people",
     Base.metadata,
@@ -90,6 +92,41 @@ report_people = Table(
     Column("chats", Integer, nullable=False),
     Index("ix_report_rollup_people_day", "zone", "day"),
     sqlite_with_rowid=False,
+)
+
+# Who took part when, one row per person, kind and calendar year of the local days, with one
+# column per month: bit d-1 of `m<month>` is set when the person took part on day d (kinds
+# HELD: a participant of a chat held that day and created by then; LEARNED: asked for a chat,
+# or joined one on the learner's side, created that day; INTRO: a participant of a chat
+# created that day; ASKED: received a chat request that day; FLOW_LEARNER / FLOW_EXPERT: on
+# that side of a chat held that day with someone of the other side, by the learner's and the
+# expert's function `lf`, `ef`, "" for none). Kind EXPERT holds counts instead: the person's
+# chats on the expert's side created in that month. The distinct people of any run of days
+# are one pass over at most a row per person and year (bot.services.reports.rolled).
+MONTHS = tuple(f"m{month}" for month in range(1, 13))
+report_years = Table(
+    "report_rollup_years",
+    Base.metadata,
+    Column("zone", String(ZONE), primary_key=True),
+    Column("kind", Integer, primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("lf", String(100), primary_key=True),
+    Column("ef", String(100), primary_key=True),
+    Column("person_id", BigIntId, primary_key=True),
+    *(Column(name, Integer, nullable=False, server_default="0") for name in MONTHS),
+    sqlite_with_rowid=False,
+)
+
+# Follow-up answers of the participants of chats introduced on `day`, by their latest
+# answer (`outcome`, "none" when not answered), with the distinct people of the row.
+report_outcomes = Table(
+    "report_rollup_outcomes",
+    Base.metadata,
+    Column("zone", String(ZONE), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("outcome", String(16), primary_key=True),
+    Column("participants", Integer, nullable=False),
+    Column("people", Integer, nullable=False),
 )
 
 # Additive counts by local day, each with the distinct people of its row (the smallest group
@@ -120,7 +157,8 @@ report_answers = Table(
 )
 
 # Chats from requests held on `day` (`cday` as in report_rollup_held), by whole hours from
-# the request to the chat.
+# the request to the chat; `hours` -1: all of them, for the distinct learners and experts
+# of the day (its `chats` are not in the histogram).
 report_waits = Table(
     "report_rollup_waits",
     Base.metadata,

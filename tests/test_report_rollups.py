@@ -2,9 +2,11 @@
 
 A company's history is generated through the services (bot.devtools.history), then
 changed the ways history changes: a chat re-dated, a chat held today, someone moving
-to another function, a person erased, old text purged. After each, every table of
-the report (as CSV, what HR sees and downloads) is the same from the roll-ups as
-from the raw rows, for several periods, in UTC and in a zone that changed clocks.
+to another function, a person erased, old text purged, follow-up answers changed, a
+chat recorded as held before its intro. After each, every table of the report (as CSV,
+what HR sees and downloads) is the same from the roll-ups as from the raw rows, for
+several periods, in UTC and in a zone that changed clocks, and across a new year (the
+roll-ups keep a row per person and calendar year).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from bot.clock import travel_to
 from bot.db import Database
 from bot.devtools.company import make_company
 from bot.devtools.history import make_history
-from bot.models import Chat, ChatParticipant, ChatRequest, Person
+from bot.models import Chat, ChatParticipant, ChatRequest, Outcome, Person
 from bot.models_rollups import report_days, report_marks
 from bot.services import chats, reports
 from bot.services.privacy import purge_old_text
@@ -29,27 +31,28 @@ from bot.services.reports import rollups
 from bot.settings import Settings
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # a Wednesday; New York left summer time on 1 Nov
+NEW_YEAR = datetime(2027, 1, 13, 15, 0, tzinfo=UTC)  # a Wednesday: periods across the new year
 PERIODS = ["", "last month", "last 12 weeks", "this year"]
 FUNCTIONS = ["Engineering", "Product", "Design", "Sales", "Finance"]
 
 
-def _tables(db: Database, zone: str, k: int, *, use_rollups: bool) -> dict[str, str]:
+def _tables(db: Database, zone: str, k: int, now: datetime, *, use_rollups: bool) -> dict[str, str]:
     shown = {}
     for text in PERIODS:
         with db.session() as session:
-            period = reports.parse_period(text, NOW, zone)
+            period = reports.parse_period(text, now, zone)
             report = reports.compute_report(
-                session, period, functions=FUNCTIONS, min_group_size=k, now=NOW, use_rollups=use_rollups
+                session, period, functions=FUNCTIONS, min_group_size=k, now=now, use_rollups=use_rollups
             )
         for table in report.all_tables():
             shown[f"{text or 'last 4 weeks'} / {table.key}"] = reports.to_csv(table).decode()
     return shown
 
 
-def _assert_same(db: Database, zone: str) -> dict[str, str]:
+def _assert_same(db: Database, zone: str, now: datetime = NOW) -> dict[str, str]:
     for k in (2, 5):
-        raw = _tables(db, zone, k, use_rollups=False)
-        rolled = _tables(db, zone, k, use_rollups=True)
+        raw = _tables(db, zone, k, now, use_rollups=False)
+        rolled = _tables(db, zone, k, now, use_rollups=True)
         assert rolled.keys() == raw.keys()
         for key in raw:
             assert rolled[key] == raw[key], f"k={k}, {key}"
@@ -109,6 +112,38 @@ def test_rollups_give_the_raw_rows_report_as_history_changes(db: Database, zone:
         purged = purge_old_text(session, NOW, 30)
     assert purged.searches > 0
     _assert_same(db, zone)
+
+
+def test_periods_across_the_new_year_answers_changed_and_a_chat_held_before_its_intro(db: Database) -> None:
+    zone = "Europe/Berlin"
+    with travel_to(NEW_YEAR):
+        make_history(db, make_company(30, functions=FUNCTIONS), NEW_YEAR, weeks=12, zone=zone)
+    before = _assert_same(db, zone, NEW_YEAR)
+
+    # Six people who could not meet change their answer to "not yet" (the last chats first).
+    with db.session() as session:
+        parts = session.scalars(
+            select(ChatParticipant)
+            .where(ChatParticipant.outcome == Outcome.COULDNT)
+            .order_by(ChatParticipant.chat_id.desc(), ChatParticipant.person_id)
+            .limit(6)
+        ).all()
+        assert len(parts) == 6
+        for part in parts:
+            part.outcome = Outcome.NOT_YET
+    assert _assert_same(db, zone, NEW_YEAR) != before
+
+    # A chat recorded as held two days before it was introduced (an import gone wrong): it
+    # counts in a period only when both days fall in it, as the raw rows count it.
+    with db.session() as session:
+        chat = session.scalars(
+            select(Chat)
+            .where(Chat.done_at < NEW_YEAR - timedelta(days=10))
+            .order_by(Chat.done_at.desc(), Chat.id)
+        ).first()
+        assert chat is not None and chat.done_at is not None
+        chat.created_at = chat.done_at + timedelta(days=2)
+    _assert_same(db, zone, NEW_YEAR)
 
 
 def test_writes_mark_the_days_they_change_and_bare_core_writes_need_an_invalidate(db: Database) -> None:

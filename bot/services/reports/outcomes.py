@@ -13,12 +13,12 @@ from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.models import Chat, ChatParticipant, Outcome
-from bot.services.reports import sql
+from bot.services.reports import rolled, rollup_counts, sql
 from bot.services.reports.periods import Period
 from bot.services.reports.scope import Scope
 from bot.services.reports.suppression import Table, count_cell, suppress_table
 
-NOT_ANSWERED = "none"
+NOT_ANSWERED = rollup_counts.NOT_ANSWERED
 # (stored outcome, row label) in the order people meet them.
 ANSWERS = (
     (Outcome.MET.value, "We met"),
@@ -58,10 +58,19 @@ def outcome_counts(
 
 
 def followup_answers(scope: Scope) -> Table:
-    found = scope.timed(
-        "followup_answers",
-        lambda: outcome_counts(scope.session, scope.period, scope.previous, scope.ranges),
-    )
+    def raw() -> dict[tuple[int, str], tuple[int, int]]:
+        name = "followup_answers_raw_rows" if scope.use_rollups else "followup_answers"
+        return scope.timed(
+            name, lambda: outcome_counts(scope.session, scope.period, scope.previous, scope.ranges)
+        )
+
+    if scope.rolled():
+        found = scope.timed(
+            "followup_answers",
+            lambda: rolled.outcome_counts(scope.session, scope.period, scope.previous, scope.k, raw),
+        )
+    else:
+        found = raw()
     rows = [(label, [count_cell(*found.get((c, key), (0, 0))) for c in (1, 0)]) for key, label in ANSWERS]
     table = Table(
         "followup_answers",

@@ -20,13 +20,14 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, distinct, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from bot.models import ChatRequest, Person, PersonTopic, TopicKind
 from bot.models_rollups import (
     ASKED,
-    EXPERT,
+    FLOW_EXPERT,
+    FLOW_LEARNER,
     HELD,
     INTRO,
     LEARNED,
@@ -35,12 +36,16 @@ from bot.models_rollups import (
     report_held,
     report_intros,
     report_notes,
+    report_outcomes,
     report_people,
     report_requests,
     report_waits,
+    report_years,
 )
 from bot.services.reports import aggregates, sql
 from bot.services.reports.periods import Period, week_starts
+from bot.services.reports.rollup_counts import DAY
+from bot.services.reports.rollup_years import expert_chats, took_part
 from bot.services.scheduling.figures import ALL, NO_FUNCTION
 
 Bound = list[int]  # [chats, cross, min lower, max lower (per side), sum (per side)...]
@@ -65,6 +70,15 @@ class _Side:
         self.extra += extra
         self.low = [max(self.low[0], learners), max(self.low[1], experts)]
         self.high = [self.high[0] + learners, self.high[1] + experts]
+
+    @classmethod
+    def summed(cls, chats: Any, extra: Any, low: tuple[Any, Any], high: tuple[Any, Any]) -> _Side:
+        """A group of days already aggregated in SQL: sums, and the per-side max and sum."""
+        side = cls()
+        side.chats, side.extra = int(chats or 0), int(extra or 0)
+        side.low = [int(low[0] or 0), int(low[1] or 0)]
+        side.high = [int(high[0] or 0), int(high[1] or 0)]
+        return side
 
     def people(self, k: int, caps: tuple[int, int] | None = None) -> int | None:
         """min(learners, experts), or a stand-in with the same suppression; None: unsettled."""
@@ -118,15 +132,56 @@ def held(
         people = side.people(k)
         unsettled |= people is None
         out.weeks[i] = (side.chats, people or 0)
+    open_cells = []
     for (lf, ef), side in flow.items():
         people = side.people(k, (sizes.get(lf, 0), sizes.get(ef, 0)))
-        # A per-pair count from the two functions' people measured 27 s for a month on
-        # PostgreSQL (bench/reports.py): the one raw pass below is far cheaper.
-        unsettled |= people is None
         out.flow[(lf, ef)] = (side.chats, people or 0)
+        if people is None:
+            open_cells.append((lf, ef))
+    if open_cells and _late_chats(session, cur):
+        unsettled = True  # their people are not in the year rows: the raw pass counts them
+    elif open_cells:
+        # The bounds left these cells open: count their people exactly from the year rows.
+        sides = _flow_people(session, cur, open_cells)
+        for lf, ef in open_cells:
+            learners = sides.get((lf or "", ef or "", FLOW_LEARNER), 0)
+            experts = sides.get((lf or "", ef or "", FLOW_EXPERT), 0)
+            out.flow[(lf, ef)] = (out.flow[(lf, ef)][0], min(learners, experts))
     if unsettled:
         _settle(out, exact())
     return out
+
+
+def _late_chats(session: Session, period: Period) -> bool:
+    """Whether a chat held in `period` was held before the day it was created on."""
+    h = report_held.c
+    stmt = select(h.day).where(
+        h.zone == period.zone,
+        h.day >= period.first_day,
+        h.cday <= period.last_day,
+        h.cday > h.day,
+    )
+    return session.execute(stmt.limit(1)).first() is not None
+
+
+def _flow_people(
+    session: Session, period: Period, cells: list[tuple[str | None, str | None]]
+) -> dict[tuple[str, str, int], int]:
+    """Per (learner's function, expert's function, side) of these cells: the distinct people on
+    that side of the chats held in `period` (functions "" for none), from the year rows."""
+    y = report_years.c
+    stmt = (
+        select(y.lf, y.ef, y.kind, func.count(distinct(y.person_id)))
+        .where(
+            y.zone == period.zone,
+            y.kind.in_((FLOW_LEARNER, FLOW_EXPERT)),
+            y.year.between(period.first_day.year, period.last_day.year),
+            or_(*(and_(y.lf == (lf or ""), y.ef == (ef or "")) for lf, ef in cells)),
+            took_part(period),
+        )
+        .group_by(y.lf, y.ef, y.kind)
+    )
+    return {(lf, ef, int(kind)): int(n) for lf, ef, kind, n in session.execute(stmt)}
 
 
 def _settle(out: aggregates.Held, raw: aggregates.Held) -> None:
@@ -137,14 +192,36 @@ def _settle(out: aggregates.Held, raw: aggregates.Held) -> None:
 
 
 def _flow(session: Session, cur: Period) -> dict[tuple[str | None, str | None], _Side]:
+    """Per function pair: the period's days summed in SQL (a day has a row per pair)."""
     f = report_flow.c
-    stmt = select(f.lf, f.ef, f.chats, f.learners, f.experts).where(
-        f.zone == cur.zone, f.day >= cur.first_day, f.day <= cur.last_day, f.cday <= cur.last_day
+    stmt = (
+        select(f.lf, f.ef, *_bounds(f.chats, None, f.learners, f.experts))
+        .where(f.zone == cur.zone, f.day >= cur.first_day, f.day <= cur.last_day, f.cday <= cur.last_day)
+        .group_by(f.lf, f.ef)
     )
-    found: dict[tuple[str | None, str | None], _Side] = defaultdict(_Side)
-    for lf, ef, chats, learners, experts in session.execute(stmt):
-        found[(lf, ef)].add(chats, 0, learners, experts)
-    return found
+    return {
+        (lf, ef): _Side.summed(n, x, (a, b), (c, d)) for lf, ef, n, x, a, b, c, d in session.execute(stmt)
+    }
+
+
+def _bounds(chats: Any, extra: Any, learners: Any, experts: Any) -> list[Any]:
+    """Sums of chats (and extra), max and sum of each side's people: what _Side.summed takes."""
+    return [
+        func.sum(chats),
+        func.sum(extra) if extra is not None else literal(0),
+        func.max(learners),
+        func.max(experts),
+        func.sum(learners),
+        func.sum(experts),
+    ]
+
+
+def _flag(day: Any, cur: Period, prev: Period) -> Any:
+    """1 for a day of the period, 0 for one of the previous period (they never overlap)."""
+    return case(
+        (and_(day >= cur.first_day, day <= cur.last_day), 1),
+        (and_(day >= prev.first_day, day <= prev.last_day), 0),
+    ).label("c")
 
 
 def _function_sizes(session: Session) -> dict[str | None, int]:
@@ -154,34 +231,75 @@ def _function_sizes(session: Session) -> dict[str | None, int]:
     }
 
 
-def _took_part(zone: str, kind: int, period: Period) -> Any:
-    p = report_people.c
-    return exists().where(
-        p.zone == zone,
-        p.person_id == Person.id,
-        p.kind == kind,
-        p.day >= period.first_day,
-        p.day <= period.last_day,
-        p.cday <= period.last_day,
+def _years(*periods: Period) -> Any:
+    y = report_years.c
+    return y.year.between(min(p.first_day.year for p in periods), max(p.last_day.year for p in periods))
+
+
+def _people_of(zone: str, kind: int, period: Period) -> Any:
+    """Person ids that took part as `kind` in `period` (a subquery, one row per year)."""
+    y = report_years.c
+    return select(y.person_id).where(y.zone == zone, y.kind == kind, _years(period), took_part(period))
+
+
+def _activity(cur: Period, prev: Period) -> Any:
+    """Per person: (l0, l1, h0, h1) flags, learned / held a chat in the previous / current period."""
+    y, p = report_years.c, report_people.c
+    flags = []
+    for kind, name in ((LEARNED, "l"), (HELD, "h")):
+        for c, period in ((0, prev), (1, cur)):
+            flags.append(case((and_(y.kind == kind, took_part(period)), 1), else_=0).label(f"{name}{c}"))
+    bits = select(y.person_id.label("pid"), *flags).where(
+        y.zone == cur.zone, y.kind.in_((LEARNED, HELD)), _years(cur, prev)
+    )
+
+    def late_held(period: Period) -> Any:
+        return case((and_(p.day >= period.first_day, p.cday <= period.last_day), 1), else_=0)
+
+    # Chats held before the day they were created on: per day (report_rollup_people), rare.
+    late = select(p.person_id, literal(0), literal(0), late_held(prev), late_held(cur)).where(
+        p.zone == cur.zone,
+        p.kind == HELD,
+        p.day <= cur.last_day,
+        p.cday >= min(prev.first_day, cur.first_day),
+    )
+    rows = union_all(bits, late).subquery()
+    return (
+        select(rows.c.pid, *(func.max(rows.c[f"{n}{c}"]).label(f"{n}{c}") for n in "lh" for c in (0, 1)))
+        .group_by(rows.c.pid)
+        .subquery()
     )
 
 
 def participation(
     session: Session, cur: Period, prev: Period
 ) -> tuple[aggregates.Participation, aggregates.Participation]:
-    """(previous, current) participation by function, as `aggregates.participation`."""
-    speakers = select(PersonTopic.person_id).where(PersonTopic.kind == TopicKind.SPEAK)
+    """(previous, current) participation by function, as `aggregates.participation`: one pass
+    over the year rows of both periods' learners and participants, grouped by person."""
+    speakers = (
+        select(PersonTopic.person_id.label("pid"))
+        .where(PersonTopic.kind == TopicKind.SPEAK)
+        .distinct()
+        .subquery()
+    )
+    acts = _activity(cur, prev)
     member = (sql.joined_at(prev.end), sql.joined_at(cur.end))
     columns = []
-    for m, period in zip(member, (prev, cur), strict=True):
+    for c, m in enumerate(member):
         columns += [
             func.count(case((m, 1))),
-            func.count(case((and_(m, Person.id.in_(speakers)), 1))),
-            func.count(case((and_(m, _took_part(cur.zone, LEARNED, period)), 1))),
+            func.count(case((and_(m, speakers.c.pid.is_not(None)), 1))),
+            func.count(case((and_(m, acts.c[f"l{c}"] == 1), 1))),
             func.count(case((and_(m, Person.weekly_pairing.is_(True)), 1))),
-            func.count(case((and_(m, _took_part(cur.zone, HELD, period)), 1))),
+            func.count(case((and_(m, acts.c[f"h{c}"] == 1), 1))),
         ]
-    stmt = select(Person.function, *columns).where(or_(member[0], member[1])).group_by(Person.function)
+    stmt = (
+        select(Person.function, *columns)
+        .outerjoin(speakers, speakers.c.pid == Person.id)
+        .outerjoin(acts, acts.c.pid == Person.id)
+        .where(or_(member[0], member[1]))
+        .group_by(Person.function)
+    )
     by_function: tuple[dict[str, tuple[int, int, int, int, int]], ...] = ({}, {})
     for function, *counts in session.execute(stmt):
         key = function or ""
@@ -207,7 +325,7 @@ def intro_counts(session: Session, period: Period) -> dict[str, tuple[int, int]]
     people: dict[str, int] = defaultdict(int)
     stmt = (
         select(Person.function, func.count())
-        .where(_took_part(period.zone, INTRO, period))
+        .where(Person.id.in_(_people_of(period.zone, INTRO, period)))
         .group_by(Person.function)
     )
     for function, n in session.execute(stmt):
@@ -287,23 +405,33 @@ def days_to_chat(
     k: int,
     exact: Callable[[], dict[int, tuple[float | None, int]]],
 ) -> dict[int, tuple[float | None, int]]:
-    """`aggregates.days_to_chat` from the roll-ups: the same hour histogram, summed."""
+    """`aggregates.days_to_chat` from the roll-ups: the same hour histogram, summed in SQL."""
     w = report_waits.c
-    histogram: dict[int, list[tuple[float, int]]] = {0: [], 1: []}
-    sides: dict[int, _Side] = defaultdict(_Side)
-    stmt = select(w.day, w.hours, w.chats, w.learners, w.experts).where(
-        *_span(report_waits, cur, prev), w.cday <= cur.last_day
+    rows = (
+        select(_flag(w.day, cur, prev), w.hours, w.chats, w.learners, w.experts)
+        .where(*_span(report_waits, cur, prev), w.cday <= cur.last_day)
+        .subquery()
     )
-    for day, hours, chats, learners, experts in session.execute(stmt):
-        for c in _periods(day, cur, prev):
-            histogram[c].append(((float(hours) + 0.5) / 24, int(chats)))
-            sides[c].add(chats, 0, learners, experts)
+    in_period = rows.c.c.is_not(None)
+    by_hour = (
+        select(rows.c.c, rows.c.hours, func.sum(rows.c.chats))
+        .where(in_period, rows.c.hours != DAY)
+        .group_by(rows.c.c, rows.c.hours)
+    )
+    histogram: dict[int, list[tuple[float, int]]] = {0: [], 1: []}
+    for c, hours, chats in session.execute(by_hour):
+        histogram[int(c)].append(((float(hours) + 0.5) / 24, int(chats)))
+    by_day = (
+        select(rows.c.c, *_bounds(rows.c.chats, None, rows.c.learners, rows.c.experts))
+        .where(in_period, rows.c.hours == DAY)
+        .group_by(rows.c.c)
+    )
     smallest = {}
-    for c, side in sides.items():
-        people = side.people(k)
+    for c, n, x, a, b, lsum, esum in session.execute(by_day):
+        people = _Side.summed(n, x, (a, b), (lsum, esum)).people(k)
         if people is None:
             return exact()
-        smallest[c] = people
+        smallest[int(c)] = people
     return {c: (sql.median(histogram[c]), smallest.get(c, 0)) for c in (0, 1)}
 
 
@@ -334,34 +462,50 @@ def takeaways(
 
 def expert_load_counts(session: Session, period: Period) -> dict[str, tuple[int, int, int, int]]:
     """`tables.expert_load_counts` from the roll-ups: per function label (experts, over
-    capacity, not asked in period, never asked), each person's chats summed from their days."""
-    p = report_people.c
-    chats = (
-        select(func.coalesce(func.sum(p.chats), 0))
-        .where(
-            p.zone == period.zone,
-            p.person_id == Person.id,
-            p.kind == EXPERT,
-            p.day >= period.first_day,
-            p.day <= period.last_day,
-        )
-        .scalar_subquery()
-    )
+    capacity, not asked in period, never asked); each person's chats in the period are whole
+    months' sums from the year rows and the partial months' days."""
+    load = expert_chats(period.zone, period)
+    asked = _people_of(period.zone, ASKED, period).distinct().subquery()
     ever_asked = select(ChatRequest.id).where(ChatRequest.expert_id == Person.id).exists()
     speakers = select(PersonTopic.person_id).where(PersonTopic.kind == TopicKind.SPEAK)
-    over = chats * sql.DAYS_PER_MONTH > Person.chats_per_month * period.days
+    over = func.coalesce(load.c.n, 0) * sql.DAYS_PER_MONTH > Person.chats_per_month * period.days
     stmt = (
         select(
             Person.function,
             func.count(),
             func.count(case((over, 1))),
-            func.count(case((~_took_part(period.zone, ASKED, period), 1))),
+            func.count(case((asked.c.person_id.is_(None), 1))),
             func.count(case((~ever_asked, 1))),
         )
+        .outerjoin(load, load.c.pid == Person.id)
+        .outerjoin(asked, asked.c.person_id == Person.id)
         .where(sql.joined_at(period.end), Person.id.in_(speakers))
         .group_by(Person.function)
     )
     found: dict[str, tuple[int, int, int, int]] = {}
     for function, *counts in session.execute(stmt):
         found[sql.function_label(function)] = tuple(int(c) for c in counts)  # type: ignore[assignment]
+    return found
+
+
+def outcome_counts(
+    session: Session,
+    cur: Period,
+    prev: Period,
+    k: int,
+    exact: Callable[[], dict[tuple[int, str], tuple[int, int]]],
+) -> dict[tuple[int, str], tuple[int, int]]:
+    """`outcomes.outcome_counts` from the roll-ups: (cur flag, answer) -> (participants, people)."""
+    o = report_outcomes.c
+    sides: dict[tuple[int, str], _Side] = defaultdict(_Side)
+    stmt = select(o.day, o.outcome, o.participants, o.people).where(*_span(report_outcomes, cur, prev))
+    for day, outcome, n, people in session.execute(stmt):
+        for c in _periods(day, cur, prev):
+            sides[(c, str(outcome))].add(n, 0, people, people)
+    found = {}
+    for key, side in sides.items():
+        people = side.people(k)
+        if people is None:
+            return exact()
+        found[key] = (side.chats, people)
     return found

@@ -12,11 +12,11 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.orm import Session
 
 from bot.models import Chat, ChatParticipant, ChatRequest, RequestStatus, Takeaway
-from bot.models_rollups import report_answers, report_notes, report_requests, report_waits
+from bot.models_rollups import report_answers, report_notes, report_outcomes, report_requests, report_waits
 from bot.services.reports import sql
 
 OUTCOMES = {
@@ -25,7 +25,9 @@ OUTCOMES = {
     RequestStatus.REDIRECTED: "declined",
     RequestStatus.EXPIRED: "expired",
 }  # anything else: "other", as aggregates.requests groups them
-TABLES = (report_requests, report_answers, report_waits, report_notes)
+TABLES = (report_requests, report_answers, report_waits, report_notes, report_outcomes)
+NOT_ANSWERED = "none"  # a participant asked who has not answered (bot.services.reports.outcomes)
+DAY = -1  # report_rollup_waits.hours of a day's row (its distinct learners and experts)
 
 Groups = dict[Any, list[Any]]
 
@@ -48,6 +50,7 @@ def count_rows(
         report_answers: _answers(session, zone, day, start, end),
         report_waits: _waits(session, zone, day, start, end),
         report_notes: _notes(session, zone, day, start, end),
+        report_outcomes: _outcomes(session, zone, day, start, end),
     }
 
 
@@ -98,10 +101,11 @@ def _waits(session: Session, zone: str, day: Any, start: datetime, end: datetime
     found: dict[tuple[date, date, int], list[Any]] = defaultdict(lambda: [0, set(), set()])
     for created, done, h, learner, expert in session.execute(stmt):
         held = day(done)
-        group = found[(held, max(held, day(created)), int(h or 0))]
-        group[0] += 1
-        group[1].add(learner)
-        group[2].add(expert)
+        for hours in (int(h or 0), DAY):
+            group = found[(held, max(held, day(created)), hours)]
+            group[0] += 1
+            group[1].add(learner)
+            group[2].add(expert)
     return [
         {"zone": zone, "day": d, "cday": c, "hours": h, "chats": n, "learners": len(ls), "experts": len(es)}
         for (d, c, h), (n, ls, es) in found.items()
@@ -120,4 +124,26 @@ def _notes(session: Session, zone: str, day: Any, start: datetime, end: datetime
     return [
         {"zone": zone, "day": d, "usefulness": u, "notes": n, "authors": len(a)}
         for (d, u), (n, a) in found.items()
+    ]
+
+
+def _outcomes(session: Session, zone: str, day: Any, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Participants asked how their chat went (or who answered anyway), by latest answer."""
+    stmt = (
+        select(Chat.created_at, ChatParticipant.person_id, ChatParticipant.outcome)
+        .join(ChatParticipant, ChatParticipant.chat_id == Chat.id)
+        .where(
+            Chat.created_at >= start,
+            Chat.created_at < end,
+            or_(ChatParticipant.checkins_sent > 0, ChatParticipant.outcome.is_not(None)),
+        )
+    )
+    found: dict[tuple[date, str], list[Any]] = defaultdict(lambda: [0, set()])
+    for created, person, outcome in session.execute(stmt):
+        group = found[(day(created), outcome.value if outcome is not None else NOT_ANSWERED)]
+        group[0] += 1
+        group[1].add(person)
+    return [
+        {"zone": zone, "day": d, "outcome": o, "participants": n, "people": len(ps)}
+        for (d, o), (n, ps) in found.items()
     ]

@@ -43,6 +43,8 @@ from bot.models import Chat, ChatParticipant, ChatRequest, Person, Takeaway
 from bot.models_rollups import (
     ASKED,
     EXPERT,
+    FLOW_EXPERT,
+    FLOW_LEARNER,
     HELD,
     INTRO,
     LEARNED,
@@ -52,12 +54,21 @@ from bot.models_rollups import (
     report_intros,
     report_marks,
     report_people,
+    report_years,
 )
-from bot.services.reports import rollup_counts, sql
+from bot.services.reports import rollup_counts, rollup_years, sql
 from bot.services.reports.periods import local_midnight
 from bot.services.scheduling.figures import ALL, NO_FUNCTION
 
-ROLLUP_TABLES = (report_days, report_held, report_flow, report_intros, report_people, *rollup_counts.TABLES)
+ROLLUP_TABLES = (
+    report_days,
+    report_held,
+    report_flow,
+    report_intros,
+    report_people,
+    report_years,
+    *rollup_counts.TABLES,
+)
 CHUNK_DAYS = 31  # days built per pass: bounds the rows read at once during a backfill
 _LOCK = 71_017_017  # pg_advisory_xact_lock key: one builder at a time
 _PENDING = "infochat_rollup_marks"
@@ -83,8 +94,11 @@ def ensure(session: Session, zone: str, first: date, last: date) -> int:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
     consume_marks(session)
     missing = _missing(session, zone, first, last)
-    for start, end in _runs(missing):
-        build(session, zone, start, end)
+    if missing:
+        rollup_years.begin(session)
+        for start, end in _runs(missing):
+            build(session, zone, start, end)
+        rollup_years.finish(session, zone, missing)
     return len(missing)
 
 
@@ -142,7 +156,8 @@ def invalidate(session: Session, zone: str | None = None) -> None:
 
 
 def build(session: Session, zone: str, first: date, last: date) -> None:
-    """Rebuild the roll-ups of first..last (local days of `zone`) from the raw rows."""
+    """Rebuild the roll-ups of first..last (local days of `zone`) from the raw rows; the year
+    rows' bits are staged, for `ensure` to merge once every run is built (rollup_years)."""
     tz = ZoneInfo(zone)
     start, end = local_midnight(first, zone), local_midnight(last + timedelta(days=1), zone)
     for table in (report_held, report_flow, report_intros, report_people, *rollup_counts.TABLES):
@@ -150,9 +165,9 @@ def build(session: Session, zone: str, first: date, last: date) -> None:
     session.execute(
         delete(report_days).where(report_days.c.zone == zone, report_days.c.day.between(first, last))
     )
-    held, flow, people = _held_rows(session, zone, tz, start, end)
-    intros, created, expert_chats = _created_rows(session, zone, tz, start, end)
-    people |= created
+    bits = rollup_years.Bits()
+    held, flow, late = _held_rows(session, zone, tz, start, end, bits)
+    intros, expert_chats = _created_rows(session, zone, tz, start, end, bits)
     _insert(session, report_held, held)
     _insert(session, report_flow, flow)
     _insert(session, report_intros, intros)
@@ -162,14 +177,15 @@ def build(session: Session, zone: str, first: date, last: date) -> None:
         session,
         report_people,
         [
-            {"zone": zone, "person_id": p, "kind": k, "day": d, "cday": c, "chats": 1}
-            for p, k, d, c in sorted(people)
+            {"zone": zone, "person_id": p, "kind": HELD, "day": d, "cday": c, "chats": 1}
+            for p, d, c in sorted(late)
         ]
         + [
             {"zone": zone, "person_id": p, "kind": EXPERT, "day": d, "cday": d, "chats": n}
             for (p, d), n in sorted(expert_chats.items())
         ],
     )
+    rollup_years.stage(session, zone, first, last, bits)
     now = utcnow()
     session.execute(
         insert(report_days), [{"zone": zone, "day": d, "built_at": now} for d in days_between(first, last)]
@@ -177,33 +193,15 @@ def build(session: Session, zone: str, first: date, last: date) -> None:
 
 
 def _insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
-    """Write rows straight through the driver (COPY on PostgreSQL, executemany on SQLite):
-    a backfill writes millions, and SQLAlchemy's per-row parameter handling was most of its time."""
-    if not rows:
-        return
-    columns = list(rows[0])
-    connection = session.connection()
-    driver = connection.connection.driver_connection
-    names = ", ".join(columns)
-    if connection.dialect.name == "postgresql":
-        with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row([row[c] for c in columns])
-        return
-    # SQLite stores dates and instants as ISO text, as the column types write them.
-    marks = ", ".join("?" for _ in columns)
-    values = [tuple(_sqlite_value(row[c]) for c in columns) for row in rows]
-    connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", values)
-
-
-def _sqlite_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date) else value  # roll-up rows hold no instants
+    rollup_years.write_rows(session, table.name, rows)
 
 
 def _held_rows(
-    session: Session, zone: str, tz: ZoneInfo, start: datetime, end: datetime
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[tuple[int, int, date, date]]]:
-    """Rows of report_rollup_held and _flow, and the HELD people, for chats done in [start, end)."""
+    session: Session, zone: str, tz: ZoneInfo, start: datetime, end: datetime, bits: rollup_years.Bits
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[tuple[int, date, date]]]:
+    """Rows of report_rollup_held and _flow for chats done in [start, end); their people as
+    HELD and FLOW bits, but those of a chat held before the day it was created on, returned
+    as (person, day, cday)."""
     stmt = (
         select(
             Chat.id,
@@ -220,7 +218,7 @@ def _held_rows(
     )
     held: dict[tuple[date, date], list[Any]] = defaultdict(lambda: [0, 0, set(), set()])
     flow: dict[tuple[date, date, str | None, str | None], list[Any]] = defaultdict(lambda: [0, set(), set()])
-    people: set[tuple[int, int, date, date]] = set()
+    late: set[tuple[int, date, date]] = set()
     for chat in _by_chat(session.execute(stmt)):
         created, done = chat[0][1], chat[0][2]
         day = done.astimezone(tz).date()
@@ -240,9 +238,16 @@ def _held_rows(
                     cell = flow[(day, cday, lf, ef)]
                     cell[1].add(lpid)
                     cell[2].add(epid)
+                    if cday == day:
+                        bits.add(FLOW_LEARNER, lpid, day, lf, ef)
+                        bits.add(FLOW_EXPERT, epid, day, lf, ef)
         for pair in pairs:
             flow[(day, cday, *pair)][0] += 1
-        people.update((pid, HELD, day, cday) for _, _, _, pid, _, _ in chat)
+        for _, _, _, pid, _, _ in chat:
+            if cday == day:
+                bits.add(HELD, pid, day)
+            else:
+                late.add((pid, day, cday))
     held_rows = [
         {"zone": zone, "day": d, "cday": c, "chats": n, "cross_chats": x, "lside": len(ls), "eside": len(es)}
         for (d, c), (n, x, ls, es) in held.items()
@@ -260,7 +265,7 @@ def _held_rows(
         }
         for (d, c, lf, ef), (n, ls, es) in flow.items()
     ]
-    return held_rows, flow_rows, people
+    return held_rows, flow_rows, late
 
 
 def _by_chat(rows: Iterable[Any]) -> Iterator[list[Any]]:
@@ -276,19 +281,18 @@ def _by_chat(rows: Iterable[Any]) -> Iterator[list[Any]]:
 
 
 def _created_rows(
-    session: Session, zone: str, tz: ZoneInfo, start: datetime, end: datetime
-) -> tuple[list[dict[str, Any]], set[tuple[int, int, date, date]], dict[tuple[int, date], int]]:
-    """Intros by function label; LEARNED, INTRO and ASKED people; each person's chats on the
+    session: Session, zone: str, tz: ZoneInfo, start: datetime, end: datetime, bits: rollup_years.Bits
+) -> tuple[list[dict[str, Any]], dict[tuple[int, date], int]]:
+    """Intros by function label; LEARNED, INTRO and ASKED bits; each person's chats on the
     expert's side per day (EXPERT): of what was created in [start, end)."""
-    people: set[tuple[int, int, date, date]] = set()
     expert_chats: dict[tuple[int, date], int] = defaultdict(int)
     asked = select(ChatRequest.learner_id, ChatRequest.expert_id, ChatRequest.created_at).where(
         ChatRequest.created_at >= start, ChatRequest.created_at < end
     )
     for learner, expert, at in session.execute(asked):
         day = at.astimezone(tz).date()
-        people.add((learner, LEARNED, day, day))
-        people.add((expert, ASKED, day, day))
+        bits.add(LEARNED, learner, day)
+        bits.add(ASKED, expert, day)
     introduced = (
         select(Chat.id, Chat.created_at, ChatParticipant.person_id, ChatParticipant.role, Person.function)
         .join(ChatParticipant, ChatParticipant.chat_id == Chat.id)
@@ -302,13 +306,13 @@ def _created_rows(
         for label in {fn or NO_FUNCTION for *_, fn in chat} | {ALL}:
             intros[(day, label)] += 1
         for _, _, pid, role, _ in chat:
-            people.add((pid, INTRO, day, day))
+            bits.add(INTRO, pid, day)
             if role in sql.LEARNER_SIDE:
-                people.add((pid, LEARNED, day, day))
+                bits.add(LEARNED, pid, day)
             if role in sql.EXPERT_SIDE:
                 expert_chats[(pid, day)] += 1
     rows = [{"zone": zone, "day": d, "fn": fn, "chats": n} for (d, fn), n in intros.items()]
-    return rows, people, expert_chats
+    return rows, expert_chats
 
 
 def build_all(session: Session, zone: str, now: datetime | None = None) -> int:
@@ -384,7 +388,7 @@ def _request_chat_instants(session: Session, request_ids: set[int]) -> set[datet
 
 
 _REQUEST_COLUMNS = ("created_at", "learner_id", "expert_id", "status")
-_PARTICIPANT_COLUMNS = ("role", "person_id", "chat_id", "checkins_sent", "answered_at")
+_PARTICIPANT_COLUMNS = ("role", "person_id", "chat_id", "checkins_sent", "answered_at", "outcome")
 
 
 @event.listens_for(Session, "before_flush")

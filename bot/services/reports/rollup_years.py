@@ -1,0 +1,209 @@
+"""The roll-ups' year rows (`report_rollup_years`): who took part, a bit per local day, one row
+per person, kind and calendar year; experts' chats as sums per month.
+
+Writing (bot.services.reports.rollups.ensure): `begin`, then per run of days rebuilt `stage`
+(clears the days' bits in the year rows, stages the new ones in a temporary table), then
+`finish`: each touched month's chats per expert re-summed from the per-day rows, and one
+`INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE` (both databases) merges it all, so a
+backfill writes each year row once (monthly merges left PostgreSQL's table 3× bloated).
+
+Reading: `took_part(period)` is the condition "a bit of the period is set" on a year row, and
+`expert_chats(period)` each expert's chats in the period (whole months from the year rows,
+partial ones from the per-day rows), so the distinct people of any period are one pass over
+at most one row per person and year, whatever its length.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, func, literal, or_, select, text, union_all
+from sqlalchemy.orm import Session
+
+from bot.models_rollups import EXPERT, MONTHS, report_people, report_years
+from bot.services.reports.periods import Period
+
+FULL = (1 << 31) - 1  # every day of a month
+STAGE = "report_rollup_stage"
+_KEY = ("kind", "year", "lf", "ef", "person_id")
+
+Key = tuple[int, int, str, str, int]  # kind, year, lf, ef, person_id
+
+
+class Bits:
+    """Year rows being built: per key, twelve month masks."""
+
+    def __init__(self) -> None:
+        self.rows: dict[Key, list[int]] = defaultdict(lambda: [0] * 12)
+
+    def add(self, kind: int, person_id: int, day: date, lf: str | None = "", ef: str | None = "") -> None:
+        self.rows[(kind, day.year, lf or "", ef or "", person_id)][day.month - 1] |= 1 << (day.day - 1)
+
+
+def months(first: date, last: date) -> Iterator[tuple[int, int, date, date]]:
+    """(year, month, first day, last day) of each month first..last touches, cut to first..last."""
+    day = first
+    while day <= last:
+        following = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        end = min(last, following - timedelta(days=1))
+        yield day.year, day.month, day, end
+        day = following
+
+
+def _span_mask(first: date, last: date) -> int:
+    """The bits of days first..last of one month."""
+    return ((1 << (last.day - first.day + 1)) - 1) << (first.day - 1)
+
+
+def begin(session: Session) -> None:
+    """An empty staging table for this transaction's builds (a temporary table)."""
+    session.execute(
+        text(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (kind INTEGER, year INTEGER, "
+            f"lf VARCHAR(100), ef VARCHAR(100), person_id BIGINT, "
+            + ", ".join(f"{m} INTEGER" for m in MONTHS)
+            + ")"
+        )
+    )
+    session.execute(text(f"DELETE FROM {STAGE}"))
+
+
+def stage(session: Session, zone: str, first: date, last: date, bits: Bits) -> None:
+    """Clear the year rows' bits of first..last (every kind but EXPERT) and stage those of `bits`."""
+    clear: dict[int, dict[int, int]] = defaultdict(dict)
+    for year, month, start, end in months(first, last):
+        clear[year][month] = _span_mask(start, end)
+    for year, masks in clear.items():
+        sets = ", ".join(f"m{m} = m{m} & {FULL & ~mask}" for m, mask in masks.items())
+        touched = " OR ".join(f"(m{m} & {mask}) <> 0" for m, mask in masks.items())
+        session.execute(
+            text(
+                f"UPDATE {report_years.name} SET {sets} "
+                f"WHERE zone = :zone AND year = :year AND kind <> {EXPERT} AND ({touched})"
+            ),
+            {"zone": zone, "year": year},
+        )
+    _stage(session, bits.rows)
+
+
+def _stage(session: Session, rows: dict[Key, list[int]]) -> None:
+    write_rows(
+        session,
+        STAGE,
+        [dict(zip((*_KEY, *MONTHS), (*key, *masks), strict=True)) for key, masks in rows.items()],
+    )
+
+
+def finish(session: Session, zone: str, days: Iterable[date]) -> None:
+    """After `stage` for each run of `days`: re-add the experts' chats of every month the days
+    touch from the per-day rows, then merge what was staged into the year rows. Each day was
+    built once, so its bits are staged once: summing the staged masks is OR-ing them."""
+    touched = sorted({(day.year, day.month) for day in days})
+    sums: dict[Key, list[int]] = defaultdict(lambda: [0] * 12)
+    p = report_people.c
+    for year, month in touched:
+        start, end = _whole(year, month)
+        session.execute(
+            text(
+                f"UPDATE {report_years.name} SET m{month} = 0 "
+                f"WHERE zone = :zone AND kind = {EXPERT} AND year = :year AND m{month} <> 0"
+            ),
+            {"zone": zone, "year": year},
+        )
+        for pid, n in session.execute(
+            select(p.person_id, func.sum(p.chats))
+            .where(p.zone == zone, p.kind == EXPERT, p.day >= start, p.day <= end)
+            .group_by(p.person_id)
+        ):
+            sums[(EXPERT, year, "", "", int(pid))][month - 1] = int(n)
+    _stage(session, sums)
+    columns = ", ".join([*_KEY, *MONTHS])
+    key = ", ".join(_KEY)
+    summed = ", ".join(f"SUM({m})" for m in MONTHS)
+    merged = ", ".join(f"{m} = {report_years.name}.{m} | excluded.{m}" for m in MONTHS)
+    session.execute(
+        text(
+            f"INSERT INTO {report_years.name} (zone, {columns}) "
+            f"SELECT :zone, {key}, {summed} FROM {STAGE} WHERE true GROUP BY {key} "
+            f"ON CONFLICT (zone, {key}) DO UPDATE SET {merged}"
+        ),
+        {"zone": zone},
+    )
+    session.execute(text(f"DELETE FROM {STAGE}"))
+
+
+def write_rows(session: Session, name: str, rows: list[dict[str, Any]]) -> None:
+    """Write rows into table `name` straight through the driver (COPY on PostgreSQL,
+    executemany on SQLite): a backfill writes millions, and SQLAlchemy's per-row parameter
+    handling was most of its time."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    names = ", ".join(columns)
+    if connection.dialect.name == "postgresql":
+        with driver.cursor() as cursor, cursor.copy(f"COPY {name} ({names}) FROM STDIN") as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+        return
+    # SQLite stores dates as ISO text, as the column types write them (roll-ups hold no instants).
+    marks = ", ".join("?" for _ in columns)
+    values = [tuple(_sqlite_value(row[c]) for c in columns) for row in rows]
+    connection.exec_driver_sql(f"INSERT INTO {name} ({names}) VALUES ({marks})", values)
+
+
+def _sqlite_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+
+def took_part(period: Period) -> ColumnElement[bool]:
+    """On a report_rollup_years row: a bit of a day of `period` is set."""
+    y = report_years.c
+    per_year: dict[int, list[ColumnElement[bool]]] = defaultdict(list)
+    for year, month, start, end in months(period.first_day, period.last_day):
+        column = y[f"m{month}"]
+        if (start, end) == _whole(year, month):
+            per_year[year].append(column != 0)
+        else:
+            per_year[year].append(column.op("&")(_span_mask(start, end)) != 0)
+    if not per_year:
+        return false()
+    return or_(*(and_(y.year == year, or_(*conditions)) for year, conditions in per_year.items()))
+
+
+def _whole(year: int, month: int) -> tuple[date, date]:
+    return date(year, month, 1), date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+
+
+def expert_chats(zone: str, period: Period) -> Any:
+    """A subquery of (pid, n): each expert's chats on the expert's side created in `period`."""
+    y, p = report_years.c, report_people.c
+    whole: dict[int, list[str]] = defaultdict(list)
+    parts: list[Any] = []
+    for year, month, start, end in months(period.first_day, period.last_day):
+        if (start, end) == _whole(year, month):
+            whole[year].append(f"m{month}")
+        else:
+            parts.append(
+                select(p.person_id.label("pid"), p.chats.label("n")).where(
+                    p.zone == zone, p.kind == EXPERT, p.day >= start, p.day <= end
+                )
+            )
+    for year, columns in whole.items():
+        total = sum((y[c] for c in columns[1:]), y[columns[0]])
+        parts.append(
+            select(y.person_id.label("pid"), total.label("n")).where(
+                y.zone == zone, y.kind == EXPERT, y.year == year
+            )
+        )
+    if not parts:
+        parts.append(select(literal(0).label("pid"), literal(0).label("n")).where(false()))
+    rows = union_all(*parts).subquery()
+    return select(rows.c.pid, func.sum(rows.c.n).label("n")).group_by(rows.c.pid).subquery()
