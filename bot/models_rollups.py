@@ -90,7 +90,7 @@ report_people = Table(
     Column("day", Date, primary_key=True),
     Column("cday", Date, primary_key=True),
     Column("chats", Integer, nullable=False),
-    Index("ix_report_rollup_people_day", "zone", "day"),
+    Index("ix_report_rollup_people_kind_day", "zone", "kind", "day"),
     sqlite_with_rowid=False,
 )
 
@@ -109,9 +109,9 @@ report_years = Table(
     Base.metadata,
     Column("zone", String(ZONE), primary_key=True),
     Column("kind", Integer, primary_key=True),
-    Column("year", Integer, primary_key=True),
     Column("lf", String(100), primary_key=True),
     Column("ef", String(100), primary_key=True),
+    Column("year", Integer, primary_key=True),
     Column("person_id", BigIntId, primary_key=True),
     *(Column(name, Integer, nullable=False, server_default="0") for name in MONTHS),
     sqlite_with_rowid=False,

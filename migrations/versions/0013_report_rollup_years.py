@@ -28,13 +28,13 @@ def upgrade() -> None:
         "report_rollup_years",
         sa.Column("zone", sa.String(64), nullable=False),
         sa.Column("kind", sa.Integer(), nullable=False),
-        sa.Column("year", sa.Integer(), nullable=False),
         sa.Column("lf", sa.String(100), nullable=False),
         sa.Column("ef", sa.String(100), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
         sa.Column("person_id", BigIntId, nullable=False),
         *(sa.Column(name, sa.Integer(), server_default="0", nullable=False) for name in MONTHS),
         sa.PrimaryKeyConstraint(
-            "zone", "kind", "year", "lf", "ef", "person_id", name=op.f("pk_report_rollup_years")
+            "zone", "kind", "lf", "ef", "year", "person_id", name=op.f("pk_report_rollup_years")
         ),
         sqlite_with_rowid=False,
     )
@@ -47,8 +47,10 @@ def upgrade() -> None:
         sa.Column("people", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("zone", "day", "outcome", name=op.f("pk_report_rollup_outcomes")),
     )
-    # The per-day people rows now hold experts' chats and late-created chats only, and the
-    # hour histogram has a per-day row: rebuild everything (the tables are derived data).
+    # The per-day people rows now hold experts' chats and late-created chats only, read by kind.
+    op.drop_index("ix_report_rollup_people_day", table_name="report_rollup_people")
+    op.create_index("ix_report_rollup_people_kind_day", "report_rollup_people", ["zone", "kind", "day"])
+    # ... and the hour histogram has a per-day row: rebuild everything (derived data).
     _forget_built_days()
 
 
@@ -62,6 +64,8 @@ def _forget_built_days() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_report_rollup_people_kind_day", table_name="report_rollup_people")
+    op.create_index("ix_report_rollup_people_day", "report_rollup_people", ["zone", "day"])
     op.drop_table("report_rollup_outcomes")
     op.drop_table("report_rollup_years")
     _forget_built_days()

@@ -1,22 +1,24 @@
-"""Chats held, participation and intros read from the roll-ups (bot.services.reports.rollups).
+"""The report's figures read from the roll-ups (bot.services.reports.rollups).
 
-The same figures as `aggregates.held`, `aggregates.participation` and the scheduling
-table's people and intros (bot.services.scheduling.figures) from the raw rows:
-chat counts are sums of days; the people a count describes are exact wherever the
-report shows them (participation: one indexed probe per person and period).
+The same figures as `aggregates` (chats held, requests, answers, days to chat,
+takeaways), participation, expert load, follow-up answers and the scheduling table's
+people and intros (bot.services.scheduling.figures) from the raw rows: counts are sums
+of days; the people a count shows are exact (`people`: one statement over people and
+their year rows, a row per person and calendar year with a bit per day).
 
-The smallest group of people behind a chat count (`people` of a cell) serves only
-to decide suppression: 1 to k-1 people hides the cell. It is bounded from the days:
-at least the largest day's distinct people, at most the sum of the days' (and at most
-the people of that function). When the bounds do not settle the question for k, the
-cell's people are counted from the raw rows (`aggregates.held`), so what a report
-shows and hides is exactly what it would from the raw rows.
+The smallest group of people behind a count (`people` of a cell) serves only to
+decide suppression: 1 to k-1 people hides the cell. It is bounded from the days: at
+least the largest day's distinct people, at most the sum of the days' (and at most the
+people of that function). When the bounds do not settle the question for k, a flow
+cell's people are counted exactly from the year rows, any other figure's from the raw
+rows, so what a report shows and hides is exactly what it would from the raw rows.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -174,9 +176,15 @@ def _flow_people(
         select(y.lf, y.ef, y.kind, func.count(distinct(y.person_id)))
         .where(
             y.zone == period.zone,
-            y.kind.in_((FLOW_LEARNER, FLOW_EXPERT)),
+            # One index range per side and cell (the key starts zone, kind, lf, ef, year).
+            or_(
+                *(
+                    and_(y.kind == kind, y.lf == (lf or ""), y.ef == (ef or ""))
+                    for kind in (FLOW_LEARNER, FLOW_EXPERT)
+                    for lf, ef in cells
+                )
+            ),
             y.year.between(period.first_day.year, period.last_day.year),
-            or_(*(and_(y.lf == (lf or ""), y.ef == (ef or "")) for lf, ef in cells)),
             took_part(period),
         )
         .group_by(y.lf, y.ef, y.kind)
@@ -236,46 +244,57 @@ def _years(*periods: Period) -> Any:
     return y.year.between(min(p.first_day.year for p in periods), max(p.last_day.year for p in periods))
 
 
-def _people_of(zone: str, kind: int, period: Period) -> Any:
-    """Person ids that took part as `kind` in `period` (a subquery, one row per year)."""
-    y = report_years.c
-    return select(y.person_id).where(y.zone == zone, y.kind == kind, _years(period), took_part(period))
+@dataclass
+class People:
+    """What one pass over people and their year rows gives: participation of both periods,
+    expert load and the people introduced per function label (and ALL) in the period."""
+
+    participation: tuple[aggregates.Participation, aggregates.Participation]
+    expert_load: dict[str, tuple[int, int, int, int]]
+    introduced: dict[str, int]
 
 
 def _activity(cur: Period, prev: Period) -> Any:
-    """Per person: (l0, l1, h0, h1) flags, learned / held a chat in the previous / current period."""
+    """Per person, flags: learned (l0, l1) or held a chat (h0, h1) in the previous / current
+    period, introduced (i1) or asked (a1) in the current one."""
     y, p = report_years.c, report_people.c
-    flags = []
-    for kind, name in ((LEARNED, "l"), (HELD, "h")):
-        for c, period in ((0, prev), (1, cur)):
-            flags.append(case((and_(y.kind == kind, took_part(period)), 1), else_=0).label(f"{name}{c}"))
-    bits = select(y.person_id.label("pid"), *flags).where(
-        y.zone == cur.zone, y.kind.in_((LEARNED, HELD)), _years(cur, prev)
+    wanted = (
+        (LEARNED, prev, "l0"),
+        (LEARNED, cur, "l1"),
+        (HELD, prev, "h0"),
+        (HELD, cur, "h1"),
+        (INTRO, cur, "i1"),
+        (ASKED, cur, "a1"),
     )
+    bits = select(
+        y.person_id.label("pid"),
+        *(
+            case((and_(y.kind == kind, took_part(period)), 1), else_=0).label(name)
+            for kind, period, name in wanted
+        ),
+    ).where(y.zone == cur.zone, y.kind.in_((LEARNED, HELD, INTRO, ASKED)), _years(cur, prev))
 
     def late_held(period: Period) -> Any:
         return case((and_(p.day >= period.first_day, p.cday <= period.last_day), 1), else_=0)
 
     # Chats held before the day they were created on: per day (report_rollup_people), rare.
-    late = select(p.person_id, literal(0), literal(0), late_held(prev), late_held(cur)).where(
+    late = select(
+        p.person_id, literal(0), literal(0), late_held(prev), late_held(cur), literal(0), literal(0)
+    ).where(
         p.zone == cur.zone,
         p.kind == HELD,
         p.day <= cur.last_day,
         p.cday >= min(prev.first_day, cur.first_day),
     )
     rows = union_all(bits, late).subquery()
-    return (
-        select(rows.c.pid, *(func.max(rows.c[f"{n}{c}"]).label(f"{n}{c}") for n in "lh" for c in (0, 1)))
-        .group_by(rows.c.pid)
-        .subquery()
-    )
+    names = [name for _, _, name in wanted]
+    return select(rows.c.pid, *(func.max(rows.c[n]).label(n) for n in names)).group_by(rows.c.pid).subquery()
 
 
-def participation(
-    session: Session, cur: Period, prev: Period
-) -> tuple[aggregates.Participation, aggregates.Participation]:
-    """(previous, current) participation by function, as `aggregates.participation`: one pass
-    over the year rows of both periods' learners and participants, grouped by person."""
+def people(session: Session, cur: Period, prev: Period) -> People:
+    """Participation (as `aggregates.participation`), expert load (as
+    `tables.expert_load_counts`) and the scheduling table's people introduced, in one
+    statement: people LEFT JOINed to their flags from the year rows, grouped by function."""
     speakers = (
         select(PersonTopic.person_id.label("pid"))
         .where(PersonTopic.kind == TopicKind.SPEAK)
@@ -283,38 +302,60 @@ def participation(
         .subquery()
     )
     acts = _activity(cur, prev)
+    load = expert_chats(cur.zone, cur)
     member = (sql.joined_at(prev.end), sql.joined_at(cur.end))
+    speaker = speakers.c.pid.is_not(None)
     columns = []
     for c, m in enumerate(member):
         columns += [
             func.count(case((m, 1))),
-            func.count(case((and_(m, speakers.c.pid.is_not(None)), 1))),
+            func.count(case((and_(m, speaker), 1))),
             func.count(case((and_(m, acts.c[f"l{c}"] == 1), 1))),
             func.count(case((and_(m, Person.weekly_pairing.is_(True)), 1))),
             func.count(case((and_(m, acts.c[f"h{c}"] == 1), 1))),
         ]
+    expert = and_(member[1], speaker)
+    over = func.coalesce(load.c.n, 0) * sql.DAYS_PER_MONTH > Person.chats_per_month * cur.days
+    ever_asked = select(ChatRequest.id).where(ChatRequest.expert_id == Person.id).exists()
+    columns += [
+        func.count(case((expert, 1))),
+        func.count(case((and_(expert, over), 1))),
+        func.count(case((and_(expert, func.coalesce(acts.c.a1, 0) == 0), 1))),
+        func.count(case((and_(expert, ~ever_asked), 1))),
+        func.count(case((acts.c.i1 == 1, 1))),
+    ]
     stmt = (
         select(Person.function, *columns)
         .outerjoin(speakers, speakers.c.pid == Person.id)
         .outerjoin(acts, acts.c.pid == Person.id)
-        .where(or_(member[0], member[1]))
+        .outerjoin(load, load.c.pid == Person.id)
         .group_by(Person.function)
     )
     by_function: tuple[dict[str, tuple[int, int, int, int, int]], ...] = ({}, {})
+    load_by: dict[str, tuple[int, int, int, int]] = {}
+    introduced: dict[str, int] = defaultdict(int)
     for function, *counts in session.execute(stmt):
+        values = [int(v) for v in counts]
         key = function or ""
         for c in (0, 1):
-            values = [int(v) for v in counts[5 * c : 5 * c + 5]]
-            if values[0] == 0:
-                continue
-            old = by_function[c].get(key, (0, 0, 0, 0, 0))
-            by_function[c][key] = tuple(a + b for a, b in zip(old, values, strict=True))  # type: ignore[assignment]
-    return aggregates.Participation(by_function[0]), aggregates.Participation(by_function[1])
+            part = values[5 * c : 5 * c + 5]
+            if part[0]:
+                old = by_function[c].get(key, (0, 0, 0, 0, 0))
+                by_function[c][key] = tuple(a + b for a, b in zip(old, part, strict=True))  # type: ignore[assignment]
+        if values[10]:
+            label = sql.function_label(function)
+            old_load = load_by.get(label, (0, 0, 0, 0))
+            load_by[label] = tuple(a + b for a, b in zip(old_load, values[10:14], strict=True))  # type: ignore[assignment]
+        if values[14]:
+            introduced[function or NO_FUNCTION] += values[14]
+            introduced[ALL] += values[14]
+    participation = (aggregates.Participation(by_function[0]), aggregates.Participation(by_function[1]))
+    return People(participation, load_by, dict(introduced))
 
 
-def intro_counts(session: Session, period: Period) -> dict[str, tuple[int, int]]:
+def intro_counts(session: Session, period: Period, introduced: dict[str, int]) -> dict[str, tuple[int, int]]:
     """Per function label and ALL: (people introduced, chats introduced) in the period, as
-    `bot.services.scheduling.figures` counts them from the raw rows."""
+    `bot.services.scheduling.figures` counts them from the raw rows; the people from `people`."""
     i = report_intros.c
     intros = session.execute(
         select(i.fn, func.sum(i.chats))
@@ -322,16 +363,7 @@ def intro_counts(session: Session, period: Period) -> dict[str, tuple[int, int]]
         .group_by(i.fn)
     )
     found = {str(fn): int(n) for fn, n in intros if n}
-    people: dict[str, int] = defaultdict(int)
-    stmt = (
-        select(Person.function, func.count())
-        .where(Person.id.in_(_people_of(period.zone, INTRO, period)))
-        .group_by(Person.function)
-    )
-    for function, n in session.execute(stmt):
-        people[function or NO_FUNCTION] += int(n)
-        people[ALL] += int(n)
-    return {label: (people.get(label, 0), n) for label, n in found.items()}
+    return {label: (introduced.get(label, 0), n) for label, n in found.items()}
 
 
 def _periods(day: date, cur: Period, prev: Period) -> list[int]:
@@ -458,34 +490,6 @@ def takeaways(
             return exact()  # type: ignore[no-any-return]
         out[c] = (written[c].chats, authors, sql.median(histogram[c]), raters)
     return out
-
-
-def expert_load_counts(session: Session, period: Period) -> dict[str, tuple[int, int, int, int]]:
-    """`tables.expert_load_counts` from the roll-ups: per function label (experts, over
-    capacity, not asked in period, never asked); each person's chats in the period are whole
-    months' sums from the year rows and the partial months' days."""
-    load = expert_chats(period.zone, period)
-    asked = _people_of(period.zone, ASKED, period).distinct().subquery()
-    ever_asked = select(ChatRequest.id).where(ChatRequest.expert_id == Person.id).exists()
-    speakers = select(PersonTopic.person_id).where(PersonTopic.kind == TopicKind.SPEAK)
-    over = func.coalesce(load.c.n, 0) * sql.DAYS_PER_MONTH > Person.chats_per_month * period.days
-    stmt = (
-        select(
-            Person.function,
-            func.count(),
-            func.count(case((over, 1))),
-            func.count(case((asked.c.person_id.is_(None), 1))),
-            func.count(case((~ever_asked, 1))),
-        )
-        .outerjoin(load, load.c.pid == Person.id)
-        .outerjoin(asked, asked.c.person_id == Person.id)
-        .where(sql.joined_at(period.end), Person.id.in_(speakers))
-        .group_by(Person.function)
-    )
-    found: dict[str, tuple[int, int, int, int]] = {}
-    for function, *counts in session.execute(stmt):
-        found[sql.function_label(function)] = tuple(int(c) for c in counts)  # type: ignore[assignment]
-    return found
 
 
 def outcome_counts(

@@ -28,9 +28,9 @@ from bot.services.reports.periods import Period
 
 FULL = (1 << 31) - 1  # every day of a month
 STAGE = "report_rollup_stage"
-_KEY = ("kind", "year", "lf", "ef", "person_id")
+_KEY = ("kind", "lf", "ef", "year", "person_id")
 
-Key = tuple[int, int, str, str, int]  # kind, year, lf, ef, person_id
+Key = tuple[int, str, str, int, int]  # kind, lf, ef, year, person_id
 
 
 class Bits:
@@ -40,7 +40,7 @@ class Bits:
         self.rows: dict[Key, list[int]] = defaultdict(lambda: [0] * 12)
 
     def add(self, kind: int, person_id: int, day: date, lf: str | None = "", ef: str | None = "") -> None:
-        self.rows[(kind, day.year, lf or "", ef or "", person_id)][day.month - 1] |= 1 << (day.day - 1)
+        self.rows[(kind, lf or "", ef or "", day.year, person_id)][day.month - 1] |= 1 << (day.day - 1)
 
 
 def months(first: date, last: date) -> Iterator[tuple[int, int, date, date]]:
@@ -118,7 +118,7 @@ def finish(session: Session, zone: str, days: Iterable[date]) -> None:
             .where(p.zone == zone, p.kind == EXPERT, p.day >= start, p.day <= end)
             .group_by(p.person_id)
         ):
-            sums[(EXPERT, year, "", "", int(pid))][month - 1] = int(n)
+            sums[(EXPERT, "", "", year, int(pid))][month - 1] = int(n)
     _stage(session, sums)
     columns = ", ".join([*_KEY, *MONTHS])
     key = ", ".join(_KEY)

@@ -17,7 +17,8 @@ from bot.services.scheduling.figures import ALL, NO_FUNCTION, scheduling_figures
 def scheduling_table(scope: Scope) -> Table:
     counted = None
     if scope.rolled():
-        counted = scope.timed("intros", lambda: rolled.intro_counts(scope.session, scope.period))
+        introduced = scope.people.introduced
+        counted = scope.timed("intros", lambda: rolled.intro_counts(scope.session, scope.period, introduced))
     found = scope.timed(
         "scheduling",
         lambda: scheduling_figures(scope.session, scope.period.start, scope.period.end, counted),

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,14 @@ class Scope:
     # Read chats held and participation from the roll-ups (False: from the raw rows, as
     # tests compare); either way the figures are the same.
     use_rollups: bool = True
+    # What several tables read, computed once per report (`shared`).
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def shared(self, name: str, compute: Callable[[], T]) -> T:
+        """`compute()` once per report, timed as `name`: for figures several tables show."""
+        if name not in self.results:
+            self.results[name] = self.timed(name, compute)
+        return self.results[name]  # type: ignore[no-any-return]
 
     def timed(self, name: str, compute: Callable[[], T]) -> T:
         started = time.perf_counter()
@@ -59,12 +67,15 @@ class Scope:
         return True
 
     @cached_property
+    def people(self) -> rolled.People:
+        """From the roll-ups, in one pass: participation, expert load and people introduced."""
+        return self.timed("people", lambda: rolled.people(self.session, self.period, self.previous))
+
+    @cached_property
     def participation(self) -> tuple[aggregates.Participation, aggregates.Participation]:
         """(previous, current) participation by function."""
         if self.rolled():
-            return self.timed(
-                "participation", lambda: rolled.participation(self.session, self.period, self.previous)
-            )
+            return self.people.participation
         return self.timed(
             "participation",
             lambda: aggregates.participation(self.session, self.period, self.previous, self.ranges),

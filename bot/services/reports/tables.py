@@ -7,7 +7,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from bot.models import Chat, ChatParticipant, ChatRequest, Person, PersonTopic, TopicKind
-from bot.services.reports import rolled, sql
+from bot.services.reports import sql
 from bot.services.reports.periods import Period, week_starts
 from bot.services.reports.scope import Scope
 from bot.services.reports.suppression import Cell, Table, count_cell, part_of, suppress_table
@@ -120,7 +120,7 @@ def expert_load_counts(
 
 def expert_load(scope: Scope) -> Table:
     if scope.rolled():
-        found = scope.timed("expert_load", lambda: rolled.expert_load_counts(scope.session, scope.period))
+        found = scope.people.expert_load
     else:
         found = scope.timed(
             "expert_load", lambda: expert_load_counts(scope.session, scope.period, scope.ranges)

@@ -1,14 +1,19 @@
 """Topic tables: most searched, most offered, wanted but not offered, supply vs demand,
 and the topics of takeaways shared with others (never those of private ones).
 
-A topic is listed only when at least MIN_GROUP_SIZE people stand behind it.
+A topic is listed only when at least MIN_GROUP_SIZE people stand behind it. The three
+search tables share one pass over the period's searches, and the two about who offers
+or wants a topic one pass over people's topics (`Scope.shared`): a table then sorts the
+few thousand groups itself, stably over the database's order of names.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, case, distinct, func, or_, select, text
+from sqlalchemy import bindparam, case, distinct, func, select, text
+from sqlalchemy.orm import Session
 
 from bot.models import Person, PersonTopic, Search, Share, Topic, TopicKind, UTCDateTime
 from bot.services.reports import sql
@@ -26,25 +31,62 @@ def search_groups() -> tuple[Any, Any]:
     return Search.topic_id, free
 
 
-def topics_searched(scope: Scope) -> Table:
-    session, period, k = scope.session, scope.period, scope.k
+@dataclass(frozen=True)
+class SearchGroup:
+    """A group of the period's searches (`search_groups`) with what the search tables show."""
+
+    label: str
+    topic_id: int | None
+    searches: int
+    people: int
+    few: int  # searches that found fewer than k experts
+    few_people: int
+    found: int | None  # the most experts one of those found
+
+
+def searched(session: Session, period: Period, k: int) -> list[SearchGroup]:
+    """Every group of the period's searches, from one pass over them, ordered by label as the
+    database orders it (the tables then sort stably by their figures, so ties fall as
+    `ORDER BY figures, label` would have them)."""
     topic_id, free = search_groups()
-    people = func.count(distinct(Search.person_id))
+    few = Search.results < k
     inner = (
-        select(topic_id.label("tid"), free.label("q"), func.count().label("n"), people.label("p"))
+        select(
+            topic_id.label("tid"),
+            free.label("q"),
+            func.count().label("n"),
+            func.count(distinct(Search.person_id)).label("p"),
+            func.count(case((few, 1))).label("nf"),
+            func.count(distinct(case((few, Search.person_id)))).label("pf"),
+            func.max(case((few, Search.results))).label("found"),
+        )
         .where(sql.between(Search.created_at, period))
         .group_by(topic_id, free)
-        .having(people >= k)
         .subquery()
     )
+    label = func.coalesce(Topic.name, inner.c.q)
     stmt = (
-        select(func.coalesce(Topic.name, inner.c.q), inner.c.n, inner.c.p)
+        select(label, inner.c.tid, inner.c.n, inner.c.p, inner.c.nf, inner.c.pf, inner.c.found)
         .select_from(inner)
         .outerjoin(Topic, Topic.id == inner.c.tid)
-        .order_by(inner.c.p.desc(), inner.c.n.desc(), func.coalesce(Topic.name, inner.c.q))
-        .limit(TOPIC_ROWS)
+        .order_by(label)
     )
-    rows = [(str(label), [count_cell(n, p), count_cell(p)]) for label, n, p in session.execute(stmt)]
+    return [
+        SearchGroup(str(name), tid, int(n), int(p), int(nf), int(pf), None if found is None else int(found))
+        for name, tid, n, p, nf, pf, found in session.execute(stmt)
+    ]
+
+
+def _searched(scope: Scope) -> list[SearchGroup]:
+    return scope.shared("searches", lambda: searched(scope.session, scope.period, scope.k))
+
+
+def topics_searched(scope: Scope) -> Table:
+    k = scope.k
+    groups = sorted((g for g in _searched(scope) if g.people >= k), key=lambda g: (-g.people, -g.searches))[
+        :TOPIC_ROWS
+    ]
+    rows = [(g.label, [count_cell(g.searches, g.people), count_cell(g.people)]) for g in groups]
     table = Table(
         "topics_searched",
         "Topics most searched",
@@ -57,34 +99,15 @@ def topics_searched(scope: Scope) -> Table:
 
 
 def wanted_not_offered(scope: Scope) -> Table:
-    session, period, k = scope.session, scope.period, scope.k
-    topic_id, free = search_groups()
-    people = func.count(distinct(Search.person_id))
-    inner = (
-        select(
-            topic_id.label("tid"),
-            free.label("q"),
-            func.count().label("n"),
-            people.label("p"),
-            func.max(Search.results).label("found"),
-        )
-        .where(sql.between(Search.created_at, period), Search.results < k)
-        .group_by(topic_id, free)
-        .having(people >= k)
-        .subquery()
-    )
-    stmt = (
-        select(func.coalesce(Topic.name, inner.c.q), inner.c.n, inner.c.p, inner.c.found)
-        .select_from(inner)
-        .outerjoin(Topic, Topic.id == inner.c.tid)
-        .order_by(inner.c.p.desc(), inner.c.n.desc(), func.coalesce(Topic.name, inner.c.q))
-        .limit(TOPIC_ROWS)
-    )
+    k = scope.k
+    groups = sorted(
+        (g for g in _searched(scope) if g.few_people >= k), key=lambda g: (-g.few_people, -g.few)
+    )[:TOPIC_ROWS]
     rows = []
-    for label, n, p, found in session.execute(stmt):
+    for g in groups:
         # A category, not a count: how many experts exist is below k by definition here.
-        experts = Cell(None, 0, text="none" if not found else f"fewer than {k}")
-        rows.append((str(label), [count_cell(n, p), count_cell(p), experts]))
+        experts = Cell(None, 0, text="none" if not g.found else f"fewer than {k}")
+        rows.append((g.label, [count_cell(g.few, g.few_people), count_cell(g.few_people), experts]))
     table = Table(
         "wanted_not_offered",
         "Wanted but not offered",
@@ -111,17 +134,26 @@ def topic_people(period: Period) -> Any:
     )
 
 
-def topics_offered(scope: Scope) -> Table:
-    session, period, k = scope.session, scope.period, scope.k
+def offered(session: Session, period: Period) -> list[tuple[int, str, int, int]]:
+    """Every topic as (id, name, experts offering it, people wanting to learn it), members at
+    the end of the period, ordered by name as the database orders it."""
     tp = topic_people(period)
     stmt = (
-        select(Topic.name, tp.c.experts, tp.c.learners)
-        .join(tp, tp.c.tid == Topic.id)
-        .where(tp.c.experts >= k)
-        .order_by(tp.c.experts.desc(), tp.c.learners.desc(), Topic.name)
-        .limit(TOPIC_ROWS)
+        select(Topic.id, Topic.name, func.coalesce(tp.c.experts, 0), func.coalesce(tp.c.learners, 0))
+        .outerjoin(tp, tp.c.tid == Topic.id)
+        .order_by(Topic.name)
     )
-    rows = [(str(name), [count_cell(e), count_cell(w)]) for name, e, w in session.execute(stmt)]
+    return [(int(tid), str(name), int(e), int(w)) for tid, name, e, w in session.execute(stmt)]
+
+
+def _offered(scope: Scope) -> list[tuple[int, str, int, int]]:
+    return scope.shared("topic_people", lambda: offered(scope.session, scope.period))
+
+
+def topics_offered(scope: Scope) -> Table:
+    k = scope.k
+    found = sorted((t for t in _offered(scope) if t[2] >= k), key=lambda t: (-t[2], -t[3]))[:TOPIC_ROWS]
+    rows = [(name, [count_cell(e), count_cell(w)]) for _, name, e, w in found]
     table = Table(
         "topics_offered",
         "Topics most offered",
@@ -134,28 +166,13 @@ def topics_offered(scope: Scope) -> Table:
 
 
 def supply_demand(scope: Scope) -> Table:
-    session, period, k = scope.session, scope.period, scope.k
-    tp = topic_people(period)
-    searched = (
-        select(Search.topic_id.label("tid"), func.count(distinct(Search.person_id)).label("searchers"))
-        .where(sql.between(Search.created_at, period), Search.topic_id.is_not(None))
-        .group_by(Search.topic_id)
-        .subquery()
-    )
-    experts = func.coalesce(tp.c.experts, 0)
-    learners = func.coalesce(tp.c.learners, 0)
-    searchers = func.coalesce(searched.c.searchers, 0)
-    stmt = (
-        select(Topic.name, experts, searchers, learners)
-        .outerjoin(tp, tp.c.tid == Topic.id)
-        .outerjoin(searched, searched.c.tid == Topic.id)
-        .where(or_(experts >= k, searchers >= k, learners >= k))
-        .order_by((searchers + learners).desc(), experts.desc(), Topic.name)
-        .limit(SUPPLY_DEMAND_ROWS)
-    )
-    rows = [
-        (str(name), [count_cell(e), count_cell(s), count_cell(w)]) for name, e, s, w in session.execute(stmt)
-    ]
+    k = scope.k
+    searchers = {g.topic_id: g.people for g in _searched(scope) if g.topic_id is not None}
+    figures = [(name, e, searchers.get(tid, 0), w) for tid, name, e, w in _offered(scope)]
+    found = sorted(
+        (f for f in figures if f[1] >= k or f[2] >= k or f[3] >= k), key=lambda f: (-(f[2] + f[3]), -f[1])
+    )[:SUPPLY_DEMAND_ROWS]
+    rows = [(name, [count_cell(e), count_cell(s), count_cell(w)]) for name, e, s, w in found]
     table = Table(
         "topic_supply_demand",
         "Topic supply vs demand",
