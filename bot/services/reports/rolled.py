@@ -33,6 +33,7 @@ from bot.models_rollups import (
     HELD,
     INTRO,
     LEARNED,
+    MONTHS,
     report_answers,
     report_flow,
     report_held,
@@ -254,6 +255,64 @@ class People:
     introduced: dict[str, int]
 
 
+FLAGS = ("l0", "l1", "h0", "h1", "i1", "a1")
+
+
+def _flags(cur: Period, prev: Period) -> tuple[dict[str, Any], list[tuple[Any, Any]]]:
+    """Per person, conditions learned (l0, l1) or held a chat (h0, h1) in the previous /
+    current period, introduced (i1) or asked (a1) in the current one; and the subqueries to
+    LEFT JOIN to people for them (with their ON clauses)."""
+    if any(p.first_day.year != p.last_day.year for p in (cur, prev)):
+        acts = _activity(cur, prev)
+        return {name: acts.c[name] == 1 for name in FLAGS}, [(acts, acts.c.pid == Person.id)]
+    # Each period within one calendar year: a person has at most one row per kind and
+    # period, so each kind's rows are joined to people as they are (no grouping by person).
+    y, p = report_years.c, report_people.c
+    joins: list[tuple[Any, Any]] = []
+    found: dict[tuple[int, int], Any] = {}
+
+    def rows(kind: int, period: Period) -> Any:
+        key = (kind, period.first_day.year)
+        if key not in found:
+            found[key] = (
+                select(y.person_id, y.year, *(y[m] for m in MONTHS))
+                .where(y.zone == cur.zone, y.kind == kind, y.lf == "", y.ef == "", y.year == key[1])
+                .subquery(f"k{kind}_{key[1]}")
+            )
+            joins.append((found[key], found[key].c.person_id == Person.id))
+        return found[key].c
+
+    late = (
+        select(
+            p.person_id.label("pid"),
+            *(_late_held(period).label(f"h{c}") for c, period in enumerate((prev, cur))),
+        )
+        .where(
+            p.zone == cur.zone,
+            p.kind == HELD,
+            p.day <= cur.last_day,
+            p.cday >= min(prev.first_day, cur.first_day),
+        )
+        .group_by(p.person_id)
+        .subquery()
+    )
+    flags = {
+        "l0": took_part(prev, rows(LEARNED, prev)),
+        "l1": took_part(cur, rows(LEARNED, cur)),
+        "h0": or_(took_part(prev, rows(HELD, prev)), late.c.h0 == 1),
+        "h1": or_(took_part(cur, rows(HELD, cur)), late.c.h1 == 1),
+        "i1": took_part(cur, rows(INTRO, cur)),
+        "a1": took_part(cur, rows(ASKED, cur)),
+    }
+    return flags, [*joins, (late, late.c.pid == Person.id)]
+
+
+def _late_held(period: Period) -> Any:
+    """Max over a person's late-created chats (report_rollup_people): one counted in `period`."""
+    p = report_people.c
+    return func.max(case((and_(p.day >= period.first_day, p.cday <= period.last_day), 1), else_=0))
+
+
 def _activity(cur: Period, prev: Period) -> Any:
     """Per person, flags: learned (l0, l1) or held a chat (h0, h1) in the previous / current
     period, introduced (i1) or asked (a1) in the current one."""
@@ -301,7 +360,7 @@ def people(session: Session, cur: Period, prev: Period) -> People:
         .distinct()
         .subquery()
     )
-    acts = _activity(cur, prev)
+    flags, joins = _flags(cur, prev)
     load = expert_chats(cur.zone, cur)
     member = (sql.joined_at(prev.end), sql.joined_at(cur.end))
     speaker = speakers.c.pid.is_not(None)
@@ -310,9 +369,9 @@ def people(session: Session, cur: Period, prev: Period) -> People:
         columns += [
             func.count(case((m, 1))),
             func.count(case((and_(m, speaker), 1))),
-            func.count(case((and_(m, acts.c[f"l{c}"] == 1), 1))),
+            func.count(case((and_(m, flags[f"l{c}"]), 1))),
             func.count(case((and_(m, Person.weekly_pairing.is_(True)), 1))),
-            func.count(case((and_(m, acts.c[f"h{c}"] == 1), 1))),
+            func.count(case((and_(m, flags[f"h{c}"]), 1))),
         ]
     expert = and_(member[1], speaker)
     over = func.coalesce(load.c.n, 0) * sql.DAYS_PER_MONTH > Person.chats_per_month * cur.days
@@ -320,17 +379,14 @@ def people(session: Session, cur: Period, prev: Period) -> People:
     columns += [
         func.count(case((expert, 1))),
         func.count(case((and_(expert, over), 1))),
-        func.count(case((and_(expert, func.coalesce(acts.c.a1, 0) == 0), 1))),
+        func.count(case((and_(expert, case((flags["a1"], 1), else_=0) == 0), 1))),
         func.count(case((and_(expert, ~ever_asked), 1))),
-        func.count(case((acts.c.i1 == 1, 1))),
+        func.count(case((flags["i1"], 1))),
     ]
-    stmt = (
-        select(Person.function, *columns)
-        .outerjoin(speakers, speakers.c.pid == Person.id)
-        .outerjoin(acts, acts.c.pid == Person.id)
-        .outerjoin(load, load.c.pid == Person.id)
-        .group_by(Person.function)
-    )
+    stmt = select(Person.function, *columns).outerjoin(speakers, speakers.c.pid == Person.id)
+    for subquery, on in joins:
+        stmt = stmt.outerjoin(subquery, on)
+    stmt = stmt.outerjoin(load, load.c.pid == Person.id).group_by(Person.function)
     by_function: tuple[dict[str, tuple[int, int, int, int, int]], ...] = ({}, {})
     load_by: dict[str, tuple[int, int, int, int]] = {}
     introduced: dict[str, int] = defaultdict(int)

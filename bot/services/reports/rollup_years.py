@@ -163,9 +163,9 @@ def _sqlite_value(value: Any) -> Any:
 # -- reading ---------------------------------------------------------------------------------------
 
 
-def took_part(period: Period) -> ColumnElement[bool]:
-    """On a report_rollup_years row: a bit of a day of `period` is set."""
-    y = report_years.c
+def took_part(period: Period, y: Any = report_years.c) -> ColumnElement[bool]:
+    """On a report_rollup_years row (or a subquery's `y` of its year and months): a bit of a
+    day of `period` is set."""
     per_year: dict[int, list[ColumnElement[bool]]] = defaultdict(list)
     for year, month, start, end in months(period.first_day, period.last_day):
         column = y[f"m{month}"]
