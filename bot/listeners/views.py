@@ -94,9 +94,8 @@ def ack_profile(
             ack(response_action="errors", errors=errors)
             return
         profiles.save_profile(session, person, submitted, utcnow())
-        session.flush()
-        session.refresh(person)
-        saved = profiles.snapshot(person)
+        found = profiles.read_snapshot(session, user_id)
+        saved = found[1] if found is not None else profiles.snapshot(person)
     ack(response_action="update", view=profile_saved_view(saved))
 
 

@@ -6,6 +6,7 @@ Plain data in, database rows out; nothing here knows a Slack payload.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
@@ -196,9 +197,9 @@ def save_profile(session: Session, person: Person, submitted: ProfileInput, now:
     person.left_at = None
     wanted: list[tuple[int, TopicKind]] = []
     for kind, values in ((TopicKind.SPEAK, submitted.speak), (TopicKind.LEARN, submitted.learn)):
-        for topic in topic_service.resolve_option_values(session, values):
-            if (topic.id, kind) not in wanted:
-                wanted.append((topic.id, kind))
+        for topic_id in _topic_ids(session, values):
+            if (topic_id, kind) not in wanted:
+                wanted.append((topic_id, kind))
     keep = set(wanted)
     for link in list(person.topics):
         if (link.topic_id, link.kind) not in keep:
@@ -210,6 +211,30 @@ def save_profile(session: Session, person: Person, submitted: ProfileInput, now:
     session.flush()
     session.expire(person, ["topics"])
     return person
+
+
+def _topic_ids(session: Session, values: Iterable[str]) -> list[int]:
+    """`topics.resolve_option_values` by id, without loading a Topic: the existing topics in one
+    statement, each typed name by `lookup_topic` (Core), only a new name through the ORM."""
+    picked: list[int | str] = []
+    for value in values:
+        text = topic_service.option_value_text(value)
+        picked.append(int(value[len(topic_service.OPTION_TOPIC_PREFIX) :]) if text is None else text)
+    by_id = [p for p in picked if isinstance(p, int)]
+    existing = set()
+    if by_id:
+        existing = set(session.connection().execute(select(Topic.id).where(Topic.id.in_(by_id))).scalars())
+    ids: list[int] = []
+    for p in picked:
+        if isinstance(p, int):
+            topic_id = p if p in existing else None  # merged away since the modal opened
+        else:
+            named = topic_service.lookup_topic(session, p) if topic_service.topic_key(p) else None
+            created = [] if named else topic_service.resolve_topics(session, [p])  # blank: none
+            topic_id = named.id if named else created[0].id if created else None
+        if topic_id is not None and topic_id not in ids:
+            ids.append(topic_id)
+    return ids
 
 
 def _save_availability(person: Person, submitted: ProfileInput) -> None:
