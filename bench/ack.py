@@ -456,6 +456,20 @@ class Server:
                 raise RuntimeError(f"infochat serve did not come up:\n{self.log_tail()}")
             time.sleep(0.1)
 
+    def slow_work_pending(self) -> float:
+        url = f"http://127.0.0.1:{self.port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith("infochat_slow_work_pending "):
+                    return float(line.split()[1])
+        raise RuntimeError("infochat_slow_work_pending is not in /metrics")
+
+    def wait_slow_work(self, timeout: float = 120.0) -> None:
+        """Until the server has no slow work after acks queued or running."""
+        deadline = time.monotonic() + timeout
+        while self.slow_work_pending() > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -490,10 +504,14 @@ class Row:
     sustained: float | None = None  # mix: requests of the whole phase / (its time + the slow work's drain)
     drain: float | None = None  # mix: seconds the slow work ran on after the last ack
     slack_cpu: float | None = None  # mix: cores used by the Slack stand-in's process
+    # mix: server CPU seconds of the whole phase (warm-up, window, drain) per request it sent
+    cpu_per_request: float | None = None
 
     @property
     def server_us_per_request(self) -> float | None:
         """Server CPU time per request, in microseconds: the cost, whatever the contention."""
+        if self.cpu_per_request is not None:
+            return 1e6 * self.cpu_per_request
         return None if self.server_cpu is None or not self.rps else 1e6 * self.server_cpu / self.rps
 
 
@@ -582,6 +600,7 @@ def median_row(rows: list[Row]) -> Row:
         sustained=med_or_none([r.sustained for r in rows]),
         drain=med_or_none([r.drain for r in rows]),
         slack_cpu=med_or_none([r.slack_cpu for r in rows]),
+        cpu_per_request=med_or_none([r.cpu_per_request for r in rows]),
     )
 
 
@@ -654,7 +673,11 @@ def mix_phase(
         run_phase(server.port, conns, args.warmup, args.duration, args.max_requests, workload)
     )
     ended = perf()
-    drain = standin.wait_quiet()  # the lazy work (views.publish, views.open) still arriving
+    # The slow work after the acks: until the stand-in stops hearing from it and the server has
+    # none left (an App Home that did not change is read, fingerprinted and not sent).
+    standin.wait_quiet()
+    server.wait_slow_work()
+    drain = perf() - ended
     wall = perf() - t0
     cpu = CpuSample.take(server.proc.pid).since(cpu0, wall)
     slack1 = _tree_cpu_seconds(standin.pid)
@@ -662,6 +685,10 @@ def mix_phase(
     row = summarise(run, phase, cpu)
     row.sustained = phase.issued / (ended - t0 + drain)
     row.drain = drain
+    if cpu[0] is not None and phase.issued:
+        # CPU over the whole phase, slow work included, per request sent; server_cpu / rps would
+        # divide a rate over the phase and its drain by the acks of the window only.
+        row.cpu_per_request = cpu[0] * wall / phase.issued
     row.slack_cpu = slack
     if row.other_cpu is not None and slack is not None:
         row.other_cpu = max(0.0, row.other_cpu - slack)
@@ -685,7 +712,12 @@ def bench_mix(
         with infochat_serve(args.workers, database_url, standin.url, workdir) as server:
             # Warm every path once (imports, caches, Bolt's auth.test), then let the slow work finish.
             loop.run_until_complete(run_phase(server.port, 4, 2.0, 0.0, 1, workload))
+            if not args.cold_homes:
+                # The state weeks of use leave: everyone's Home published once (each opened it).
+                opens = Workload(templates=ackmix.first_home_opens(args.people), standin=standin)
+                loop.run_until_complete(run_phase(server.port, 16, 0.0, 600.0, args.people, opens))
             standin.wait_quiet()
+            server.wait_slow_work()
             for run in range(1, args.runs + 1):
                 for conns in args.connections:
                     row, phase = mix_phase(loop, server, standin, workload, args, run, conns)
@@ -755,7 +787,8 @@ def main_mix(args: argparse.Namespace) -> int:
         f"client: this process ({loop_name}); server: `infochat serve`, workers {args.workers}; "
         f"Slack stand-in: a child process\n"
         f"phases: {args.warmup:g} s warm-up + {args.duration:g} s measured, then until the slow work after "
-        f"the acks is done; runs {args.runs}\n"
+        f"the acks is done; runs {args.runs}; before them "
+        f"{'nobody has opened the Home tab' if args.cold_homes else 'everyone opened the Home tab once'}\n"
         f"req/s: acks in the measured window; sustained: all requests of the phase over its time including "
         f"the slow work; CPU in % of one core (srv us/req: server CPU per request, slow work included)\n",
         flush=True,

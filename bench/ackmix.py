@@ -279,6 +279,25 @@ class StandInProcess:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--people", type=int, default=2000, help="seeded colleagues (default 2000)")
+    parser.add_argument(
+        "--cold-homes",
+        action="store_true",
+        help="skip opening every person's App Home once before measuring (default: open them, as "
+        "weeks of use leave a published Home for everyone)",
+    )
+
+
+def first_home_opens(people: int) -> list[Template]:
+    """Every seeded person opening the app's Home tab for the first time (Slack sends no view)."""
+    client = _Capture()
+    out = []
+    for i in range(1, people + 1):
+        user = f"U{i:08d}"
+        event = {"type": "app_home_opened", "user": user, "channel": "D" + user[1:], "tab": "home"}
+        client.event(event, event_id="Ev" + UNIQUE.decode())
+        body, content_type = client.take()
+        out.append(Template("first home open", body, content_type, (b"",)))
+    return out
 
 
 def seed_args(people: int) -> argparse.Namespace:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
+from bot import metrics
 from bot.clock import set_home_zone
 from bot.context import AppContext
 from bot.db import Database
@@ -22,6 +24,7 @@ from bot.listeners.shapes import malformed
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -136,6 +139,26 @@ class _InfochatBolt(App):
         return response
 
 
+class _SlowWorkExecutor(ThreadPoolExecutor):
+    """The lazy listeners' pool, counting the slow work queued or running (`/metrics`:
+    infochat_slow_work_pending; a backlog that grows means the acks outrun the slow work)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        metrics.SLOW_WORK_PENDING.inc()
+
+        def run() -> T:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                metrics.SLOW_WORK_PENDING.dec()
+
+        try:
+            return super().submit(run)
+        except BaseException:  # refused (shutting down): nothing is pending
+            metrics.SLOW_WORK_PENDING.dec()
+            raise
+
+
 _bolt_logger = logging.getLogger("bot.bolt")
 _bolt_logger.addFilter(_DropTokenSkippedWarning())
 
@@ -146,7 +169,10 @@ def build_app(settings: Settings, db: Database | None = None) -> InfochatApp:
     db = db or Database(settings.database_url)
     set_home_zone(settings.timezone)
     ctx = AppContext(settings=settings, db=db, slack=SlackGateway(client))
-    executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="infochat-lazy")
+    # Lazy work mostly waits on Slack (100-300 ms a call in production), so the pool is sized for
+    # waits, not CPU: fewer threads cost less CPU against the local stand-in (docs/performance.md)
+    # but would queue every modal behind a slow call, and a trigger id lasts 3 s.
+    executor = _SlowWorkExecutor(max_workers=16, thread_name_prefix="infochat-lazy")
     bolt = _InfochatBolt(
         client=client,
         signing_secret=signing_secret,

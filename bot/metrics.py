@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -29,6 +29,12 @@ ACK_SECONDS = Histogram(
 )
 SLACK_API_ERRORS = Counter(
     "infochat_slack_api_errors", "Slack Web API calls that failed", ["method", "error"]
+)
+
+SLOW_WORK_PENDING = Gauge(
+    "infochat_slow_work_pending",
+    "Slow work after acks (lazy listeners) queued or running",
+    multiprocess_mode="livesum",
 )
 
 
@@ -70,7 +76,7 @@ def registry_for(db: Database) -> CollectorRegistry:
 
         multiprocess.MultiProcessCollector(registry)
     else:
-        for metric in (REQUESTS, ACK_SECONDS, SLACK_API_ERRORS, DB_RETRIES):
+        for metric in (REQUESTS, ACK_SECONDS, SLACK_API_ERRORS, DB_RETRIES, SLOW_WORK_PENDING):
             registry.register(metric)
     registry.register(OutboxCollector(db))
     return registry

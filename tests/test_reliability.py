@@ -107,6 +107,10 @@ def test_metrics_expose_requests_latency_and_outbox(slack: SlackAppClient, serve
     assert "infochat_ack_seconds_bucket" in body
     assert 'infochat_outbox_messages{status="pending"}' in body
     assert "infochat_outbox_oldest_due_seconds" in body
+    # The slow work after acks, queued or running: none once the App Home is published.
+    slack.event(home_opened())
+    server.settle()
+    assert "infochat_slow_work_pending 0.0" in httpx.get(server.root + "/metrics").text
 
 
 def test_slack_api_errors_are_counted_by_method(
