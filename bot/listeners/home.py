@@ -104,9 +104,9 @@ def publish_home(ctx: AppContext, user_id: str, *, slack_shows_a_view: bool = Tr
         now = utcnow()
         with ctx.db.session() as session:
             found = profiles.read_snapshot(session, user_id)
-            snapshot = found[1] if found is not None else None
+            snapshot = found.snapshot if found is not None else None
             zone = clock.zone(snapshot.tz if snapshot else None)
-            data = home.read(session, found[0], now) if found is not None else None
+            data = home.read(session, found.person_id, now) if found is not None else None
             seen = home.published(session, user_id)
         admin = _admin_blocks(ctx, user_id, now)
         paused = snapshot is not None and snapshot.paused_until is not None and snapshot.paused_until > now

@@ -23,11 +23,17 @@ NOT_ELIGIBLE = "infochat is open to full members of this workspace; guest and bo
 def open_profile_modal(ctx: AppContext, user_id: str, trigger_id: str) -> bool:
     """Open the profile modal with the saved values; False when the person can't take part."""
     with ctx.db.session() as session:
-        person = directory_flow.ensure_member(ctx, session, user_id)
-        if person is None or not person.can_be_messaged:
+        stored = profiles.read_snapshot(session, user_id)  # a known member: one statement
+        if stored is not None and not stored.stub:
+            snapshot = stored.snapshot
+        else:
+            person = directory_flow.ensure_member(ctx, session, user_id)
+            if person is None:
+                return False
+            snapshot = profiles.snapshot(person)
+        if not snapshot.can_take_part:
             return False
-        snapshot = profiles.snapshot(person)
-        suggested = directory.suggest_function(person.title, ctx.settings.functions)
+        suggested = directory.suggest_function(snapshot.title, ctx.settings.functions)
     ctx.slack.open_view(trigger_id, profile_modal(snapshot, ctx.settings.functions, suggested))
     return True
 
@@ -95,7 +101,7 @@ def ack_profile(
             return
         profiles.save_profile(session, person, submitted, utcnow())
         found = profiles.read_snapshot(session, user_id)
-        saved = found[1] if found is not None else profiles.snapshot(person)
+        saved = found.snapshot if found is not None else profiles.snapshot(person)
     ack(response_action="update", view=profile_saved_view(saved))
 
 

@@ -106,15 +106,23 @@ _SNAPSHOT = (
 _PERSON_COLUMNS = [c.name for c in _PEOPLE.columns]
 
 
-def read_snapshot(session: Session, slack_user_id: str) -> tuple[int, ProfileSnapshot] | None:
-    """(person id, profile) of `slack_user_id`, in one statement without ORM objects (the App
-    Home reads it on every open); None when nobody has this id."""
+@dataclass(frozen=True)
+class StoredProfile:
+    person_id: int
+    snapshot: ProfileSnapshot
+    stub: bool  # only a Slack user id (named before any directory sync): not a known member yet
+
+
+def read_snapshot(session: Session, slack_user_id: str) -> StoredProfile | None:
+    """The stored profile of `slack_user_id`, in one statement without ORM objects (the App
+    Home reads it on every open, the profile modal on every open); None when nobody has this id."""
     rows = session.connection().execute(_SNAPSHOT, {"slack_user_id": slack_user_id}).all()
     if not rows:
         return None
     person = _PersonRow(**{name: rows[0][i] for i, name in enumerate(_PERSON_COLUMNS)})
     links = [(row.kind, row.topic_id, row.topic_name) for row in rows if row.topic_id is not None]
-    return person.id, _snapshot(person, links)
+    stub = person.team_id is None and not person.name  # directory.known_member's test
+    return StoredProfile(person.id, _snapshot(person, links), stub)
 
 
 def _snapshot(person: Any, links: list[tuple[TopicKind, int, str]]) -> ProfileSnapshot:
