@@ -105,8 +105,10 @@ def figures(
     month = month_start(at)
     capacity = [created for role, created in chats if role in CAPACITY_ROLES]
     used = sum(1 for created in capacity if month_start(created) == month)
-    if capacity:
+    if any(created >= month for created in capacity):
         lo, hi = _later(lo, month), _sooner(hi, next_month(month))
+    elif capacity:  # none this month or later: none in any later month either
+        lo = _later(lo, next_month(month_start(max(capacity))))
     # Recent: chats in any role created at or after the search's instant − 90 days;
     # the same count while that instant stays between the neighbouring chats.
     times = sorted(created for _, created in chats)
