@@ -136,9 +136,10 @@ def _listed() -> Any:
 
 
 Rows = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+History = dict[int, list[tuple[Any, datetime]]]  # person -> (role, chat created_at), usage.history
 
 
-def _rows(session: Session, person_ids: list[int] | None, at: datetime) -> Rows:
+def _rows(session: Session, person_ids: list[int] | None, at: datetime, chats: History | None = None) -> Rows:
     """(person_ranks rows, expert_ranks rows) of these people (everyone's with None) at `at`."""
     p, links = Person.__table__.c, PersonTopic.__table__.c
     connection = session.connection()
@@ -154,7 +155,8 @@ def _rows(session: Session, person_ids: list[int] | None, at: datetime) -> Rows:
     for person_id, topic_id in connection.execute(links_stmt):
         if person_id in people:
             topics.setdefault(person_id, []).append(topic_id)
-    chats = history(session, person_ids)
+    if chats is None:
+        chats = history(session, person_ids)
     person_rows, topic_rows = [], []
     for person_id, person in people.items():
         status, spare, recent, lo, hi = figures(person, chats.get(person_id, []), at)
@@ -180,8 +182,13 @@ def _write(session: Session, rows: Rows) -> None:
             connection.execute(insert(table), batch[start : start + 5_000])
 
 
-def refresh(session: Session, person_ids: Iterable[int], at: datetime | None = None) -> None:
-    """Recompute these people's rows (none for someone who is not a listed expert)."""
+def refresh(
+    session: Session, person_ids: Iterable[int], at: datetime | None = None, chats: History | None = None
+) -> None:
+    """Recompute these people's rows (none for someone who is not a listed expert).
+
+    `chats`: their chats, when the caller has just read them (usage.refresh).
+    """
     ids = sorted(set(person_ids))
     at = at or utcnow()
     connection = session.connection()
@@ -196,7 +203,7 @@ def refresh(session: Session, person_ids: Iterable[int], at: datetime | None = N
                 .order_by(people.c.id)
                 .with_for_update(key_share=True)
             )
-        rows = _rows(session, batch, at)
+        rows = _rows(session, batch, at, chats)
         connection.execute(delete(expert_ranks).where(expert_ranks.c.person_id.in_(batch)))
         connection.execute(delete(person_ranks).where(person_ranks.c.person_id.in_(batch)))
         _write(session, rows)

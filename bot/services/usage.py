@@ -111,11 +111,13 @@ def refresh(session: Session, person_ids: Iterable[int], at: datetime | None = N
                 .order_by(people.c.id)
                 .with_for_update(key_share=True)
             )
-        rows = _rows(history(session, batch), at)
+        chats = history(session, batch)
+        rows = _rows(chats, at)
         connection.execute(delete(table).where(table.c.person_id.in_(batch)))
         if rows:
             connection.execute(insert(table), rows)
-    expert_ranks.refresh(session, ids, at)  # search's ranking reads these counts too
+        # Search's ranking is computed from the same chats: recompute it now, without reading them again.
+        expert_ranks.refresh(session, batch, at, chats)
 
 
 def rebuild(session: Session, at: datetime | None = None) -> int:
