@@ -287,12 +287,7 @@ def _flags(cur: Period, prev: Period) -> tuple[dict[str, Any], list[tuple[Any, A
             p.person_id.label("pid"),
             *(_late_held(period).label(f"h{c}") for c, period in enumerate((prev, cur))),
         )
-        .where(
-            p.zone == cur.zone,
-            p.kind == HELD,
-            p.day <= cur.last_day,
-            p.cday >= min(prev.first_day, cur.first_day),
-        )
+        .where(*_late_rows(cur, prev))
         .group_by(p.person_id)
         .subquery()
     )
@@ -305,6 +300,14 @@ def _flags(cur: Period, prev: Period) -> tuple[dict[str, Any], list[tuple[Any, A
         "a1": took_part(cur, rows(ASKED, cur)),
     }
     return flags, [*joins, (late, late.c.pid == Person.id)]
+
+
+def _late_rows(cur: Period, prev: Period) -> list[Any]:
+    """The per-day HELD rows (late-created chats) either period may count: a range of days
+    on (zone, kind, day) that SQLite's planner takes over a scan of the whole table."""
+    p = report_people.c
+    first = min(prev.first_day, cur.first_day)
+    return [p.zone == cur.zone, p.kind == HELD, p.day.between(first, cur.last_day), p.cday >= first]
 
 
 def _late_held(period: Period) -> Any:
@@ -339,12 +342,7 @@ def _activity(cur: Period, prev: Period) -> Any:
     # Chats held before the day they were created on: per day (report_rollup_people), rare.
     late = select(
         p.person_id, literal(0), literal(0), late_held(prev), late_held(cur), literal(0), literal(0)
-    ).where(
-        p.zone == cur.zone,
-        p.kind == HELD,
-        p.day <= cur.last_day,
-        p.cday >= min(prev.first_day, cur.first_day),
-    )
+    ).where(*_late_rows(cur, prev))
     rows = union_all(bits, late).subquery()
     names = [name for _, _, name in wanted]
     return select(rows.c.pid, *(func.max(rows.c[n]).label(n) for n in names)).group_by(rows.c.pid).subquery()

@@ -120,15 +120,17 @@ def wanted_not_offered(scope: Scope) -> Table:
 
 
 def topic_people(period: Period) -> Any:
-    """Per topic: experts offering it and people wanting to learn it, among members at the end."""
+    """Per topic: experts offering it and people wanting to learn it, among members at the end.
+    `IN (members)`, not a join to people: SQLite probed each link's person row (0.6 s at
+    50,000 people, 0.2 s this way; PostgreSQL about the same either way)."""
+    members = select(Person.id).where(sql.joined_at(period.end))
     return (
         select(
             PersonTopic.topic_id.label("tid"),
             func.count(case((PersonTopic.kind == TopicKind.SPEAK, 1))).label("experts"),
             func.count(case((PersonTopic.kind == TopicKind.LEARN, 1))).label("learners"),
         )
-        .join(Person, Person.id == PersonTopic.person_id)
-        .where(sql.joined_at(period.end))
+        .where(PersonTopic.person_id.in_(members))
         .group_by(PersonTopic.topic_id)
         .subquery()
     )
