@@ -37,7 +37,7 @@ times `bot.services.reports.compute_report` in its own session, exactly what
 period, every table, suppression; not the Slack message or PNG charts), once
 to warm up and `--runs` times measured, and prints median/min/max seconds
 against the targets: under 1 s on PostgreSQL, under 2 s on SQLite (#17). The report reads
-chats held and participation from the roll-ups (bot/services/reports/rollups.py); the
+figures over chats, requests and people from the roll-ups (bot/services/reports/rollups.py); the
 seeding writes with Core, which their marks do not see, so every day of the history is
 built once after seeding, timed and printed like the seeding. Then it times
 the HR dashboard's overview page (`GET /admin` over HTTP, default period, signed in

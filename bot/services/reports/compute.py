@@ -60,7 +60,7 @@ def compute_report(
     """The full report for `period` (compared with `period.previous()`), suppressed.
 
     `timings`, when given, receives the seconds spent per query and table. `use_rollups`:
-    chats held and participation from the roll-ups (bot.services.reports.rollups, the
+    the figures over chats, requests and people from the roll-ups (bot.services.reports.rollups, the
     default) or from the raw rows; the report is the same.
     """
     scope = Scope(session, period, period.previous(), min_group_size, functions, now, use_rollups=use_rollups)

@@ -28,7 +28,7 @@ class Scope:
     now: datetime
     # Seconds spent per named part (a query or a table), for logs and bench/reports.py --breakdown.
     timings: dict[str, float] = field(default_factory=dict)
-    # Read chats held and participation from the roll-ups (False: from the raw rows, as
+    # Read the figures over chats, requests and people from the roll-ups (False: from the raw rows, as
     # tests compare); either way the figures are the same.
     use_rollups: bool = True
     # What several tables read, computed once per report (`shared`).
