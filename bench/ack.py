@@ -457,12 +457,14 @@ class Server:
             time.sleep(0.1)
 
     def slow_work_pending(self) -> float:
+        """Slow work queued or running in the server (0 for a server older than the metric:
+        its slow work always ended in a Web API call, which the stand-in's quiet covers)."""
         url = f"http://127.0.0.1:{self.port}/metrics"
         with urllib.request.urlopen(url, timeout=5) as response:
             for line in response.read().decode().splitlines():
                 if line.startswith("infochat_slow_work_pending "):
                     return float(line.split()[1])
-        raise RuntimeError("infochat_slow_work_pending is not in /metrics")
+        return 0.0
 
     def wait_slow_work(self, timeout: float = 120.0) -> None:
         """Until the server has no slow work after acks queued or running."""

@@ -145,8 +145,8 @@ def build_templates(
         kind = kinds[i % len(kinds)]
         user = f"U{rng.randint(1, people):08d}"
         if kind == "app_home_opened":
-            # As Slack sends it once the app has published a Home for this person (the first
-            # open of each person in a run finds nothing stored, and is published).
+            # As Slack sends it once the app has published a Home for this person (bench/ack.py
+            # opens everyone's Home once before measuring, unless --cold-homes).
             event = {
                 "type": "app_home_opened",
                 "user": user,
