@@ -504,3 +504,31 @@ def test_library_and_home_escape_user_text() -> None:
             assert sum(word in label for label in shown) == (
                 1 if full or word not in ("useful", "who else") else 0
             )
+
+
+def test_home_shows_what_i_learned_and_thanks_received_once_each_changes(
+    slack: SlackAppClient, standin: SlackStandIn, db: Database, people: dict[str, int], server: AppServer
+) -> None:
+    def open_home(user_id: str) -> tuple[int, str]:
+        before = len(standin.calls_to("views.publish"))
+        slack.event({"type": "app_home_opened", "user": user_id, "tab": "home"})
+        server.settle()
+        sent = [c for c in standin.calls_to("views.publish")[before:] if c.params["user_id"] == user_id]
+        return len(sent), render_blocks(standin.home_view(user_id)["blocks"])  # type: ignore[index]
+
+    make_chat(db, people["learner"], people["expert"])
+    assert open_home("ULENA")[0] == 1 and open_home("UEXP")[0] == 1
+    assert open_home("ULENA")[0] == 0 and open_home("UEXP")[0] == 0
+    run_followups(server.app.ctx, utcnow())
+    modal = open_modal(slack, standin, "ULENA", "followup_met", checkins_to(standin, "ULENA")[0])
+    note = "SECRET: rollouts are gradual; health checks decide"
+    slack.submit("ULENA", modal, {"learned": note, "share": "only me", "thank": "Thank you, Omar!"})
+    server.settle()
+
+    sent, home = open_home("ULENA")  # her Home was refreshed when she saved: nothing to send
+    assert sent == 0 and "What I learned" in home and note in home and "Omar Haddad" in home
+    assert "only you" in home
+    sent, home = open_home("UEXP")  # refreshed when the thanks reached him: nothing to send
+    assert sent == 0 and "Thanks you received" in home and "Lena Park" in home
+    assert "Thank you, Omar!" in home and "SECRET" not in home
+    assert open_home("ULENA")[0] == 0 and open_home("UEXP")[0] == 0

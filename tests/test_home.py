@@ -77,6 +77,11 @@ def test_a_request_that_arrived_shows_on_the_next_open(
     assert open_home(slack, standin, server, "UEXP") == 1
     assert "Requests for you" in home_text(standin, "UEXP") and "Leo Learner" in home_text(standin, "UEXP")
     assert open_home(slack, standin, server, "UEXP") == 0
+    open_home(slack, standin, server, "ULRN")  # the learner sees the request they sent
+    assert "Your requests" in home_text(standin, "ULRN") and "Waiting for Eva Expert" in home_text(
+        standin, "ULRN"
+    )
+    assert open_home(slack, standin, server, "ULRN") == 0
 
 
 def test_time_passing_moves_a_chat_and_ends_a_pause(
