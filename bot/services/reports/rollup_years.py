@@ -2,10 +2,10 @@
 per person, kind and calendar year; experts' chats as sums per month.
 
 Writing (bot.services.reports.rollups.ensure): `begin`, then per run of days rebuilt `stage`
-(clears the days' bits in the year rows, stages the new ones in a temporary table), then
-`finish`: each touched month's chats per expert re-summed from the per-day rows, and one
-`INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE` (both databases) merges it all, so a
-backfill writes each year row once (monthly merges left PostgreSQL's table 3× bloated).
+(clears the days' bits in the year rows, stages the new ones and the change in each
+expert's chats in a temporary table), then `finish`: one `INSERT … SELECT … GROUP BY …
+ON CONFLICT DO UPDATE` (both databases) merges it all, so a backfill writes each year row
+once (monthly merges left PostgreSQL's table 3× bloated).
 
 Reading: `took_part(period)` is the condition "a bit of the period is set" on a year row, and
 `expert_chats(period)` each expert's chats in the period (whole months from the year rows,
@@ -16,7 +16,7 @@ at most one row per person and year, whatever its length.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -41,6 +41,10 @@ class Bits:
 
     def add(self, kind: int, person_id: int, day: date, lf: str | None = "", ef: str | None = "") -> None:
         self.rows[(kind, lf or "", ef or "", day.year, person_id)][day.month - 1] |= 1 << (day.day - 1)
+
+    def count(self, person_id: int, day: date, change: int) -> None:
+        """EXPERT rows hold counts: add `change` to the person's chats of that month."""
+        self.rows[(EXPERT, "", "", day.year, person_id)][day.month - 1] += change
 
 
 def months(first: date, last: date) -> Iterator[tuple[int, int, date, date]]:
@@ -93,40 +97,31 @@ def _stage(session: Session, rows: dict[Key, list[int]]) -> None:
     write_rows(
         session,
         STAGE,
-        [dict(zip((*_KEY, *MONTHS), (*key, *masks), strict=True)) for key, masks in rows.items()],
+        [
+            dict(zip((*_KEY, *MONTHS), (*key, *masks), strict=True))
+            for key, masks in rows.items()
+            if any(masks)  # an expert whose chats did not change
+        ],
     )
 
 
-def finish(session: Session, zone: str, days: Iterable[date]) -> None:
-    """After `stage` for each run of `days`: re-add the experts' chats of every month the days
-    touch from the per-day rows, then merge what was staged into the year rows. Each day was
-    built once, so its bits are staged once: summing the staged masks is OR-ing them."""
-    touched = sorted({(day.year, day.month) for day in days})
-    sums: dict[Key, list[int]] = defaultdict(lambda: [0] * 12)
-    p = report_people.c
-    for year, month in touched:
-        start, end = _whole(year, month)
-        session.execute(
-            text(
-                f"UPDATE {report_years.name} SET m{month} = 0 "
-                f"WHERE zone = :zone AND kind = {EXPERT} AND year = :year AND m{month} <> 0"
-            ),
-            {"zone": zone, "year": year},
-        )
-        for pid, n in session.execute(
-            select(p.person_id, func.sum(p.chats))
-            .where(p.zone == zone, p.kind == EXPERT, p.day >= start, p.day <= end)
-            .group_by(p.person_id)
-        ):
-            sums[(EXPERT, "", "", year, int(pid))][month - 1] = int(n)
-    _stage(session, sums)
+def finish(session: Session, zone: str) -> None:
+    """After `stage` for each run of days rebuilt: merge what was staged into the year rows.
+    Each day was built once, so its bits are staged once and summing the staged masks is
+    OR-ing them; experts' chats are staged as changes (new minus old per-day counts) and
+    added, so a day rebuilt touches its own experts' rows only."""
     columns = ", ".join([*_KEY, *MONTHS])
     key = ", ".join(_KEY)
     summed = ", ".join(f"SUM({m})" for m in MONTHS)
-    merged = ", ".join(f"{m} = {report_years.name}.{m} | excluded.{m}" for m in MONTHS)
+    table = report_years.name
+    merged = ", ".join(
+        f"{m} = CASE WHEN {table}.kind = {EXPERT} THEN {table}.{m} + excluded.{m} "
+        f"ELSE {table}.{m} | excluded.{m} END"
+        for m in MONTHS
+    )
     session.execute(
         text(
-            f"INSERT INTO {report_years.name} (zone, {columns}) "
+            f"INSERT INTO {table} (zone, {columns}) "
             f"SELECT :zone, {key}, {summed} FROM {STAGE} WHERE true GROUP BY {key} "
             f"ON CONFLICT (zone, {key}) DO UPDATE SET {merged}"
         ),

@@ -98,7 +98,7 @@ def ensure(session: Session, zone: str, first: date, last: date) -> int:
         rollup_years.begin(session)
         for start, end in _runs(missing):
             build(session, zone, start, end)
-        rollup_years.finish(session, zone, missing)
+        rollup_years.finish(session, zone)
     return len(missing)
 
 
@@ -160,12 +160,19 @@ def build(session: Session, zone: str, first: date, last: date) -> None:
     rows' bits are staged, for `ensure` to merge once every run is built (rollup_years)."""
     tz = ZoneInfo(zone)
     start, end = local_midnight(first, zone), local_midnight(last + timedelta(days=1), zone)
+    bits = rollup_years.Bits()
+    p = report_people.c
+    for pid, day, n in session.execute(
+        select(p.person_id, p.day, p.chats).where(
+            p.zone == zone, p.kind == EXPERT, p.day.between(first, last)
+        )
+    ):
+        bits.count(pid, day, -n)  # the experts' chats these days held so far
     for table in (report_held, report_flow, report_intros, report_people, *rollup_counts.TABLES):
         session.execute(delete(table).where(table.c.zone == zone, table.c.day.between(first, last)))
     session.execute(
         delete(report_days).where(report_days.c.zone == zone, report_days.c.day.between(first, last))
     )
-    bits = rollup_years.Bits()
     held, flow, late = _held_rows(session, zone, tz, start, end, bits)
     intros, expert_chats = _created_rows(session, zone, tz, start, end, bits)
     _insert(session, report_held, held)
@@ -185,6 +192,8 @@ def build(session: Session, zone: str, first: date, last: date) -> None:
             for (p, d), n in sorted(expert_chats.items())
         ],
     )
+    for (pid, day), n in expert_chats.items():
+        bits.count(pid, day, n)
     rollup_years.stage(session, zone, first, last, bits)
     now = utcnow()
     session.execute(
