@@ -126,7 +126,12 @@ class ListenerRegistry:
         else:
             self.options.add(route.name)
             self.app.options(route.name)(ack=ack, lazy=[])
-        listener = self.app._listeners[-1]  # the one just registered (Bolt keeps them in order)
+        # Bolt has no public way to put a matcher before its own, so this reaches into its list
+        # of listeners (slack_bolt is pinned in requirements/); should a release keep them
+        # differently, the app refuses to start rather than match payloads wrongly.
+        listener = self.app._listeners[-1] if self.app._listeners else None
+        if getattr(listener, "ack_function", None) is not ack:
+            raise RuntimeError("slack_bolt no longer keeps listeners as infochat expects: drop _KindMatcher")
         listener.matchers = [_KindMatcher(route.kind), *listener.matchers]
 
     def middleware(self, handler: Listener) -> None:
