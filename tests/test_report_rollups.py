@@ -24,7 +24,7 @@ from bot.devtools.company import make_company
 from bot.devtools.history import make_history
 from bot.models import Chat, ChatParticipant, ChatRequest, Outcome, Person
 from bot.models_rollups import report_days, report_marks
-from bot.services import chats, reports
+from bot.services import chats, pairing, reports
 from bot.services.privacy import purge_old_text
 from bot.services.privacy_erase import erase_person
 from bot.services.reports import rollups
@@ -150,6 +150,15 @@ def test_writes_mark_the_days_they_change_and_bare_core_writes_need_an_invalidat
     people = make_company(12, functions=FUNCTIONS)
     with travel_to(NOW):
         make_history(db, people, NOW, weeks=3)
+    _assert_same(db, "UTC")
+    # This week's round writes its chats with Core statements, past the flush hooks: it marks
+    # the day they are introduced on itself, in its transaction.
+    with db.session() as session:
+        session.execute(update(Person).values(chats_per_month=20))  # room for this week's chats
+    with db.session() as session:
+        _, made, groups, _ = pairing.create_round(session, NOW, cooldown_weeks=0, zone=UTC, seed=5)
+        assert made is not None and groups
+        assert session.scalar(select(func.count()).select_from(report_marks)) == 1
     _assert_same(db, "UTC")
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(report_marks)) == 0  # consumed

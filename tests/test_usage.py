@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot.db import Database
 from bot.models import Chat, ChatKind, ChatParticipant, ChatRole, Person, PersonUsage
 from bot.scheduler import jobs
-from bot.services import chats, usage
+from bot.services import chats, pairing, usage
 from bot.services import find as find_service
 from bot.services import requests as request_service
 from bot.services.find import SearchResult, find_experts
@@ -245,3 +245,26 @@ def test_rows_follow_every_orm_change_and_bulk_loads_are_rebuilt(db: Database) -
         s.execute(update(Chat).values(created_at=NOW - timedelta(days=1)))
         assert usage.rebuild(s) == 1
     assert_rows_match_chats(db)
+
+
+def test_a_weekly_round_recounts_everyone_it_pairs(db: Database) -> None:
+    """The round writes its chats in bulk, past the flush hook, and recounts its people at once."""
+    with db.session() as s:
+        searcher(s)
+        pairs = [
+            (
+                person(s, f"UD{i}", f"Dee Data{i}", "Data", speaks=["Pricing"], weekly_pairing=True),
+                person(s, f"US{i}", f"Sam Sales{i}", "Sales", speaks=["Pricing"], weekly_pairing=True),
+            )
+            for i in range(3)
+        ]
+        chat(s, NOW - timedelta(days=100), (pairs[0][0], ChatRole.EXPERT))  # older than the window
+        chat(s, NOW - timedelta(days=2), (pairs[1][1], ChatRole.LEARNER))
+    with db.session() as s:
+        _, made, groups, _ = pairing.create_round(s, NOW, cooldown_weeks=8, zone=UTC, seed=1)
+        assert made is not None and len(groups) == 3
+        # In the round's own transaction, before it commits, search sees the new chats.
+        assert hit(find_experts(s, "pricing", SEARCHER, NOW), "UD0") == (3, 1)
+    assert_rows_match_chats(db)
+    result = find_at(db, NOW)
+    assert hit(result, "UD0") == (3, 1) and hit(result, "US1") == (3, 2)

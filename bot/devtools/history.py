@@ -162,7 +162,8 @@ def _round(
     if made is None:
         return
     history.rounds += 1
-    for chat, _planned in groups:
+    for chat_id, _planned in groups:
+        chat = session.get_one(Chat, chat_id)
         _follow_up(session, chat, clock(instant + timedelta(days=rng.randrange(2, 6))), rng, history, clock)
 
 

@@ -13,8 +13,8 @@ from bot.blocks import pairing as pairing_blocks
 from bot.context import AppContext
 from bot.flows import outbox as delivery
 from bot.flows.requests import person_card
-from bot.models import Chat, Person
-from bot.services import outbox, pairing, profiles
+from bot.models import Person
+from bot.services import outbox, pairing
 
 log = logging.getLogger(__name__)
 
@@ -60,24 +60,23 @@ def _queue_messages(
     ctx: AppContext,
     session: Session,
     report: pairing.RoundReport,
-    chats: list[tuple[Chat, pairing.PlannedGroup]],
+    chats: list[tuple[int, pairing.PlannedGroup]],
     unmatched: list[tuple[Person, str]],
     now: datetime,
 ) -> None:
-    session.flush()
-    people = profiles.people_by_id(session, [pid for _, planned in chats for pid in planned.person_ids])
     rows = []
-    for chat, planned in chats:
-        cards = [person_card(people[pid]) for pid in planned.person_ids if pid in people]
-        text, blocks = pairing_blocks.pairing_intro(cards, planned.topics, planned.reasons, chat.id, now)
+    for chat_id, planned in chats:
+        # The people the round was planned with: reading them again cost seconds at 50,000.
+        cards = [person_card(person) for person in planned.people]
+        text, blocks = pairing_blocks.pairing_intro(cards, planned.topics, planned.reasons, chat_id, now)
         rows.append(
             outbox.message(
-                f"round:{report.week}:chat:{chat.id}:intro",
+                f"round:{report.week}:chat:{chat_id}:intro",
                 users=[c.slack_user_id for c in cards],
                 text=text,
                 blocks=blocks,
                 not_before=planned.deliver_at,
-                subject=f"chat:{chat.id}",
+                subject=f"chat:{chat_id}",
             )
         )
     for person, reason in unmatched:

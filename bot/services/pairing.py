@@ -16,12 +16,13 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, lazyload
 
@@ -42,7 +43,8 @@ from bot.models import (
     Topic,
     TopicKind,
 )
-from bot.services import chats, profiles
+from bot.services import chats, profiles, usage
+from bot.services.reports import rollups
 from bot.services.requests import chats_this_month
 
 if TYPE_CHECKING:
@@ -237,6 +239,7 @@ class PlannedGroup:
     deliver_at: datetime
     topics: list[str] = field(default_factory=list)  # what they can teach each other
     topic_id: int | None = None
+    people: list[Person] = field(default_factory=list, repr=False)  # for the intro's cards
 
 
 @dataclass
@@ -303,6 +306,7 @@ def plan(
                 deliver_at=not_before(now, zones),
                 topics=topics,
                 topic_id=taught[0] if taught else None,
+                people=members,
             )
         )
     report.unmatched = [(by_id[pid].display_name, reason) for pid, reason in sorted(result.unmatched.items())]
@@ -316,8 +320,9 @@ class RoundInProgress(Exception):
 
 def create_round(
     session: Session, now: datetime, *, cooldown_weeks: int, zone: ZoneInfo, seed: int | None
-) -> tuple[RoundReport, PairingRound | None, list[tuple[Chat, PlannedGroup]], list[tuple[Person, str]]]:
-    """Plan and store this week's round in the caller's transaction; (report, None, …) if it exists."""
+) -> tuple[RoundReport, PairingRound | None, list[tuple[int, PlannedGroup]], list[tuple[Person, str]]]:
+    """Plan and store this week's round in the caller's transaction: (report, round, [(chat id,
+    planned group)], [(person, why unmatched)]); (report, None, [], []) if it exists."""
     week = iso_week(now, zone)
     existing = session.scalar(select(PairingRound).where(PairingRound.week == week))
     if existing is not None:
@@ -347,24 +352,14 @@ def create_round(
     report, result, people, _ = plan(session, now, cooldown_weeks=cooldown_weeks, zone=zone, seed=round_seed)
     report.created = True
     pairing_round.participants = report.participants
+    chat_ids = _write_groups(session, round_id, now, report.groups, result.groups)
     by_id = {p.id: p for p in people}
-    chats: list[tuple[Chat, PlannedGroup]] = []
-    for planned, group in zip(report.groups, result.groups, strict=True):
-        chat = Chat(
-            kind=ChatKind.PAIRING,
-            round_id=pairing_round.id,
-            topic_id=planned.topic_id,
-            created_at=now,
-            score=group.score,
-            reasons=list(group.reasons),
+    unmatched = [(by_id[person_id], reason) for person_id, reason in sorted(result.unmatched.items())]
+    if unmatched:
+        session.execute(
+            insert(RoundUnmatched.__table__),
+            [{"round_id": round_id, "person_id": p.id, "reason": reason[:255]} for p, reason in unmatched],
         )
-        chat.participants = [ChatParticipant(person_id=pid, role=ChatRole.PEER) for pid in group.members]
-        session.add(chat)
-        chats.append((chat, planned))
-    unmatched: list[tuple[Person, str]] = []
-    for person_id, reason in sorted(result.unmatched.items()):
-        session.add(RoundUnmatched(round_id=pairing_round.id, person_id=person_id, reason=reason[:255]))
-        unmatched.append((by_id[person_id], reason))
     pairing_round.summary = {
         "participants": report.participants,
         "pairs": report.pairs,
@@ -374,7 +369,60 @@ def create_round(
         "top_topics": report.top_topics,
     }
     session.flush()
-    return report, pairing_round, chats, unmatched
+    return report, pairing_round, list(zip(chat_ids, report.groups, strict=True)), unmatched
+
+
+def _write_groups(
+    session: Session,
+    round_id: int,
+    now: datetime,
+    planned: list[PlannedGroup],
+    groups: Sequence[matching.Group],
+) -> list[int]:
+    """Store the round's chats and their participants in bulk; returns the chat ids in order.
+
+    Core statements, not the ORM's unit of work: at 50,000 people the flush of 25,000
+    chats and 50,000 participants with its hooks was most of the round (docs/performance.md).
+    What the hooks would have done is done here, set-based, in the same transaction: the
+    report roll-ups' mark for the day the chats are introduced, and the recount of every
+    participant's person_usage row."""
+    if not planned:
+        return []
+    chats_table = Chat.__table__
+    chat_ids = list(
+        session.execute(
+            insert(chats_table).returning(chats_table.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "kind": ChatKind.PAIRING,
+                    "round_id": round_id,
+                    "topic_id": plan.topic_id,
+                    "created_at": now,
+                    "score": group.score,
+                    "reasons": list(group.reasons),
+                }
+                for plan, group in zip(planned, groups, strict=True)
+            ],
+        ).scalars()
+    )
+    session.execute(
+        insert(ChatParticipant.__table__),
+        [
+            {"chat_id": chat_id, "person_id": person_id, "role": ChatRole.PEER}
+            for chat_id, group in zip(chat_ids, groups, strict=True)
+            for person_id in group.members
+        ],
+    )
+    rollups.mark(session, [now])
+    cp, c = ChatParticipant.__table__.c, chats_table.c
+    usage.recount(
+        session,
+        select(cp.person_id)
+        .join_from(ChatParticipant.__table__, chats_table, c.id == cp.chat_id)
+        .where(c.round_id == round_id),
+        now,
+    )
+    return chat_ids
 
 
 def delivery_progress(session: Session, week: str) -> dict[str, int]:

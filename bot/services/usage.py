@@ -24,11 +24,14 @@ whatever the row's age; `refresh_expired` (hourly, bot.scheduler's
 "chat-usage") re-reads rows whose window moved on, so that stays rare.
 
 The rows are refreshed in the same flush that inserts, deletes or re-dates a
-ChatParticipant or a Chat through the ORM (every path in bot/ does: requests,
-pairing, tests' factories). Cancelling a chat changes nothing: cancelled
-chats count towards capacity, as they always have. Bulk Core statements on
-those tables bypass the hook: call `refresh(session, person_ids)` or
-`rebuild(session)` after them (bench/search.py's seeding does).
+ChatParticipant or a Chat through the ORM (requests, follow-ups, tests'
+factories). Cancelling a chat changes nothing: cancelled chats count towards
+capacity, as they always have. Bulk Core statements on those tables bypass the
+hook: call `refresh(session, person_ids)`, `recount(session, select_of_ids)` or
+`rebuild(session)` after them (a weekly round writes its chats so and recounts
+its people with one `recount`; bench/search.py's seeding rebuilds). Every
+recount is the same SQL (`_counts`): the database counts, set-based, for one
+person or 50,000.
 """
 
 from __future__ import annotations
@@ -37,12 +40,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, insert, select
+from sqlalchemy import Select, String, and_, case, delete, event, func, insert, literal, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
-from bot.models import Chat, ChatParticipant, ChatRole, Person, PersonUsage
+from bot.models import Chat, ChatParticipant, ChatRole, Person, PersonUsage, UTCDateTime
 
 RECENT = timedelta(days=90)  # the same window as bot.services.find.RECENT
 CAPACITY_ROLES = (ChatRole.EXPERT, ChatRole.PEER)
@@ -54,32 +57,8 @@ def month_start(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def _rows(history: dict[int, list[tuple[Any, datetime]]], at: datetime) -> list[dict[str, Any]]:
-    """person_usage rows from each person's (role, chat created_at); `recent` counted from at − RECENT."""
-    since = at - RECENT
-    rows = []
-    for person_id, chats in history.items():
-        if not chats:
-            continue  # no chats, no row
-        capacity = [created for role, created in chats if role in CAPACITY_ROLES]
-        month = month_start(max(capacity)) if capacity else None
-        counted = [created for _, created in chats if created >= since]
-        older = [created for _, created in chats if created < since]
-        rows.append(
-            {
-                "person_id": person_id,
-                "month": month,
-                "month_chats": sum(1 for c in capacity if month_start(c) == month),
-                "recent": len(counted),
-                "recent_oldest": min(counted) if counted else None,
-                "recent_before": max(older) if older else None,
-            }
-        )
-    return rows
-
-
 def history(session: Session, person_ids: list[int] | None) -> dict[int, list[tuple[Any, datetime]]]:
-    """Each person's (role, chat created_at); everyone's with None."""
+    """Each person's (role, chat created_at); everyone's with None (what the rows count)."""
     cp, c = ChatParticipant.__table__.c, Chat.__table__.c
     stmt = select(cp.person_id, cp.role, c.created_at).join_from(
         ChatParticipant.__table__, Chat.__table__, c.id == cp.chat_id
@@ -96,28 +75,38 @@ def refresh(session: Session, person_ids: Iterable[int], at: datetime | None = N
     """Recount these people's rows from their chats (no row for someone without any)."""
     ids = sorted(set(person_ids))
     at = at or utcnow()
-    connection = session.connection()
-    table, people = PersonUsage.__table__, Person.__table__
+    person = Person.__table__
     for start in range(0, len(ids), _BATCH):
-        batch = ids[start : start + _BATCH]
-        if connection.dialect.name == "postgresql":
-            # Two transactions recounting one person (an expert accepting two
-            # requests at once) take turns here, so the second counts the
-            # first's chat once it commits, and its DELETE sees the first's row.
-            # (SQLite writers are serialised already.)
-            connection.execute(
-                select(people.c.id)
-                .where(people.c.id.in_(batch))
-                .order_by(people.c.id)
-                .with_for_update(key_share=True)
-            )
-        chats = history(session, batch)
-        rows = _rows(chats, at)
-        connection.execute(delete(table).where(table.c.person_id.in_(batch)))
-        if rows:
-            connection.execute(insert(table), rows)
-        # Search's ranking is computed from the same chats: recompute it now, without reading them again.
-        expert_ranks.refresh(session, batch, at, chats)
+        _recount(session, select(person.c.id).where(person.c.id.in_(ids[start : start + _BATCH])), at)
+    expert_ranks.refresh(session, ids, at)  # search's ranking reads these counts too
+
+
+def recount(session: Session, people: Select[Any], at: datetime | None = None) -> None:
+    """`refresh` for the people `people` selects (a SELECT of person ids that the recount
+    itself does not change: not one reading person_usage): their counts in three
+    statements however many they are (a weekly round recounts 50,000 people at once),
+    then search's ranking rows."""
+    at = at or utcnow()
+    _recount(session, people, at)
+    expert_ranks.refresh(session, list(session.connection().execute(people).scalars()), at)
+
+
+def _recount(session: Session, people: Select[Any], at: datetime) -> None:
+    connection = session.connection()
+    table, person = PersonUsage.__table__, Person.__table__
+    if connection.dialect.name == "postgresql":
+        # Two transactions recounting one person (an expert accepting two
+        # requests at once) take turns here, so the second counts the
+        # first's chat once it commits, and its DELETE sees the first's row.
+        # (SQLite writers are serialised already.)
+        connection.execute(
+            select(person.c.id)
+            .where(person.c.id.in_(people.scalar_subquery()))
+            .order_by(person.c.id)
+            .with_for_update(key_share=True)
+        )
+    connection.execute(delete(table).where(table.c.person_id.in_(people.scalar_subquery())))
+    connection.execute(insert(table).from_select(_COLUMNS, _counts(connection.dialect.name, people, at)))
 
 
 def rebuild(session: Session, at: datetime | None = None) -> int:
@@ -126,12 +115,53 @@ def rebuild(session: Session, at: datetime | None = None) -> int:
     Search's ranking rows are derived from these counts' chats too: after a bulk
     load call `expert_ranks.rebuild` as well.
     """
-    rows = _rows(history(session, None), at or utcnow())
     connection = session.connection()
-    connection.execute(delete(PersonUsage.__table__))
-    for start in range(0, len(rows), 5_000):
-        connection.execute(insert(PersonUsage.__table__), rows[start : start + 5_000])
-    return len(rows)
+    table = PersonUsage.__table__
+    connection.execute(delete(table))
+    connection.execute(
+        insert(table).from_select(_COLUMNS, _counts(connection.dialect.name, None, at or utcnow()))
+    )
+    # Counted, not the INSERT's rowcount: pysqlite reports none for a statement opening with WITH.
+    return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+_COLUMNS = ["person_id", "month", "month_chats", "recent", "recent_oldest", "recent_before"]
+
+
+def _counts(dialect: str, people: Select[Any] | None, at: datetime) -> Select[Any]:
+    """A row per person with a chat (of those `people` selects, or everyone), as the
+    module's docstring defines it, recounted at `at`."""
+    cp, c = ChatParticipant.__table__.c, Chat.__table__.c
+    history = select(cp.person_id, cp.role, c.created_at).join_from(
+        ChatParticipant.__table__, Chat.__table__, c.id == cp.chat_id
+    )
+    if people is not None:
+        history = history.where(cp.person_id.in_(people.scalar_subquery()))
+    cte = history.cte("history")
+    h = cte.c
+    capacity = h.role.in_(CAPACITY_ROLES)
+    latest = func.max(case((capacity, h.created_at)))
+    if dialect == "postgresql":
+        month_of_latest: Any = func.date_trunc("month", latest, "UTC")
+    else:  # SQLite keeps instants as UTC text: '2026-12-07 09:30:00.000000'
+        month_of_latest = func.substr(latest, 1, 7, type_=String).concat("-01 00:00:00.000000")
+    months = select(h.person_id, month_of_latest.label("month")).group_by(h.person_id).subquery("months")
+    m = months.c
+    since = literal(at - RECENT, UTCDateTime())
+    counted = h.created_at >= since
+    return (
+        select(
+            h.person_id,
+            m.month,
+            # The month is that of the latest such chat: every one from its start is in it.
+            func.sum(case((and_(capacity, h.created_at >= m.month), 1), else_=0)),
+            func.sum(case((counted, 1), else_=0)),
+            func.min(case((counted, h.created_at))),
+            func.max(case((h.created_at < since, h.created_at))),
+        )
+        .join_from(cte, months, m.person_id == h.person_id)
+        .group_by(h.person_id, m.month)
+    )
 
 
 def refresh_expired(session: Session, now: datetime) -> int:

@@ -18,8 +18,9 @@ Marks: every flush that adds, deletes or re-dates a chat, a participant or a cha
 request, or changes someone's function, records the instants involved (old and new
 created_at / done_at) in `report_rollup_marks`, in the same transaction; bulk
 UPDATE/DELETE statements run through a Session are marked the same way
-(`_bulk_statement`). Writes made with Core on a bare connection are not seen: call
-`invalidate(session)` after them, as bench/reports.py does after seeding.
+(`_bulk_statement`). Writes made with Core are not seen: call `mark(session, instants)` in
+the same transaction (a weekly round does, for its chats' instant), or
+`invalidate(session)` after bulk loads, as bench/reports.py does after seeding.
 
 Erasure keeps every row reports count, with the person's function (services/privacy_erase.py),
 and the retention purge blanks free text only; neither changes a roll-up, and
@@ -434,9 +435,15 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: Any) -> None:
-    marks: set[datetime] = session.info.pop(_PENDING, set())
+    mark(session, session.info.pop(_PENDING, set()))
+
+
+def mark(session: Session, instants: Iterable[datetime]) -> None:
+    """Record, in the caller's transaction, that the days these instants fall on changed:
+    for a bulk Core insert the flush hooks do not see (a weekly round's chats)."""
+    marks = sorted(set(instants))
     if marks:
-        session.connection().execute(insert(report_marks), [{"at": at} for at in sorted(marks)])
+        session.connection().execute(insert(report_marks), [{"at": at} for at in marks])
 
 
 _BULK_PERSON_COLUMNS = {"function", "id"}
@@ -479,8 +486,7 @@ def _bulk_statement(state: ORMExecuteState) -> Any:
         marks |= _entity_instants(session, entity, ids)  # the values it wrote
     else:
         return None
-    if marks:
-        session.connection().execute(insert(report_marks), [{"at": at} for at in sorted(marks)])
+    mark(session, marks)
     return result
 
 
