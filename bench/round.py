@@ -148,9 +148,11 @@ def seed(db: Database, people: int, history_weeks: int, rng: random.Random) -> N
     ):
         bulk_insert(db, model.__table__, batch)
     with db.session() as session:
-        from bot.services import usage
+        from bot.services import expert_ranks, usage
 
-        usage.rebuild(session)  # bulk inserts bypass the flush hooks that keep person_usage
+        # Bulk inserts bypass the flush hooks that keep person_usage and search's ranking rows.
+        usage.rebuild(session)
+        expert_ranks.rebuild(session)
     with db.engine.connect() as connection:
         connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         if db.is_postgres:

@@ -43,11 +43,12 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, event, false, insert, select, union
+from sqlalchemy import BigInteger, bindparam, delete, event, false, select, union
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
+from bot.db import insert_rows, one_of
 from bot.models import Person, PersonTopic, TopicKind
 from bot.models_ranks import expert_ranks, person_ranks
 from bot.services.usage import CAPACITY_ROLES, RECENT, history, month_start
@@ -146,13 +147,14 @@ def _rows(session: Session, person_ids: list[int] | None, at: datetime, chats: H
     people_stmt = select(p.id, p.function, p.left_at, p.paused_until, p.chats_per_month).where(_listed())
     links_stmt = select(links.person_id, links.topic_id).where(links.kind == TopicKind.SPEAK)
     if person_ids is not None:
-        people_stmt = people_stmt.where(p.id.in_(person_ids))
-        links_stmt = links_stmt.where(links.person_id.in_(person_ids))
-    people = {row.id: row for row in connection.execute(people_stmt)}
+        people_stmt = people_stmt.where(_among(connection, p.id))
+        links_stmt = links_stmt.where(_among(connection, links.person_id))
+    ids = {"person_ids": person_ids or []}
+    people = {row.id: row for row in connection.execute(people_stmt, ids)}
     if not people:
         return [], []
     topics: dict[int, list[int]] = {}
-    for person_id, topic_id in connection.execute(links_stmt):
+    for person_id, topic_id in connection.execute(links_stmt, ids):
         if person_id in people:
             topics.setdefault(person_id, []).append(topic_id)
     if chats is None:
@@ -178,8 +180,13 @@ def _rows(session: Session, person_ids: list[int] | None, at: datetime, chats: H
 def _write(session: Session, rows: Rows) -> None:
     connection = session.connection()
     for table, batch in zip((person_ranks, expert_ranks), rows, strict=True):
-        for start in range(0, len(batch), 5_000):
-            connection.execute(insert(table), batch[start : start + 5_000])
+        for start in range(0, len(batch), 50_000):
+            insert_rows(connection, table, batch[start : start + 50_000])
+
+
+def _among(connection: Any, column: Any) -> Any:
+    """`column` is one of the statement's :person_ids (one array parameter on PostgreSQL)."""
+    return one_of(column, "person_ids", BigInteger, connection.dialect.name == "postgresql")
 
 
 def refresh(
@@ -193,19 +200,24 @@ def refresh(
     at = at or utcnow()
     connection = session.connection()
     people = Person.__table__
-    for start in range(0, len(ids), _BATCH):
-        batch = ids[start : start + _BATCH]
-        if connection.dialect.name == "postgresql":
+    postgres = connection.dialect.name == "postgresql"
+    # A weekly round recomputes 50,000 people: on PostgreSQL the ids go as one array
+    # parameter, so batches are only there to bound memory; SQLite binds each id.
+    size = 10_000 if postgres else _BATCH
+    for start in range(0, len(ids), size):
+        batch = {"person_ids": ids[start : start + size]}
+        if postgres:
             # Take turns with another transaction recomputing one of them (module docstring).
             connection.execute(
                 select(people.c.id)
-                .where(people.c.id.in_(batch))
+                .where(_among(connection, people.c.id))
                 .order_by(people.c.id)
-                .with_for_update(key_share=True)
+                .with_for_update(key_share=True),
+                batch,
             )
-        rows = _rows(session, batch, at, chats)
-        connection.execute(delete(expert_ranks).where(expert_ranks.c.person_id.in_(batch)))
-        connection.execute(delete(person_ranks).where(person_ranks.c.person_id.in_(batch)))
+        rows = _rows(session, batch["person_ids"], at, chats)
+        connection.execute(delete(expert_ranks).where(_among(connection, expert_ranks.c.person_id)), batch)
+        connection.execute(delete(person_ranks).where(_among(connection, person_ranks.c.person_id)), batch)
         _write(session, rows)
 
 

@@ -40,11 +40,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, and_, case, delete, event, func, insert, literal, select
+from sqlalchemy import BigInteger, Select, String, and_, case, delete, event, func, insert, literal, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
+from bot.db import one_of
 from bot.models import Chat, ChatParticipant, ChatRole, Person, PersonUsage, UTCDateTime
 
 RECENT = timedelta(days=90)  # the same window as bot.services.find.RECENT
@@ -63,10 +64,12 @@ def history(session: Session, person_ids: list[int] | None) -> dict[int, list[tu
     stmt = select(cp.person_id, cp.role, c.created_at).join_from(
         ChatParticipant.__table__, Chat.__table__, c.id == cp.chat_id
     )
+    connection = session.connection()
     if person_ids is not None:
-        stmt = stmt.where(cp.person_id.in_(person_ids))
+        postgres = connection.dialect.name == "postgresql"
+        stmt = stmt.where(one_of(cp.person_id, "person_ids", BigInteger, postgres))
     found: dict[int, list[tuple[Any, datetime]]] = {pid: [] for pid in person_ids or []}
-    for person_id, role, created in session.connection().execute(stmt):
+    for person_id, role, created in connection.execute(stmt, {"person_ids": person_ids or []}):
         found.setdefault(person_id, []).append((role, created))
     return found
 
