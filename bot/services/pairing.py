@@ -19,15 +19,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import BigInteger, ColumnElement, func, insert, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, lazyload
 
 from bot import clock
-from bot.db import insert_ignoring_duplicates
+from bot.db import insert_ignoring_duplicates, one_of
 from bot.models import (
     Chat,
     ChatKind,
@@ -109,6 +109,33 @@ def met_pairs(session: Session, person_ids: list[int], since: datetime | None) -
     return pairs
 
 
+def _met_pairs_split(
+    session: Session, person_ids: list[int], since: datetime
+) -> tuple[set[frozenset[int]], set[frozenset[int]]]:
+    """`met_pairs` for all time and since `since`, from one read of the chats held."""
+    if not person_ids:
+        return set(), set()
+    members: dict[int, list[int]] = {}
+    held: dict[int, datetime] = {}
+    wanted = set(person_ids)
+    for chat_id, person_id, done_at in session.execute(
+        select(ChatParticipant.chat_id, ChatParticipant.person_id, Chat.done_at)
+        .join(Chat, Chat.id == ChatParticipant.chat_id)
+        .where(Chat.done_at.is_not(None), Chat.cancelled_at.is_(None))
+    ):
+        if person_id in wanted:
+            members.setdefault(chat_id, []).append(person_id)
+            held[chat_id] = done_at
+    ever: set[frozenset[int]] = set()
+    lately: set[frozenset[int]] = set()
+    for chat_id, people in members.items():
+        pairs = {frozenset((a, b)) for i, a in enumerate(people) for b in people[i + 1 :]}
+        ever |= pairs
+        if held[chat_id] >= since:
+            lately |= pairs
+    return ever, lately
+
+
 RECENT_INTRO = timedelta(days=14)
 
 
@@ -167,8 +194,9 @@ def build_input(
     topics: dict[int, tuple[set[int], set[int]]] = {pid: (set(), set()) for pid in ids}
     for person_id, topic_id, kind in session.execute(
         select(PersonTopic.person_id, PersonTopic.topic_id, PersonTopic.kind).where(
-            PersonTopic.person_id.in_(ids)
-        )
+            _among(session, PersonTopic.person_id)
+        ),
+        {"person_ids": ids},
     ):
         topics[person_id][0 if kind == TopicKind.SPEAK else 1].add(topic_id)
     left_out = set(
@@ -189,9 +217,10 @@ def build_input(
         )
         for p in people
     ]
-    recent = met_pairs(session, ids, now - timedelta(weeks=cooldown_weeks)) if cooldown_weeks else set()
+    met, met_recently = _met_pairs_split(session, ids, now - timedelta(weeks=cooldown_weeks))
+    recent = met_recently if cooldown_weeks else set()
     recent |= introduced_pairs(session, ids, now - RECENT_INTRO)
-    past = met_pairs(session, ids, None) - recent
+    past = met - recent
     return matching.MatchInput(
         candidates=candidates,
         recent_pairs=frozenset(recent),
@@ -203,13 +232,18 @@ def build_input(
 
 
 def topic_names(session: Session, people: list[Person]) -> dict[int, str]:
-    ids = [p.id for p in people]
+    """Names of the topics these people speak about or want to learn (each once)."""
+    used = select(PersonTopic.topic_id).where(_among(session, PersonTopic.person_id))
     rows = session.execute(
-        select(Topic.id, Topic.name)
-        .join(PersonTopic, PersonTopic.topic_id == Topic.id)
-        .where(PersonTopic.person_id.in_(ids))
+        select(Topic.id, Topic.name).where(Topic.id.in_(used)), {"person_ids": [p.id for p in people]}
     )
     return {int(topic_id): str(name) for topic_id, name in rows}
+
+
+def _among(session: Session, column: Any) -> ColumnElement[bool]:
+    """`column` is one of the :person_ids given with the statement: one array parameter on
+    PostgreSQL, not 50,000 rendered into the SQL (bot.db.one_of)."""
+    return one_of(column, "person_ids", BigInteger, session.get_bind().dialect.name == "postgresql")
 
 
 # -- when intros go out -----------------------------------------------------------------------

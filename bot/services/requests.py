@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import BigInteger, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.db import one_of
 from bot.models import (
     Chat,
     ChatKind,
@@ -101,15 +102,18 @@ def chats_this_month(session: Session, person_ids: list[int], now: datetime) -> 
     """Chats each person takes part in as expert or peer since the start of this (UTC) month."""
     if not person_ids:
         return {}
+    postgres = session.get_bind().dialect.name == "postgresql"
     rows = session.execute(
         select(ChatParticipant.person_id, func.count())
         .join(Chat, Chat.id == ChatParticipant.chat_id)
         .where(
-            ChatParticipant.person_id.in_(person_ids),
+            # One array parameter on PostgreSQL: a weekly round asks about 50,000 people.
+            one_of(ChatParticipant.person_id, "person_ids", BigInteger, postgres),
             ChatParticipant.role.in_([ChatRole.EXPERT, ChatRole.PEER]),
             Chat.created_at >= usage.month_start(now),
         )
-        .group_by(ChatParticipant.person_id)
+        .group_by(ChatParticipant.person_id),
+        {"person_ids": list(person_ids)},
     )
     return {int(person_id): int(count) for person_id, count in rows}
 
