@@ -12,8 +12,9 @@ server, dropped afterwards. RSS is `VmRSS` in /proc/<pid>/status.
    requests (`/infochat help`, a find, an App Home), then 5 s of quiet.
    Target: under 100 MB. The heavy libraries loaded at that point are listed
    (numpy, scipy, matplotlib…: they should load only on the paths that need them).
-2. after a round: `INFOCHAT_PAIRING_SCHEDULE` is every minute, so the scheduler
-   runs this week's round in the server at the next minute (matching imports
+2. after a round: `INFOCHAT_PAIRING_SCHEDULE` names a minute two to three minutes
+   after start-up (UTC), so the scheduler runs this week's round in the server
+   once the idle figure is taken, never during it (matching imports
    numpy and scipy); RSS once the round is written (delivery then goes on,
    paced at 50 conversations a minute, as in production).
 3. after a report: `/infochat report` from an admin; RSS once the report (text
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import ack  # bench/ is the script's folder
@@ -98,8 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         with SlackStandIn(bot_token=ack.BOT_TOKEN) as standin:
             for i in range(1, args.people + 1):
                 standin.add_user(f"U{i:08d}", name=f"person{i}", real_name=f"Person {i}")
+            # Every minute would let the round start while the idle figure is taken (numpy and
+            # scipy in an "idle" process): the round's minute is the one after next.
+            fire = datetime.now(UTC) + timedelta(minutes=2)
             extra = {
-                "INFOCHAT_PAIRING_SCHEDULE": "* * * * *",
+                "INFOCHAT_PAIRING_SCHEDULE": f"{fire.minute} {fire.hour} * * *",
+                "INFOCHAT_TIMEZONE": "UTC",
                 "INFOCHAT_ADMINS": ADMIN,
                 "INFOCHAT_LOG_LEVEL": "INFO",
             }
