@@ -19,11 +19,13 @@ from sqlalchemy import func, select, update
 
 from bot.cli.report import _report as cli_report
 from bot.clock import travel_to
+from bot.context import make_context
 from bot.db import Database
 from bot.devtools.company import make_company
 from bot.devtools.history import make_history
 from bot.models import Chat, ChatParticipant, ChatRequest, Outcome, Person
 from bot.models_rollups import report_days, report_marks
+from bot.scheduler import jobs, run_claimed
 from bot.services import chats, pairing, reports
 from bot.services.privacy import purge_old_text
 from bot.services.privacy_erase import erase_person
@@ -195,3 +197,29 @@ def test_the_cli_builds_every_day_ahead_of_the_first_report(db: Database, settin
         )
         oldest = min(session.scalar(select(func.min(m.created_at))) for m in (Chat, ChatRequest))
     assert first == oldest.date() and last == NOW.date()
+
+
+def test_the_hourly_job_rebuilds_what_writes_marked_so_the_next_report_builds_nothing(
+    db: Database, settings: Settings
+) -> None:
+    people = make_company(12, functions=FUNCTIONS)
+    with travel_to(NOW):
+        make_history(db, people, NOW, weeks=3)
+    _assert_same(db, settings.timezone)
+    with db.session() as session:
+        chat = session.scalars(select(Chat).where(Chat.done_at.is_not(None)).order_by(Chat.id)).first()
+        assert chat is not None and chat.done_at is not None
+        chat.done_at -= timedelta(days=2)  # marks three days
+    ctx = make_context(settings, require_slack=False)
+    with travel_to(NOW):
+        outcome = run_claimed(ctx, next(job for job in jobs(ctx) if job.name == "report-rollups"))
+    ctx.db.dispose()
+    assert outcome is not None and outcome.startswith("rebuilt ") and not outcome.startswith("rebuilt 0 ")
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(report_marks)) == 0
+        period = reports.parse_period("", NOW, settings.timezone)
+        scope_days = rollups.ensure(
+            session, settings.timezone, period.first_day - timedelta(days=28), NOW.date()
+        )
+    assert scope_days == 0  # the report HR opens next finds every day current
+    _assert_same(db, settings.timezone)

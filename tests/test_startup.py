@@ -25,6 +25,7 @@ JOB_NAMES = [
     "followups",
     "scheduling",
     "chat-usage",
+    "report-rollups",
 ]
 
 

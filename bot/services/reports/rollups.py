@@ -58,7 +58,7 @@ from bot.models_rollups import (
     report_years,
 )
 from bot.services.reports import rollup_counts, rollup_years, sql
-from bot.services.reports.periods import local_midnight
+from bot.services.reports.periods import DEFAULT_WEEKS, local_midnight
 from bot.services.scheduling.figures import ALL, NO_FUNCTION
 
 ROLLUP_TABLES = (
@@ -101,6 +101,14 @@ def ensure(session: Session, zone: str, first: date, last: date) -> int:
             build(session, zone, start, end)
         rollup_years.finish(session, zone)
     return len(missing)
+
+
+def keep_current(session: Session, zone: str, now: datetime) -> int:
+    """Rebuild the marked or missing days of the default report and the period it is compared
+    with (the scheduler's `report-rollups` job, hourly), so the report HR opens, and the
+    dashboard's first view, seldom rebuild a day themselves. Returns how many days were built."""
+    today = now.astimezone(ZoneInfo(zone)).date()
+    return ensure(session, zone, today - timedelta(days=2 * 7 * DEFAULT_WEEKS - 1), today)
 
 
 def _has_marks(session: Session) -> bool:
