@@ -51,7 +51,7 @@ from bot.clock import utcnow
 from bot.db import insert_rows, one_of
 from bot.models import Person, PersonTopic, TopicKind
 from bot.models_ranks import expert_ranks, person_ranks
-from bot.services.usage import CAPACITY_ROLES, RECENT, history, month_start
+from bot.services.chat_history import CAPACITY_ROLES, RECENT, history, month_start
 
 # How a matching person is classified; SHOWN sorts first. OWN_FUNCTION is the
 # searcher's own function (hidden unless asked for), applied when searching.
@@ -137,7 +137,7 @@ def _listed() -> Any:
 
 
 Rows = tuple[list[dict[str, Any]], list[dict[str, Any]]]
-History = dict[int, list[tuple[Any, datetime]]]  # person -> (role, chat created_at), usage.history
+History = dict[int, list[tuple[Any, datetime]]]  # person -> (role, chat created_at), chat_history.history
 
 
 def _rows(session: Session, person_ids: list[int] | None, at: datetime, chats: History | None = None) -> Rows:

@@ -27,8 +27,8 @@ from bot.models import (
     Person,
     RequestStatus,
 )
+from bot.services import chat_history
 from bot.services import topics as topic_service
-from bot.services import usage
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def chats_this_month(session: Session, person_ids: list[int], now: datetime) -> 
             # One array parameter on PostgreSQL: a weekly round asks about 50,000 people.
             one_of(ChatParticipant.person_id, "person_ids", BigInteger, postgres),
             ChatParticipant.role.in_([ChatRole.EXPERT, ChatRole.PEER]),
-            Chat.created_at >= usage.month_start(now),
+            Chat.created_at >= chat_history.month_start(now),
         )
         .group_by(ChatParticipant.person_id),
         {"person_ids": list(person_ids)},

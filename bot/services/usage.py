@@ -37,41 +37,26 @@ person or 50,000.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, String, and_, case, delete, event, func, insert, literal, select
+from sqlalchemy import Select, String, and_, case, delete, event, func, insert, literal, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
-from bot.db import one_of
-from bot.models import Chat, ChatParticipant, ChatRole, Person, PersonUsage, UTCDateTime
+from bot.models import Chat, ChatParticipant, Person, PersonUsage, UTCDateTime
+from bot.services import expert_ranks
+from bot.services.chat_history import CAPACITY_ROLES, RECENT, history, month_start
 
-RECENT = timedelta(days=90)  # the same window as bot.services.find.RECENT
-CAPACITY_ROLES = (ChatRole.EXPERT, ChatRole.PEER)
+__all__ = [
+    "CAPACITY_ROLES",
+    "RECENT",
+    "history",
+    "month_start",
+]  # usage.month_start etc. stay where callers look
+
 _BATCH = 500
-
-
-def month_start(at: datetime) -> datetime:
-    """Midnight UTC on the first of `at`'s month: monthly capacity resets then, for everyone."""
-    return at.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def history(session: Session, person_ids: list[int] | None) -> dict[int, list[tuple[Any, datetime]]]:
-    """Each person's (role, chat created_at); everyone's with None (what the rows count)."""
-    cp, c = ChatParticipant.__table__.c, Chat.__table__.c
-    stmt = select(cp.person_id, cp.role, c.created_at).join_from(
-        ChatParticipant.__table__, Chat.__table__, c.id == cp.chat_id
-    )
-    connection = session.connection()
-    if person_ids is not None:
-        postgres = connection.dialect.name == "postgresql"
-        stmt = stmt.where(one_of(cp.person_id, "person_ids", BigInteger, postgres))
-    found: dict[int, list[tuple[Any, datetime]]] = {pid: [] for pid in person_ids or []}
-    for person_id, role, created in connection.execute(stmt, {"person_ids": person_ids or []}):
-        found.setdefault(person_id, []).append((role, created))
-    return found
 
 
 def refresh(session: Session, person_ids: Iterable[int], at: datetime | None = None) -> None:
@@ -228,6 +213,3 @@ def _after_flush(session: Session, _context: Any) -> None:
                     people.add(old)
     if people:
         refresh(session, people)
-
-
-from bot.services import expert_ranks  # noqa: E402  (it reads this module's counts; imported last)
