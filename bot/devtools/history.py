@@ -41,7 +41,7 @@ REQUESTS_PER_WEEK = 8
 BROWSES_PER_WEEK = 20  # searches that do not end in a request
 # What some people look for and nobody offers yet: HR's "wanted but not offered".
 UNOFFERED = ["Public speaking", "Machine learning", "Mandarin", "Negotiating a raise"]
-WEEKLY_PAIRING_SHARE = 0.3  # of colleagues who opted into the weekly round
+WEEKLY_PAIRING_SHARE = 0.45  # of colleagues who opted into the weekly round
 NOTE_SHARE = 0.3  # of people who met and noted what they learned
 COULDNT_SHARE = 0.2  # of chats whose people never found a time
 
