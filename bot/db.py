@@ -106,6 +106,23 @@ def _begin_before_savepoint(connection: Any, _name: str) -> None:
         driver_connection.execute("BEGIN")
 
 
+def write_lock_now(session: Session) -> None:
+    """On SQLite, take the database's write lock before a unit of work that reads and then writes.
+
+    In WAL mode a transaction that has read cannot start writing once another connection has
+    committed since its first read: SQLite answers "database is locked" at once, without
+    waiting (busy_timeout does not apply). BEGIN IMMEDIATE waits for the lock first, so the
+    reads and the writes that follow see one state. A unit of work already writing holds the
+    lock; PostgreSQL needs nothing here.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    driver_connection = connection.connection.driver_connection
+    if not driver_connection.in_transaction:
+        driver_connection.execute("BEGIN IMMEDIATE")
+
+
 # A pooled connection idle for longer than this is pinged before use (see _ping_if_idle).
 IDLE_PING_SECONDS = 5.0
 

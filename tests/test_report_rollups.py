@@ -12,10 +12,12 @@ roll-ups keep a row per person and calendar year).
 from __future__ import annotations
 
 import argparse
+import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from bot.cli.report import _report as cli_report
 from bot.clock import travel_to
@@ -223,3 +225,41 @@ def test_the_hourly_job_rebuilds_what_writes_marked_so_the_next_report_builds_no
         )
     assert scope_days == 0  # the report HR opens next finds every day current
     _assert_same(db, settings.timezone)
+
+
+def test_building_the_roll_ups_survives_a_write_committed_by_another_connection_meanwhile(
+    db: Database,
+) -> None:
+    """An admin's Home computes headline figures (building roll-up days) while someone else's
+    click commits. On SQLite the build read first and wrote later, and a commit in between
+    failed it with "database is locked" at once: the admin's Home was never published."""
+    with travel_to(NOW):
+        make_history(db, make_company(8, functions=FUNCTIONS), NOW, weeks=2)
+    _assert_same(db, "UTC")  # the history's marks consumed: the next build starts by reading
+    with db.session() as session:
+        rollups.invalidate(session)
+    other = Database(db.url.render_as_string(hide_password=False))
+    committed = threading.Event()
+
+    def someone_elses_click() -> None:
+        with other.session() as session:
+            session.execute(update(Person).where(Person.id == 1).values(title="Changed meanwhile"))
+        committed.set()
+
+    def in_the_middle(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("DELETE FROM report_rollup_held") and not committed.is_set():
+            threading.Thread(target=someone_elses_click, daemon=True).start()
+            # Unlocked, the other write commits at once; holding the lock, it waits for ours.
+            committed.wait(timeout=1.0)
+
+    event.listen(db.engine, "before_cursor_execute", in_the_middle)
+    try:
+        with db.session() as session:
+            period = reports.parse_period("", NOW, "UTC")
+            report = reports.compute_report(session, period, functions=FUNCTIONS, min_group_size=2, now=NOW)
+            assert report.summary.metric("chats_held").current.show() != "0"
+    finally:
+        event.remove(db.engine, "before_cursor_execute", in_the_middle)
+    assert committed.wait(timeout=15), "the other connection's write never went through"
+    other.dispose()
+    _assert_same(db, "UTC")

@@ -40,6 +40,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from bot.clock import utcnow
+from bot.db import write_lock_now
 from bot.models import Chat, ChatParticipant, ChatRequest, Person, Takeaway
 from bot.models_rollups import (
     ASKED,
@@ -93,6 +94,10 @@ def ensure(session: Session, zone: str, first: date, last: date) -> int:
     if sql.dialect(session) == "postgresql":
         # Two reports building the same days would both insert them.
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+    else:
+        # The build reads the raw rows, then rewrites the days: on SQLite it must hold the
+        # write lock from the start, or a write committed meanwhile fails it (db.write_lock_now).
+        write_lock_now(session)
     consume_marks(session)
     missing = _missing(session, zone, first, last)
     if missing:
