@@ -99,11 +99,13 @@ def _begin_before_savepoint(connection: Any, _name: str) -> None:
     runs outside any transaction: it starts one of its own, and its RELEASE commits
     it. A request or takeaway written under a savepoint would then be kept even if
     the unit of work failed afterwards (say, before its DM was queued). BEGIN here
-    keeps the savepoint inside the unit of work, which commits or rolls back whole.
+    keeps the savepoint inside the unit of work, which commits or rolls back whole;
+    IMMEDIATE, because a savepoint guards a write that may read first (see
+    `write_lock_now`).
     """
     driver_connection = connection.connection.driver_connection
     if not driver_connection.in_transaction:
-        driver_connection.execute("BEGIN")
+        driver_connection.execute("BEGIN IMMEDIATE")
 
 
 def write_lock_now(session: Session) -> None:
