@@ -31,7 +31,7 @@ from bot.models import (
     Takeaway,
     Thanks,
 )
-from bot.services import chats, followups, learnings, pairing
+from bot.services import chats, followups, home, pairing
 from bot.settings import Settings
 from tests.conftest import make_settings
 from tests.factories import ask, checkins_to, daytime_zone, make_chat, make_person, request_dm
@@ -380,13 +380,15 @@ def test_private_takeaways_stay_private(
     )
 
     with db.session() as session:
-        mine, _ = learnings.home_learnings(session, people["learner"])
+        # What each person's App Home reads (services/home.py): the private note is its author's.
+        mine = home.read(session, people["learner"], utcnow()).takeaways
         assert [t.text for t in mine] == ["SECRET: my private note on kubernetes"]
         for other in ("expert", "learner2", "other1"):
-            theirs, thanks = learnings.home_learnings(session, people[other])
-            shown = render_blocks(learnings_home_blocks(theirs, thanks))
+            theirs = home.read(session, people[other], utcnow())
+            shown = render_blocks(learnings_home_blocks(theirs.takeaways, theirs.thanks))
             assert "SECRET" not in shown
-        expert_mine, expert_thanks = learnings.home_learnings(session, people["expert"])
+        expert_home = home.read(session, people["expert"], utcnow())
+        expert_mine, expert_thanks = expert_home.takeaways, expert_home.thanks
         assert [t.text for t in expert_thanks] == ["Thank you!"] and expert_mine == []
         assert "Thank you!" in render_blocks(learnings_home_blocks(expert_mine, expert_thanks))
         assert followups.outcome_counts(session)["met"] == 2

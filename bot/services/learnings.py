@@ -2,7 +2,7 @@
 
 Submitting the "What I learned" form means the author met their partners
 (`chats.record_met`). Privacy: a takeaway shared with "me" is read by its
-author only (`home_learnings`); the library (`/infochat learnings`) and
+author only (their App Home, services/home.py); the library (`/infochat learnings`) and
 anything aggregate read takeaways shared with everyone only. Messages the
 answers cause are queued by `bot.flows.followups`.
 """
@@ -215,7 +215,7 @@ def existing_learning(session: Session, chat_id: int, author_id: int) -> Learnin
 
 
 # -- reading takeaways -----------------------------------------------------------------------
-# Privacy: Share.ME takeaways are read by their author only (home_learnings);
+# Privacy: Share.ME takeaways are read by their author only (services/home.py);
 # the library and anything aggregate read Share.EVERYONE only.
 
 
@@ -293,39 +293,3 @@ def shared_learnings(
         if len(cards) >= limit:
             break
     return (topic.name if topic else None), cards
-
-
-def home_learnings(
-    session: Session, person_id: int, limit: int = 5
-) -> tuple[list[MyTakeaway], list[ThanksCard]]:
-    """(my takeaways, thanks I received), newest first, for my own App Home only."""
-    mine: list[MyTakeaway] = []
-    for takeaway in session.scalars(
-        select(Takeaway)
-        .where(Takeaway.author_id == person_id, Takeaway.text != "")
-        .order_by(Takeaway.created_at.desc(), Takeaway.id.desc())
-        .limit(limit)
-    ):
-        chat = session.get(Chat, takeaway.chat_id)
-        partners = [p.display_name for p in chats.partners_of(chat, person_id)] if chat else []
-        mine.append(
-            MyTakeaway(
-                chat_id=takeaway.chat_id,
-                text=takeaway.text,
-                topics=list(takeaway.topics or []),
-                created_at=takeaway.created_at,
-                usefulness=takeaway.usefulness,
-                share=str(takeaway.share),
-                partners=partners,
-            )
-        )
-    thanks = [
-        ThanksCard(from_name=t.sender.display_name, text=t.text, created_at=t.created_at)
-        for t in session.scalars(
-            select(Thanks)
-            .where(Thanks.to_id == person_id, Thanks.text != "")
-            .order_by(Thanks.created_at.desc(), Thanks.id.desc())
-            .limit(limit)
-        )
-    ]
-    return mine, thanks
