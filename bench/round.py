@@ -147,10 +147,15 @@ def seed(db: Database, people: int, history_weeks: int, rng: random.Random) -> N
         (ChatParticipant, participants),
     ):
         bulk_insert(db, model.__table__, batch)
-    with db.session() as session:
-        from bot.services import expert_ranks, usage
+    finish_seeding(db)
 
-        # Bulk inserts bypass the flush hooks that keep person_usage and search's ranking rows.
+
+def finish_seeding(db: Database) -> None:
+    """After bulk inserts (past the flush hooks that keep person_usage and search's ranking
+    rows): those rows computed as the app would, id sequences moved on, statistics fresh."""
+    from bot.services import expert_ranks, usage
+
+    with db.session() as session:
         usage.rebuild(session)
         expert_ranks.rebuild(session)
     with db.engine.connect() as connection:

@@ -47,8 +47,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, text, update
-from typeahead import AREAS, postgres_database, topic_names  # bench/ is the script's folder
+from round import finish_seeding  # bench/ is the script's folder
+from sqlalchemy import insert, update
+from typeahead import AREAS, postgres_database, topic_names
 
 from bot import migrate
 from bot.db import Database
@@ -59,7 +60,6 @@ from bot.listeners import commands
 from bot.listeners.commands import Invocation
 from bot.listeners.find import answer_find
 from bot.models import Chat, ChatKind, ChatParticipant, ChatRole, Person, PersonTopic, Topic, TopicKind
-from bot.services import expert_ranks, usage
 from bot.services import find as search
 from bot.services.topics import BUILTIN_ALIASES, topic_key
 from bot.settings import DEFAULT_FUNCTIONS, load_settings
@@ -140,18 +140,7 @@ def seed(db: Database, args: argparse.Namespace, rng: random.Random) -> list[str
             session.execute(insert(PersonTopic), rows[start : start + 20_000])
         session.execute(insert(Chat), chats)
         session.execute(insert(ChatParticipant), participants)
-        # Bulk inserts bypass the ORM flush that keeps person_usage and expert_ranks;
-        # compute them as the app would.
-        usage.rebuild(session)
-        expert_ranks.rebuild(session)
-    with db.engine.connect() as connection:
-        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        if db.is_postgres:
-            for table in ("topics", "people", "chats"):
-                connection.execute(text(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))"))
-            connection.execute(text("VACUUM ANALYZE"))
-        else:
-            connection.execute(text("ANALYZE"))
+    finish_seeding(db)
     return [names[topic_id - 1] for topic_id in order]
 
 
