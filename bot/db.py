@@ -103,9 +103,7 @@ def _begin_before_savepoint(connection: Any, _name: str) -> None:
     IMMEDIATE, because a savepoint guards a write that may read first (see
     `write_lock_now`).
     """
-    driver_connection = connection.connection.driver_connection
-    if not driver_connection.in_transaction:
-        driver_connection.execute("BEGIN IMMEDIATE")
+    _begin_immediate(connection)
 
 
 def write_lock_now(session: Session) -> None:
@@ -118,8 +116,12 @@ def write_lock_now(session: Session) -> None:
     lock; PostgreSQL needs nothing here.
     """
     connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        return
+    if connection.dialect.name == "sqlite":
+        _begin_immediate(connection)
+
+
+def _begin_immediate(connection: Any) -> None:
+    """BEGIN IMMEDIATE on the SQLite driver connection, unless it is in a transaction already."""
     driver_connection = connection.connection.driver_connection
     if not driver_connection.in_transaction:
         driver_connection.execute("BEGIN IMMEDIATE")
