@@ -53,6 +53,11 @@ def test_the_whole_demo_journey_passes_at(
         "What colleagues learned about",  # learnings
     ]:
         assert step in out, f"the demo at {instant:%Y-%m-%d %H:%M} UTC never got to {step!r}"
+    # The Home shown after someone resumes is theirs (an admin's Home also moves with the figures).
+    resumed = out.split("is back early")[0].rsplit("▶ ", 1)[1].strip()
+    after = out.split("is back early", 1)[1].split("\n▶ ", 1)[0]
+    homes = [line.strip() for line in after.splitlines() if line.strip().startswith("App Home of")]
+    assert homes and all(h.startswith(f"App Home of {resumed}:") for h in homes), after
 
 
 def test_the_demo_company_has_history_so_the_report_shows_numbers_and_hides_small_groups(

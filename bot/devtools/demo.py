@@ -128,7 +128,13 @@ def journey_profiles(demo: Demo) -> None:
         "   ephemeral to " + pauser.name + ": " + demo.slack.command(pauser.user_id, "resume").json()["text"]
     )
     demo.standin.wait_for(lambda: "Paused until" not in str(demo.standin.home_view(pauser.user_id)))
-    demo._seen = len(demo.standin.transcript()) - 1  # show only the latest App Home
+    demo.server.settle()
+    # Only the pauser's Home: an admin's Home, republished because the figures moved, is not this step's.
+    demo._seen = len(demo.standin.transcript())
+    home = demo.standin.home_view(pauser.user_id)
+    assert home is not None
+    shown = render_blocks(home["blocks"], demo.names()).replace("\n", "\n   ")
+    print(f"   App Home of {pauser.name}: {shown}")
 
 
 def catalogue(session: Session) -> list[tuple[str, int]]:
