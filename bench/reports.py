@@ -639,6 +639,13 @@ def build_rollups(db: Database, now: datetime, fresh: bool) -> str:
         if fresh:
             rollups.invalidate(session)
         days = rollups.build_all(session, "UTC", now)
+    if db.is_postgres:
+        # Chaining the searches rewrote them (and so does migration 0014 on a reused database):
+        # reclaim the old rows now, as autovacuum would a minute later, so the runs compare.
+        with db.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                text("VACUUM ANALYZE searches")
+            )
     return f"{days} days built in {perf() - t0:.1f} s"
 
 

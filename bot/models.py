@@ -303,6 +303,22 @@ class Search(Base):
     """One `/infochat find`: feeds "most searched" and "wanted but not offered" reports."""
 
     __tablename__ = "searches"
+    __table_args__ = (
+        # The report's chains (bot.services.reports.rollup_searches): searches that follow another
+        # of the same person and group, by when; and those whose chain is not computed yet.
+        Index(
+            "ix_searches_prev_at",
+            "prev_at",
+            postgresql_where=sql_text("prev_at IS NOT NULL"),
+            sqlite_where=sql_text("prev_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_searches_unchained",
+            "person_id",
+            postgresql_where=sql_text("NOT chained"),
+            sqlite_where=sql_text("NOT chained"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
@@ -310,6 +326,14 @@ class Search(Base):
     topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id", ondelete="SET NULL"), index=True)
     results: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # Derived for reports, never written by the search itself: the same person's previous
+    # search in the same group (topic, else query text), when it was (and the one before
+    # it) and what it found;
+    # `chained` false until a report (or the hourly job) has set them for this row.
+    prev_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    prev2_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the one before that
+    prev_results: Mapped[int | None] = mapped_column(Integer)
+    chained: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("false"))
 
 
 class OutboxStatus(enum.StrEnum):

@@ -181,3 +181,30 @@ report_notes = Table(
     Column("notes", Integer, nullable=False),
     Column("authors", Integer, nullable=False),
 )
+
+# Searches of a whole local month of `zone` that has ended, by group (`tid` the matched topic,
+# 0 for none; `q` the normalised query text when none, as the report groups them) and what
+# they found (`results`, capped at RESULTS_CAP: a search finding that many is never "few").
+# `people`: of those searches, the ones made by someone (not erased). Distinct people come
+# from the searches' chains (searches.prev_at): bot.services.reports.rollup_searches.
+RESULTS_CAP = 1000  # settings.min_group_size is at most this
+report_search_months = Table(
+    "report_rollup_search_months",
+    Base.metadata,
+    Column("zone", String(ZONE), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("tid", BigIntId, primary_key=True),
+    Column("q", String(100), primary_key=True),
+    Column("results", Integer, primary_key=True),
+    Column("searches", Integer, nullable=False),
+    Column("people", Integer, nullable=False),
+)
+
+# The months of `zone` whose report_rollup_search_months rows are built and current.
+report_months = Table(
+    "report_rollup_months",
+    Base.metadata,
+    Column("zone", String(ZONE), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("built_at", UTCDateTime(), nullable=False),
+)

@@ -25,13 +25,15 @@ from bot.context import make_context
 from bot.db import Database
 from bot.devtools.company import make_company
 from bot.devtools.history import make_history
-from bot.models import Chat, ChatParticipant, ChatRequest, Outcome, Person
-from bot.models_rollups import report_days, report_marks
+from bot.models import Chat, ChatParticipant, ChatRequest, Outcome, Person, Search, Topic
+from bot.models_rollups import report_days, report_marks, report_months
 from bot.scheduler import jobs, run_claimed
 from bot.services import chats, pairing, reports
+from bot.services.find.experts import find_experts
 from bot.services.privacy import purge_old_text
 from bot.services.privacy_erase import erase_person
 from bot.services.reports import rollups
+from bot.services.topics import merge_topics
 from bot.settings import Settings
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # a Wednesday; New York left summer time on 1 Nov
@@ -263,3 +265,81 @@ def test_building_the_roll_ups_survives_a_write_committed_by_another_connection_
     assert committed.wait(timeout=15), "the other connection's write never went through"
     other.dispose()
     _assert_same(db, "UTC")
+
+
+def test_search_tables_read_ended_months_and_chains_as_people_search_again(db: Database) -> None:
+    """The search tables read whole months that have ended and each search's chain (the same
+    person's previous search of the group): the same tables as from the searches themselves
+    as people search the same things again, finding more or fewer experts than k, search
+    after a report, a search is added to a month already rolled up, a topic is merged into
+    another and a searcher is erased."""
+    zone = "America/New_York"
+    people = make_company(30, functions=FUNCTIONS)
+    with travel_to(NOW):
+        make_history(db, people, NOW, weeks=16, zone=zone)
+    with db.session() as session:
+        topic_ids = list(
+            session.scalars(
+                select(Search.topic_id)
+                .where(Search.topic_id.is_not(None))
+                .group_by(Search.topic_id)
+                .order_by(func.count().desc(), Search.topic_id)
+                .limit(2)
+            )
+        )
+        ids = {
+            p.user_id: session.scalar(select(Person.id).where(Person.slack_user_id == p.user_id))
+            for p in people
+        }
+        # Eight people search the same four things every week, finding 0, 3, 7 or 1 experts:
+        # across k (2 and 5) and back, by topic and by free text typed two ways.
+        for week in range(16):
+            for i, person in enumerate(people[:8]):
+                kind = (i + week) % 4
+                session.add(
+                    Search(
+                        person_id=ids[person.user_id],
+                        query=["python", "  Basket Weaving ", "basket weaving", "go"][kind],
+                        topic_id=[topic_ids[0], None, None, topic_ids[1]][kind],
+                        results=[0, 3, 7, 1][(i + 2 * week) % 4],
+                        created_at=NOW - timedelta(weeks=week, hours=i),
+                    )
+                )
+    before = _assert_same(db, zone)
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(report_months)) >= 3  # months rolled up
+        assert session.scalar(select(func.count()).where(Search.prev_at.is_not(None))) > 100  # repeats
+
+    # Searches after the report (unchained until the next report chains them).
+    with travel_to(NOW + timedelta(hours=1)), db.session() as session:
+        for person in people[8:14]:
+            find_experts(session, "basket weaving", person.user_id, NOW + timedelta(hours=1))
+    assert _assert_same(db, zone) != before
+
+    # A search recorded in a month already rolled up, and one moved to another month.
+    with db.session() as session:
+        session.add(
+            Search(
+                person_id=ids[people[20].user_id],
+                query="basket weaving",
+                results=0,
+                created_at=NOW - timedelta(days=70),
+            )
+        )
+        moved = session.scalars(
+            select(Search).where(Search.topic_id == topic_ids[1]).order_by(Search.id)
+        ).first()
+        assert moved is not None
+        moved.created_at -= timedelta(days=40)
+    _assert_same(db, zone)
+
+    # A topic merged into another: its searches count under the other's name.
+    with db.session() as session:
+        names = [session.get(Topic, tid).name for tid in topic_ids]  # type: ignore[union-attr]
+        merge_topics(session, names[1], names[0])
+    _assert_same(db, zone)
+
+    # One of the people who searched again erased: their searches count, not as a person.
+    with db.session() as session:
+        erase_person(session, people[0].user_id, NOW)
+    _assert_same(db, zone)

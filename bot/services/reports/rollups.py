@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,7 +42,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from bot.clock import utcnow
 from bot.db import write_lock_now
-from bot.models import Chat, ChatParticipant, ChatRequest, Person, Takeaway
+from bot.models import Chat, ChatParticipant, ChatRequest, Person, Search, Takeaway
 from bot.models_rollups import (
     ASKED,
     EXPERT,
@@ -55,10 +56,12 @@ from bot.models_rollups import (
     report_held,
     report_intros,
     report_marks,
+    report_months,
     report_people,
+    report_search_months,
     report_years,
 )
-from bot.services.reports import rollup_counts, rollup_years, sql
+from bot.services.reports import rollup_counts, rollup_searches, rollup_years, sql
 from bot.services.reports.periods import DEFAULT_WEEKS, local_midnight
 from bot.services.scheduling.figures import ALL, NO_FUNCTION
 
@@ -69,6 +72,8 @@ ROLLUP_TABLES = (
     report_intros,
     report_people,
     report_years,
+    report_search_months,
+    report_months,
     *rollup_counts.TABLES,
 )
 CHUNK_DAYS = 31  # days built per pass: bounds the rows read at once during a backfill
@@ -91,13 +96,7 @@ def ensure(session: Session, zone: str, first: date, last: date) -> int:
     marked since. Returns how many days were built."""
     if not _has_marks(session) and not _missing(session, zone, first, last):
         return 0
-    if sql.dialect(session) == "postgresql":
-        # Two reports building the same days would both insert them.
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
-    else:
-        # The build reads the raw rows, then rewrites the days: on SQLite it must hold the
-        # write lock from the start, or a write committed meanwhile fails it (db.write_lock_now).
-        write_lock_now(session)
+    lock(session)
     consume_marks(session)
     missing = _missing(session, zone, first, last)
     if missing:
@@ -108,12 +107,25 @@ def ensure(session: Session, zone: str, first: date, last: date) -> int:
     return len(missing)
 
 
+def lock(session: Session) -> None:
+    """One builder at a time, for the rest of the transaction."""
+    if sql.dialect(session) == "postgresql":
+        # Two reports building the same days would both insert them.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+    else:
+        # The build reads the raw rows, then rewrites the days: on SQLite it must hold the
+        # write lock from the start, or a write committed meanwhile fails it (db.write_lock_now).
+        write_lock_now(session)
+
+
 def keep_current(session: Session, zone: str, now: datetime) -> int:
     """Rebuild the marked or missing days of the default report and the period it is compared
     with (the scheduler's `report-rollups` job, hourly), so the report HR opens, and the
     dashboard's first view, seldom rebuild a day themselves. Returns how many days were built."""
     today = now.astimezone(ZoneInfo(zone)).date()
-    return ensure(session, zone, today - timedelta(days=2 * 7 * DEFAULT_WEEKS - 1), today)
+    built = ensure(session, zone, today - timedelta(days=2 * 7 * DEFAULT_WEEKS - 1), today)
+    rollup_searches.keep_current(session, partial(lock, session))
+    return built
 
 
 def _has_marks(session: Session) -> bool:
@@ -167,6 +179,7 @@ def invalidate(session: Session, zone: str | None = None) -> None:
     """Forget every built day (of `zone`, or all): after writes the marks cannot see."""
     condition = [] if zone is None else [report_days.c.zone == zone]
     session.execute(delete(report_days).where(*condition))
+    rollup_searches.forget(session)  # searches written with Core are unchained: the next report chains them
 
 
 def build(session: Session, zone: str, first: date, last: date) -> None:
@@ -347,9 +360,10 @@ def build_all(session: Session, zone: str, now: datetime | None = None) -> int:
         return 0
     tz = ZoneInfo(zone)
     built = ensure(session, zone, min(starts).astimezone(tz).date(), (now or utcnow()).astimezone(tz).date())
+    rollup_searches.build_all(session, zone, now or utcnow())
     # The planner must know the tables' new sizes before a report probes them once per person
     # (PostgreSQL's autovacuum would, minutes later; until then reports after a backfill crawled).
-    names = ", ".join(t.name for t in ROLLUP_TABLES)
+    names = ", ".join(t.name for t in (*ROLLUP_TABLES, Search.__table__))
     session.execute(text(f"ANALYZE {names}" if sql.dialect(session) == "postgresql" else "ANALYZE"))
     return built
 

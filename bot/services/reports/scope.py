@@ -6,13 +6,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import cached_property
+from datetime import date, datetime
+from functools import cached_property, partial
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from bot.services.reports import aggregates, rolled, rollups, sql
+from bot.services.reports import aggregates, rolled, rollup_searches, rollups, sql
 from bot.services.reports.periods import Period
 
 T = TypeVar("T")
@@ -65,6 +65,15 @@ class Scope:
             return False
         self.rollups_built  # noqa: B018  (the cached property builds what is missing)
         return True
+
+    @cached_property
+    def search_months(self) -> list[date]:
+        """The whole months of the period the search tables read from their roll-ups, made
+        current first (and every search chained)."""
+        lock = partial(rollups.lock, self.session)
+        return self.timed(
+            "search_rollups", lambda: rollup_searches.ensure(self.session, self.period, self.now, lock)
+        )
 
     @cached_property
     def people(self) -> rolled.People:

@@ -2,7 +2,8 @@
 and the topics of takeaways shared with others (never those of private ones).
 
 A topic is listed only when at least MIN_GROUP_SIZE people stand behind it. The three
-search tables share one pass over the period's searches, and the two about who offers
+search tables share one pass over the period's searches (with roll-ups: over their whole
+months and chains, bot.services.reports.rollup_searches), and the two about who offers
 or wants a topic one pass over people's topics (`Scope.shared`): a table then sorts the
 few thousand groups itself, stably over the database's order of names.
 """
@@ -16,7 +17,7 @@ from sqlalchemy import bindparam, case, distinct, func, select, text
 from sqlalchemy.orm import Session
 
 from bot.models import Person, PersonTopic, Search, Share, Topic, TopicKind, UTCDateTime
-from bot.services.reports import sql
+from bot.services.reports import rollup_searches, sql
 from bot.services.reports.periods import Period
 from bot.services.reports.scope import Scope
 from bot.services.reports.suppression import Cell, Table, count_cell, suppress_table
@@ -78,6 +79,15 @@ def searched(session: Session, period: Period, k: int) -> list[SearchGroup]:
 
 
 def _searched(scope: Scope) -> list[SearchGroup]:
+    if scope.rolled():
+        months = scope.search_months
+        return scope.shared(
+            "searches",
+            lambda: [
+                SearchGroup(*row)
+                for row in rollup_searches.searched_rows(scope.session, scope.period, scope.k, months)
+            ],
+        )
     return scope.shared("searches", lambda: searched(scope.session, scope.period, scope.k))
 
 
