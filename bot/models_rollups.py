@@ -8,7 +8,7 @@ a time from those rows, so they can always be thrown away and rebuilt.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, Index, Integer, String, Table
+from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, Table, Text
 
 from bot.models_base import Base, BigIntId, UTCDateTime
 
@@ -207,4 +207,21 @@ report_months = Table(
     Column("zone", String(ZONE), primary_key=True),
     Column("month", Date, primary_key=True),
     Column("built_at", UTCDateTime(), nullable=False),
+)
+
+# One row per topic of each *shared* takeaway (never a private one's), with the instant of
+# the same author's previous shared takeaway on that topic (`prev_at`): the distinct authors
+# of a period per topic are its rows minus those whose previous one is in it too
+# (bot.services.reports.rollup_takeaways, kept in the transaction that writes the takeaway).
+report_takeaway_topics = Table(
+    "report_rollup_takeaway_topics",
+    Base.metadata,
+    Column("takeaway_id", BigIntId, ForeignKey("takeaways.id", ondelete="CASCADE"), primary_key=True),
+    Column("pos", Integer, primary_key=True),
+    Column("topic", Text, nullable=False),
+    Column("author_id", BigIntId, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("prev_at", UTCDateTime()),
+    Index("ix_report_rollup_takeaway_topics_created_at", "created_at", "topic", "prev_at"),
+    Index("ix_report_rollup_takeaway_topics_author_id", "author_id", "topic"),
 )

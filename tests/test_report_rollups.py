@@ -25,7 +25,7 @@ from bot.context import make_context
 from bot.db import Database
 from bot.devtools.company import make_company
 from bot.devtools.history import make_history
-from bot.models import Chat, ChatParticipant, ChatRequest, Outcome, Person, Search, Topic
+from bot.models import Chat, ChatParticipant, ChatRequest, Outcome, Person, Search, Share, Takeaway, Topic
 from bot.models_rollups import report_days, report_marks, report_months
 from bot.scheduler import jobs, run_claimed
 from bot.services import chats, pairing, reports
@@ -342,4 +342,51 @@ def test_search_tables_read_ended_months_and_chains_as_people_search_again(db: D
     # One of the people who searched again erased: their searches count, not as a person.
     with db.session() as session:
         erase_person(session, people[0].user_id, NOW)
+    _assert_same(db, zone)
+
+
+def test_what_people_learned_about_follows_takeaways_shared_edited_and_deleted(db: Database) -> None:
+    """ "What people learned about" reads one row per topic of each shared takeaway, chained per
+    author: the table is the one the takeaways give as authors write again on a topic, make
+    one private, share it again, change its topics, delete it, and are erased."""
+    zone = "UTC"
+    people = make_company(24, functions=FUNCTIONS)
+    with travel_to(NOW):
+        make_history(db, people, NOW, weeks=10, zone=zone)
+    with db.session() as session:
+        shared = session.scalars(
+            select(Takeaway).where(Takeaway.share != Share.ME).order_by(Takeaway.id)
+        ).all()
+        assert len(shared) >= 8
+        # Everyone who shared writes about the same topic again, a week apart: repeats per author.
+        for i, note in enumerate(shared):
+            note.topics = [*(note.topics or []), "Pricing"] if i % 2 else ["Pricing", "Pricing"]
+    before = _assert_same(db, zone)
+    assert any("Pricing" in csv for key, csv in before.items() if key.endswith("learnings_by_topic"))
+
+    with db.session() as session:
+        notes = session.scalars(
+            select(Takeaway).where(Takeaway.share != Share.ME).order_by(Takeaway.id)
+        ).all()
+        notes[0].share = Share.ME  # made private: its topics are no longer read
+        notes[1].topics = ["Negotiation"]
+        notes[2].created_at -= timedelta(days=20)
+        session.delete(notes[3])
+    assert _assert_same(db, zone) != before
+
+    with db.session() as session:
+        note = session.scalars(
+            select(Takeaway).where(Takeaway.share == Share.ME).order_by(Takeaway.id)
+        ).first()
+        assert note is not None
+        note.share = Share.EVERYONE
+        note.topics = ["Pricing"]
+        author = session.get(Person, note.author_id)
+        assert author is not None
+        slack_id = author.slack_user_id
+    _assert_same(db, zone)
+
+    # Erasure blanks the author's topics with a bulk UPDATE.
+    with db.session() as session:
+        erase_person(session, slack_id, NOW)
     _assert_same(db, zone)

@@ -1,11 +1,13 @@
-"""report roll-ups of searches: each search's chain (the previous search of its person and group), months
+"""report roll-ups: each search's chain (the previous search of its person and group), searches per month,
+shared takeaways' topics
 
 Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-04
 
-Backfill: every existing search is chained here (one UPDATE over a window function); the
-months are per time zone, which migrations do not know: the first report builds the ended
+Backfill: every existing search is chained here (one UPDATE over a window function), and the
+topics of every shared takeaway written and chained (bot.services.reports.rollup_takeaways); the
+search months are per time zone, which migrations do not know: the first report builds the ended
 months it reads (bot.services.reports.rollup_searches), or `infochat report --build-rollups`.
 """
 
@@ -15,6 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from bot.models import UTCDateTime
+from bot.services.reports import rollup_takeaways
 
 revision = "0014"
 down_revision = "0013"
@@ -74,8 +77,36 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("zone", "month", name=op.f("pk_report_rollup_months")),
     )
 
+    op.create_table(
+        "report_rollup_takeaway_topics",
+        sa.Column("takeaway_id", BigIntId, nullable=False),
+        sa.Column("pos", sa.Integer(), nullable=False),
+        sa.Column("topic", sa.Text(), nullable=False),
+        sa.Column("author_id", BigIntId, nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("prev_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["takeaway_id"],
+            ["takeaways.id"],
+            name=op.f("fk_report_rollup_takeaway_topics_takeaway_id_takeaways"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("takeaway_id", "pos", name=op.f("pk_report_rollup_takeaway_topics")),
+    )
+    op.create_index(
+        "ix_report_rollup_takeaway_topics_created_at",
+        "report_rollup_takeaway_topics",
+        ["created_at", "topic", "prev_at"],
+    )
+    op.create_index(
+        "ix_report_rollup_takeaway_topics_author_id", "report_rollup_takeaway_topics", ["author_id", "topic"]
+    )
+    # Backfill: the topics of every shared takeaway, chained per author and topic.
+    rollup_takeaways.build_all(op.get_bind())
+
 
 def downgrade() -> None:
+    op.drop_table("report_rollup_takeaway_topics")
     op.drop_table("report_rollup_months")
     op.drop_table("report_rollup_search_months")
     op.drop_index("ix_searches_unchained", table_name="searches")

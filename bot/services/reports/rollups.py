@@ -59,9 +59,10 @@ from bot.models_rollups import (
     report_months,
     report_people,
     report_search_months,
+    report_takeaway_topics,
     report_years,
 )
-from bot.services.reports import rollup_counts, rollup_searches, rollup_years, sql
+from bot.services.reports import rollup_counts, rollup_searches, rollup_takeaways, rollup_years, sql
 from bot.services.reports.periods import DEFAULT_WEEKS, local_midnight
 from bot.services.scheduling.figures import ALL, NO_FUNCTION
 
@@ -74,6 +75,7 @@ ROLLUP_TABLES = (
     report_years,
     report_search_months,
     report_months,
+    report_takeaway_topics,
     *rollup_counts.TABLES,
 )
 CHUNK_DAYS = 31  # days built per pass: bounds the rows read at once during a backfill
@@ -180,6 +182,7 @@ def invalidate(session: Session, zone: str | None = None) -> None:
     condition = [] if zone is None else [report_days.c.zone == zone]
     session.execute(delete(report_days).where(*condition))
     rollup_searches.forget(session)  # searches written with Core are unchained: the next report chains them
+    rollup_takeaways.build_all(session.connection())  # kept by flushes only: rebuilt from the takeaways
 
 
 def build(session: Session, zone: str, first: date, last: date) -> None:

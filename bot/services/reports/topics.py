@@ -3,7 +3,8 @@ and the topics of takeaways shared with others (never those of private ones).
 
 A topic is listed only when at least MIN_GROUP_SIZE people stand behind it. The three
 search tables share one pass over the period's searches (with roll-ups: over their whole
-months and chains, bot.services.reports.rollup_searches), and the two about who offers
+months and chains, bot.services.reports.rollup_searches; shared takeaways' topics likewise,
+rollup_takeaways), and the two about who offers
 or wants a topic one pass over people's topics (`Scope.shared`): a table then sorts the
 few thousand groups itself, stably over the database's order of names.
 """
@@ -17,7 +18,7 @@ from sqlalchemy import bindparam, case, distinct, func, select, text
 from sqlalchemy.orm import Session
 
 from bot.models import Person, PersonTopic, Search, Share, Topic, TopicKind, UTCDateTime
-from bot.services.reports import rollup_searches, sql
+from bot.services.reports import rollup_searches, rollup_takeaways, sql
 from bot.services.reports.periods import Period
 from bot.services.reports.scope import Scope
 from bot.services.reports.suppression import Cell, Table, count_cell, suppress_table
@@ -199,6 +200,24 @@ def supply_demand(scope: Scope) -> Table:
 def learnings_by_topic(scope: Scope) -> Table:
     """Topics of *shared* takeaways only: a private takeaway's topics are never read."""
     session, period, k = scope.session, scope.period, scope.k
+    if scope.rolled():
+        found = rollup_takeaways.learned(session, period, k, TOPIC_ROWS)
+    else:
+        found = _learned_raw(session, period, k)
+    rows = [(topic, [count_cell(n, authors), count_cell(authors)]) for topic, n, authors in found]
+    table = Table(
+        "learnings_by_topic",
+        "What people learned about (shared takeaways)",
+        ["topic", "shared takeaways", "authors"],
+        rows,
+        note=f"Takeaways shared with the expert or everyone; listed when {k}+ authors wrote about a topic.",
+        lines="columns",
+    )
+    return suppress_table(table, k)
+
+
+def _learned_raw(session: Session, period: Period, k: int) -> list[tuple[str, int, int]]:
+    """(topic, shared takeaways, distinct authors) from the takeaways' JSON lists."""
     dialect = sql.dialect(session)
     params = {"start": period.start, "end": period.end, "k": k, "limit": TOPIC_ROWS, "me": Share.ME.value}
     if dialect == "sqlite":
@@ -224,16 +243,4 @@ def learnings_by_topic(scope: Scope) -> Table:
     stmt = text(query).bindparams(
         bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
     )
-    rows = [
-        (str(topic), [count_cell(n, authors), count_cell(authors)])
-        for topic, n, authors in session.execute(stmt, params)
-    ]
-    table = Table(
-        "learnings_by_topic",
-        "What people learned about (shared takeaways)",
-        ["topic", "shared takeaways", "authors"],
-        rows,
-        note=f"Takeaways shared with the expert or everyone; listed when {k}+ authors wrote about a topic.",
-        lines="columns",
-    )
-    return suppress_table(table, k)
+    return [(str(topic), int(n), int(authors)) for topic, n, authors in session.execute(stmt, params)]
