@@ -117,6 +117,24 @@ report_years = Table(
     sqlite_with_rowid=False,
 )
 
+# The same bits of kinds LEARNED, HELD, INTRO and ASKED side by side, one row per person and
+# year (`l<month>`, `h<month>`, `i<month>`, `a<month>`), kept with report_years by the same
+# builds: a period across a new year groups a row per person and year, not four.
+ACTIVITY = {"l": LEARNED, "h": HELD, "i": INTRO, "a": ASKED}
+report_person_years = Table(
+    "report_rollup_person_years",
+    Base.metadata,
+    Column("zone", String(ZONE), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("person_id", BigIntId, primary_key=True),
+    *(
+        Column(f"{prefix}{month}", Integer, nullable=False, server_default="0")
+        for prefix in ACTIVITY
+        for month in range(1, 13)
+    ),
+    sqlite_with_rowid=False,
+)
+
 # Follow-up answers of the participants of chats introduced on `day`, by their latest
 # answer (`outcome`, "none" when not answered), with the distinct people of the row.
 report_outcomes = Table(

@@ -151,6 +151,26 @@ def test_periods_across_the_new_year_answers_changed_and_a_chat_held_before_its_
         chat.created_at = chat.done_at + timedelta(days=2)
     _assert_same(db, zone, NEW_YEAR)
 
+    # Someone's only chat held in the last 4 weeks (across the new year) moved two months back:
+    # the bits of the day it left are cleared, in the year rows and the per-person year rows.
+    start = NEW_YEAR - timedelta(days=27)
+    with db.session() as session:
+        held = (
+            select(ChatParticipant.person_id, func.min(Chat.id).label("chat_id"))
+            .join(Chat, Chat.id == ChatParticipant.chat_id)
+            .where(Chat.done_at >= start, Chat.done_at < NEW_YEAR)
+            .group_by(ChatParticipant.person_id)
+            .having(func.count() == 1)
+            .subquery()
+        )
+        only = session.scalar(select(held.c.chat_id).order_by(held.c.chat_id).limit(1))
+        assert only is not None
+        moved = session.get(Chat, only)
+        assert moved is not None and moved.done_at is not None
+        moved.done_at -= timedelta(days=60)
+        moved.created_at = moved.done_at - timedelta(days=1)
+    _assert_same(db, zone, NEW_YEAR)
+
 
 def test_writes_mark_the_days_they_change_and_bare_core_writes_need_an_invalidate(db: Database) -> None:
     people = make_company(12, functions=FUNCTIONS)

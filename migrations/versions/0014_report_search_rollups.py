@@ -1,5 +1,5 @@
 """report roll-ups: each search's chain (the previous search of its person and group), searches per month,
-shared takeaways' topics
+shared takeaways' topics, who took part per person and year
 
 Revision ID: 0014
 Revises: 0013
@@ -45,7 +45,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_searches_prev_at",
         "searches",
-        ["prev_at"],
+        ["prev_at", "created_at", "person_id", "topic_id", "results", "prev_results", "prev2_at", "query"],
         postgresql_where=sa.text("prev_at IS NOT NULL"),
         sqlite_where=sa.text("prev_at IS NOT NULL"),
     )
@@ -103,9 +103,32 @@ def upgrade() -> None:
     )
     # Backfill: the topics of every shared takeaway, chained per author and topic.
     rollup_takeaways.build_all(op.get_bind())
+    # Who took part, the four kinds side by side per person and year: from the year rows.
+    activity = {"l": 2, "h": 1, "i": 3, "a": 5}  # LEARNED, HELD, INTRO, ASKED
+    names = [f"{prefix}{m}" for prefix in activity for m in range(1, 13)]
+    op.create_table(
+        "report_rollup_person_years",
+        sa.Column("zone", sa.String(64), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("person_id", BigIntId, nullable=False),
+        *(sa.Column(name, sa.Integer(), server_default="0", nullable=False) for name in names),
+        sa.PrimaryKeyConstraint("zone", "year", "person_id", name=op.f("pk_report_rollup_person_years")),
+        sqlite_with_rowid=False,
+    )
+    summed = ", ".join(
+        f"SUM(CASE WHEN kind = {kind} THEN m{m} ELSE 0 END)"
+        for kind in activity.values()
+        for m in range(1, 13)
+    )
+    op.execute(
+        f"INSERT INTO report_rollup_person_years (zone, year, person_id, {', '.join(names)}) "
+        f"SELECT zone, year, person_id, {summed} FROM report_rollup_years "
+        "WHERE kind IN (1, 2, 3, 5) AND lf = '' AND ef = '' GROUP BY zone, year, person_id"
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("report_rollup_person_years")
     op.drop_table("report_rollup_takeaway_topics")
     op.drop_table("report_rollup_months")
     op.drop_table("report_rollup_search_months")

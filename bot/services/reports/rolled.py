@@ -41,6 +41,7 @@ from bot.models_rollups import (
     report_notes,
     report_outcomes,
     report_people,
+    report_person_years,
     report_requests,
     report_waits,
     report_years,
@@ -302,6 +303,16 @@ def _flags(cur: Period, prev: Period) -> tuple[dict[str, Any], list[tuple[Any, A
     return flags, [*joins, (late, late.c.pid == Person.id)]
 
 
+class _Kind:
+    """A report_rollup_person_years row seen as one kind's year row (`year`, `m1`…`m12`), for `took_part`."""
+
+    def __init__(self, columns: Any, kind: str) -> None:
+        self.columns, self.kind, self.year = columns, kind, columns.year
+
+    def __getitem__(self, name: str) -> Any:
+        return self.columns[f"{self.kind}{name[1:]}"]
+
+
 def _late_rows(cur: Period, prev: Period) -> list[Any]:
     """The per-day HELD rows (late-created chats) either period may count: a range of days
     on (zone, kind, day) that SQLite's planner takes over a scan of the whole table."""
@@ -318,23 +329,26 @@ def _late_held(period: Period) -> Any:
 
 def _activity(cur: Period, prev: Period) -> Any:
     """Per person, flags: learned (l0, l1) or held a chat (h0, h1) in the previous / current
-    period, introduced (i1) or asked (a1) in the current one."""
-    y, p = report_years.c, report_people.c
+    period, introduced (i1) or asked (a1) in the current one: from a row per person and year
+    holding the four kinds side by side (report_rollup_person_years), grouped by person."""
+    y, p = report_person_years.c, report_people.c
     wanted = (
-        (LEARNED, prev, "l0"),
-        (LEARNED, cur, "l1"),
-        (HELD, prev, "h0"),
-        (HELD, cur, "h1"),
-        (INTRO, cur, "i1"),
-        (ASKED, cur, "a1"),
+        ("l", prev, "l0"),
+        ("l", cur, "l1"),
+        ("h", prev, "h0"),
+        ("h", cur, "h1"),
+        ("i", cur, "i1"),
+        ("a", cur, "a1"),
     )
     bits = select(
         y.person_id.label("pid"),
-        *(
-            case((and_(y.kind == kind, took_part(period)), 1), else_=0).label(name)
-            for kind, period, name in wanted
+        *(case((took_part(period, _Kind(y, kind)), 1), else_=0).label(name) for kind, period, name in wanted),
+    ).where(
+        y.zone == cur.zone,
+        y.year.between(
+            min(cur.first_day.year, prev.first_day.year), max(cur.last_day.year, prev.last_day.year)
         ),
-    ).where(y.zone == cur.zone, y.kind.in_((LEARNED, HELD, INTRO, ASKED)), _years(cur, prev))
+    )
 
     def late_held(period: Period) -> Any:
         return case((and_(p.day >= period.first_day, p.cday <= period.last_day), 1), else_=0)

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
 
-from bot.models_rollups import EXPERT, MONTHS, report_people, report_years
+from bot.models_rollups import ACTIVITY, EXPERT, MONTHS, report_people, report_person_years, report_years
 from bot.services.reports.periods import Period
 
 FULL = (1 << 31) - 1  # every day of a month
@@ -90,6 +90,16 @@ def stage(session: Session, zone: str, first: date, last: date, bits: Bits) -> N
             ),
             {"zone": zone, "year": year},
         )
+        columns = [(f"{prefix}{m}", mask) for prefix in ACTIVITY for m, mask in masks.items()]
+        sets = ", ".join(f"{c} = {c} & {FULL & ~mask}" for c, mask in columns)
+        touched = " OR ".join(f"({c} & {mask}) <> 0" for c, mask in columns)
+        session.execute(
+            text(
+                f"UPDATE {report_person_years.name} SET {sets} "
+                f"WHERE zone = :zone AND year = :year AND ({touched})"
+            ),
+            {"zone": zone, "year": year},
+        )
     _stage(session, bits.rows)
 
 
@@ -127,7 +137,29 @@ def finish(session: Session, zone: str) -> None:
         ),
         {"zone": zone},
     )
+    # The same bits of each person and year side by side (report_rollup_person_years).
+    session.execute(text(merge_person_years()), {"zone": zone})
     session.execute(text(f"DELETE FROM {STAGE}"))
+
+
+def merge_person_years() -> str:
+    """INSERT … SELECT … ON CONFLICT that ORs the staged bits of kinds LEARNED, HELD, INTRO and
+    ASKED into report_rollup_person_years."""
+    pivot = report_person_years.name
+    names = [f"{prefix}{m}" for prefix in ACTIVITY for m in range(1, 13)]
+    summed = ", ".join(
+        f"SUM(CASE WHEN kind = {kind} THEN m{m} ELSE 0 END)"
+        for kind in ACTIVITY.values()
+        for m in range(1, 13)
+    )
+    merged = ", ".join(f"{c} = {pivot}.{c} | excluded.{c}" for c in names)
+    kinds = ", ".join(str(kind) for kind in ACTIVITY.values())
+    return (
+        f"INSERT INTO {pivot} (zone, year, person_id, {', '.join(names)}) "
+        f"SELECT :zone, year, person_id, {summed} FROM {STAGE} WHERE kind IN ({kinds}) "
+        "GROUP BY year, person_id "
+        f"ON CONFLICT (zone, year, person_id) DO UPDATE SET {merged}"
+    )
 
 
 def write_rows(session: Session, name: str, rows: list[dict[str, Any]]) -> None:
@@ -195,7 +227,7 @@ def expert_chats(zone: str, period: Period) -> Any:
         total = sum((y[c] for c in columns[1:]), y[columns[0]])
         parts.append(
             select(y.person_id.label("pid"), total.label("n")).where(
-                y.zone == zone, y.kind == EXPERT, y.year == year
+                y.zone == zone, y.kind == EXPERT, y.lf == "", y.ef == "", y.year == year
             )
         )
     if not parts:
