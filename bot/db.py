@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Engine, all_, any_, bindparam, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -135,13 +135,14 @@ def _mark_checked_in(_dbapi_connection: Any, record: Any) -> None:
     record.info["checked_in_at"] = time.monotonic()
 
 
-def insert_ignoring_duplicates(session: Session, table: Any, *conflict_columns: str) -> Any:
-    """INSERT … ON CONFLICT (conflict_columns, or any unique key) DO NOTHING, for the session's backend.
+def insert_ignoring_duplicates(session: Session | Connection, table: Any, *conflict_columns: str) -> Any:
+    """INSERT … ON CONFLICT (conflict_columns, or any unique key) DO NOTHING, for the backend of
+    the session (or Core connection).
 
     Add `.values(...)` or `.from_select(...)`; `.returning(...)` tells whether a row
     was inserted (psycopg's rowcount is not reliable for this statement).
     """
-    dialect = session.get_bind().dialect.name
+    dialect = session.dialect.name if isinstance(session, Connection) else session.get_bind().dialect.name
     if dialect == "postgresql":
         statement: Any = postgresql.insert(table)
     elif dialect == "sqlite":
@@ -249,6 +250,35 @@ class Database:
         def attempt() -> T:
             with self.session() as session:
                 return work(session)
+
+        return retry.retrying(attempt, label=label, budget=budget)
+
+    def run_statements(
+        self,
+        work: Callable[[Connection], T],
+        *,
+        label: str,
+        budget: float = retry.BACKGROUND_BUDGET_SECONDS,
+    ) -> T:
+        """`run` for a unit of work of a few Core statements: one connection and its transaction,
+        no ORM session (whose set-up, flush and commit cost an ack more than one small statement
+        does: docs/performance.md, Ack path). No flush hooks run here, so `work` must not write
+        what they keep in step (people, their topics, chats)."""
+
+        def attempt() -> T:
+            with self.engine.connect() as connection:
+                transaction = connection.begin()
+                try:
+                    result = work(connection)
+                except BaseException:
+                    transaction.rollback()
+                    raise
+                try:
+                    transaction.commit()
+                except Exception as error:  # as in `session`: the outcome is unknown, never repeat
+                    setattr(error, retry.COMMIT_OUTCOME_UNKNOWN, True)
+                    raise
+                return result
 
         return retry.retrying(attempt, label=label, budget=budget)
 

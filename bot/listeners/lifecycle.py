@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 
 def resume_after_reinstall(ctx: AppContext) -> None:
     """A slash command reaching us proves the app is installed again: resume sending.
-    (The state is cached per process for 30 s, so this rarely reaches the database.)"""
+    (The state is cached per process for 30 s, so this rarely reaches the database, and while
+    the cache says "sending" it opens no unit of work at all.)"""
+    if appstate.known_to_be_sending():
+        return
 
     def resume(session: Session) -> bool:
         return appstate.sending_stopped(session) is not None and appstate.resume_sending(session)
@@ -46,8 +49,8 @@ def drop_repeated_events(
             resume_after_reinstall(ctx)
         return next()
     event_type = str((body.get("event") or {}).get("type", ""))
-    first = ctx.db.run(
-        lambda session: appstate.record_event(session, str(event_id), event_type, utcnow()),
+    first = ctx.db.run_statements(
+        lambda connection: appstate.record_event(connection, str(event_id), event_type, utcnow()),
         label="record_event",
         budget=ACK_BUDGET_SECONDS,
     )
