@@ -80,6 +80,11 @@ def insert_rows(connection: Any, table: Any, rows: list[dict[str, Any]]) -> None
         cursor.close()
 
 
+def core(executor: Session | Connection) -> Connection:
+    """The Core connection under a session (joining its transaction), or the connection itself."""
+    return executor if isinstance(executor, Connection) else executor.connection()
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers (health checks, App Home) run while a round writes;
@@ -281,6 +286,13 @@ class Database:
                 return result
 
         return retry.retrying(attempt, label=label, budget=budget)
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for a few Core reads, without an ORM session; whatever it began is rolled
+        back when the block ends (it writes nothing)."""
+        with self.engine.connect() as connection:
+            yield connection
 
     def ping(self) -> bool:
         """True when the database answers a trivial query (used by /readyz)."""

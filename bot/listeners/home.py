@@ -102,12 +102,12 @@ def publish_home(ctx: AppContext, user_id: str, *, slack_shows_a_view: bool = Tr
     failures are logged, never raised to Slack."""
     with _lock_for(user_id):
         now = utcnow()
-        with ctx.db.session() as session:
-            found = profiles.read_snapshot(session, user_id)
+        with ctx.db.reading() as connection:  # three Core reads: no ORM session to set up
+            found = profiles.read_snapshot(connection, user_id)
             snapshot = found.snapshot if found is not None else None
             zone = clock.zone(snapshot.tz if snapshot else None)
-            data = home.read(session, found.person_id, now) if found is not None else None
-            seen = home.published(session, user_id)
+            data = home.read(connection, found.person_id, now) if found is not None else None
+            seen = home.published(connection, user_id)
         admin = _admin_blocks(ctx, user_id, now)
         paused = snapshot is not None and snapshot.paused_until is not None and snapshot.paused_until > now
         # Admins' headline figures change with everyone's activity: their Home is always drawn.
@@ -120,5 +120,7 @@ def publish_home(ctx: AppContext, user_id: str, *, slack_shows_a_view: bool = Tr
         except Exception:
             log.exception("could not publish App Home", extra={"slack_user": user_id})
             return
-        with ctx.db.session() as session:
-            home.remember(session, user_id, seen, inputs, now)
+        ctx.db.run_statements(
+            lambda connection: home.remember(connection, user_id, seen, inputs, now),
+            label="remember App Home",
+        )

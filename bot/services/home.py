@@ -37,9 +37,10 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from bot.db import insert_ignoring_duplicates
+from bot.db import core, insert_ignoring_duplicates
 from bot.models import (
     Chat,
     ChatParticipant,
@@ -103,7 +104,7 @@ def _name(real_name: str | None, name: str | None, slack_user_id: str) -> str:
     return real_name or name or slack_user_id  # Person.display_name
 
 
-def read(session: Session, person_id: int, now: datetime) -> HomeData:
+def read(session: Session | Connection, person_id: int, now: datetime) -> HomeData:
     """The Home's activity, in one statement (`_ACTIVITY`: a row per open request, per chat
     partner, per takeaway partner and per thanks)."""
     params = {"me": person_id, "since": now - timedelta(days=UPCOMING_DAYS)}
@@ -111,7 +112,7 @@ def read(session: Session, person_id: int, now: datetime) -> HomeData:
     chats: dict[int, tuple[tuple[Any, ...], UpcomingChat, list[tuple[int, str]]]] = {}
     takeaways: dict[int, tuple[tuple[Any, ...], MyTakeaway, list[tuple[int, str]]]] = {}
     thanks: list[tuple[tuple[Any, ...], ThanksCard]] = []
-    for row in session.connection().execute(_ACTIVITY, params):
+    for row in core(session).execute(_ACTIVITY, params):
         (
             kind,
             seq,
@@ -315,16 +316,19 @@ def fingerprint(*inputs: object) -> str:
     return hashlib.blake2b(repr(inputs).encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
 
 
-def published(session: Session, slack_user_id: str) -> Published:
-    row = session.execute(
-        select(home_views.c.fingerprint, home_views.c.version).where(
-            home_views.c.slack_user_id == slack_user_id
-        )
-    ).first()
+def published(session: Session | Connection, slack_user_id: str) -> Published:
+    row = core(session).execute(_PUBLISHED, {"slack_user_id": slack_user_id}).first()
     return Published() if row is None else Published(row[0], row[1])
 
 
-def remember(session: Session, slack_user_id: str, seen: Published, new: str | None, now: datetime) -> bool:
+_PUBLISHED = select(home_views.c.fingerprint, home_views.c.version).where(
+    home_views.c.slack_user_id == bindparam("slack_user_id")
+)
+
+
+def remember(
+    session: Session | Connection, slack_user_id: str, seen: Published, new: str | None, now: datetime
+) -> bool:
     """After a successful publish: store `new` (None: "publish again next time") unless another
     publish for this person was recorded since `seen` was read; then forget the fingerprint,
     since which of the two views Slack kept is unknown. True when `new` was stored."""

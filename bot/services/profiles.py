@@ -14,8 +14,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, bindparam, false, or_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, lazyload
 
+from bot.db import core
 from bot.models import Person, PersonTopic, Topic, TopicKind
 from bot.services import topics as topic_service
 from bot.services.scheduling import availability
@@ -113,10 +115,10 @@ class StoredProfile:
     stub: bool  # only a Slack user id (named before any directory sync): not a known member yet
 
 
-def read_snapshot(session: Session, slack_user_id: str) -> StoredProfile | None:
+def read_snapshot(session: Session | Connection, slack_user_id: str) -> StoredProfile | None:
     """The stored profile of `slack_user_id`, in one statement without ORM objects (the App
     Home reads it on every open, the profile modal on every open); None when nobody has this id."""
-    rows = session.connection().execute(_SNAPSHOT, {"slack_user_id": slack_user_id}).all()
+    rows = core(session).execute(_SNAPSHOT, {"slack_user_id": slack_user_id}).all()
     if not rows:
         return None
     person = _PersonRow(**{name: rows[0][i] for i, name in enumerate(_PERSON_COLUMNS)})
