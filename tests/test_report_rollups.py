@@ -28,7 +28,7 @@ from bot.devtools.history import make_history
 from bot.models import Chat, ChatParticipant, ChatRequest, Outcome, Person, Search, Share, Takeaway, Topic
 from bot.models_rollups import report_days, report_marks, report_months
 from bot.scheduler import jobs, run_claimed
-from bot.services import chats, pairing, reports
+from bot.services import chats, pairing, profiles, reports
 from bot.services.find.experts import find_experts
 from bot.services.privacy import purge_old_text
 from bot.services.privacy_erase import erase_person
@@ -98,6 +98,19 @@ def test_rollups_give_the_raw_rows_report_as_history_changes(db: Database, zone:
         ).first()
         assert mover is not None
         mover.function = "Design" if mover.function != "Design" else "Sales"
+    _assert_same(db, zone)
+
+    # Someone else moving function in the profile modal (saved with Core statements, not a flush).
+    with db.session() as session:
+        switcher = session.scalars(
+            select(Person)
+            .join(ChatParticipant, ChatParticipant.person_id == Person.id)
+            .order_by(Person.id.desc())
+        ).first()
+        assert switcher is not None
+        moved_to = "Finance" if switcher.function != "Finance" else "Product"
+        profiles.save_profile(session, switcher, profiles.ProfileInput(moved_to, [], []), NOW)
+        assert switcher.function == moved_to
     _assert_same(db, zone)
 
     # A person erased: their rows stay, re-pointed at nobody, their topics and searches gone.

@@ -89,20 +89,19 @@ def ack_profile(
     # Validation and saving happen before the ack: field errors must come
     # back in this response, and the confirmation shows what was stored.
     with ctx.db.session() as session:
-        person = profiles.get_person(session, user_id)
-        if person is None or not person.can_be_messaged:
+        stored = profiles.read_snapshot(session, user_id)
+        if stored is None or not stored.snapshot.can_take_part:
             ack(response_action="errors", errors={"speak": NOT_ELIGIBLE})
             return
         errors = profiles.validate_profile(
-            submitted, ctx.settings.functions, function_locked=person.function_source == "import"
+            submitted, ctx.settings.functions, function_locked=stored.snapshot.function_locked
         )
         if errors:
             ack(response_action="errors", errors=errors)
             return
-        profiles.save_profile(session, person, submitted, utcnow())
-        found = profiles.read_snapshot(session, user_id)
-        saved = found.snapshot if found is not None else profiles.snapshot(person)
-    ack(response_action="update", view=profile_saved_view(saved))
+        profiles.store_profile(session, stored.person_id, submitted, utcnow())
+        saved = profiles.read_snapshot(session, user_id)
+    ack(response_action="update", view=profile_saved_view(saved.snapshot if saved else stored.snapshot))
 
 
 def refresh_home(ctx: AppContext, body: dict[str, Any]) -> None:

@@ -13,13 +13,15 @@ from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, bindparam, false, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, delete, false, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, lazyload
 
 from bot.db import core
 from bot.models import Person, PersonTopic, Topic, TopicKind
+from bot.services import expert_ranks
 from bot.services import topics as topic_service
+from bot.services.reports import rollups
 from bot.services.scheduling import availability
 
 FORMATS: dict[str, str] = {"any": "Any", "coffee": "Coffee", "call": "Call", "video": "Video"}
@@ -194,33 +196,79 @@ def validate_profile(
 
 
 def save_profile(session: Session, person: Person, submitted: ProfileInput, now: datetime) -> Person:
-    """Store a validated profile; joining again after leaving is allowed."""
-    if person.function_source != "import":
-        person.function = submitted.function
-        person.function_source = "profile"
-    person.ask_me_about = submitted.ask_me_about.strip()
-    person.chats_per_month = submitted.chats_per_month or 0
-    person.preferred_format = submitted.preferred_format
-    person.weekly_pairing = submitted.weekly_pairing
-    _save_availability(person, submitted)
-    person.joined_at = person.joined_at or now
-    person.left_at = None
+    """`store_profile` for a person loaded in `session` (read afresh from the database on next use)."""
+    session.flush()
+    store_profile(session, person.id, submitted, now)
+    session.expire(person)
+    return person
+
+
+_PERSON_BY_ID = select(_PEOPLE).where(_PEOPLE.c.id == bindparam("person_id"))
+_LINKS_BY_ID = select(_LINKS.c.topic_id, _LINKS.c.kind).where(_LINKS.c.person_id == bindparam("person_id"))
+
+
+def store_profile(session: Session, person_id: int, submitted: ProfileInput, now: datetime) -> None:
+    """Store a validated profile; joining again after leaving is allowed.
+
+    In Core statements, not an ORM flush (a profile save is 10 % of people's requests,
+    docs/performance.md): only the fields that change are written, as a flush would (so
+    `updated_at` moves only then), topic links by difference, and what the flush hooks
+    keep in step is kept here: search's ranking rows when a ranked field or a topic
+    spoken about changed, the report roll-ups' marks when the function changed."""
+    connection = session.connection()
+    ids = {"person_id": person_id}
+    row = connection.execute(_PERSON_BY_ID, ids).one()
+    values = _profile_values(row, submitted, now)
+    changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+    if changed:
+        connection.execute(update(_PEOPLE).where(_PEOPLE.c.id == person_id).values(**changed))
     wanted: list[tuple[int, TopicKind]] = []
-    for kind, values in ((TopicKind.SPEAK, submitted.speak), (TopicKind.LEARN, submitted.learn)):
-        for topic_id in _topic_ids(session, values):
+    for kind, picked in ((TopicKind.SPEAK, submitted.speak), (TopicKind.LEARN, submitted.learn)):
+        for topic_id in _topic_ids(session, picked):
             if (topic_id, kind) not in wanted:
                 wanted.append((topic_id, kind))
-    keep = set(wanted)
-    for link in list(person.topics):
-        if (link.topic_id, link.kind) not in keep:
-            person.topics.remove(link)
-    have = {(link.topic_id, link.kind) for link in person.topics}
-    for topic_id, kind in wanted:
-        if (topic_id, kind) not in have:
-            person.topics.append(PersonTopic(topic_id=topic_id, kind=kind))
-    session.flush()
-    session.expire(person, ["topics"])
-    return person
+    have = {(topic_id, kind) for topic_id, kind in connection.execute(_LINKS_BY_ID, ids)}
+    gone = have - set(wanted)
+    added = [link for link in wanted if link not in have]
+    for kind in {kind for _, kind in gone}:
+        topic_ids = sorted(topic_id for topic_id, k in gone if k == kind)
+        connection.execute(
+            delete(_LINKS).where(
+                _LINKS.c.person_id == person_id, _LINKS.c.kind == kind, _LINKS.c.topic_id.in_(topic_ids)
+            )
+        )
+    if added:
+        rows = [{"person_id": person_id, "topic_id": topic_id, "kind": kind} for topic_id, kind in added]
+        connection.execute(insert(_LINKS), rows)
+    spoken = any(kind == TopicKind.SPEAK for _, kind in (*gone, *added))
+    if spoken or set(changed) & set(expert_ranks.RANKED_FIELDS):
+        expert_ranks.refresh(session, [person_id])
+    if "function" in changed:
+        rollups.mark_people(session, {person_id})
+
+
+def _profile_values(row: Any, submitted: ProfileInput, now: datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "ask_me_about": submitted.ask_me_about.strip(),
+        "chats_per_month": submitted.chats_per_month or 0,
+        "preferred_format": submitted.preferred_format,
+        "weekly_pairing": submitted.weekly_pairing,
+        "joined_at": row.joined_at or now,
+        "left_at": None,
+    }
+    if row.function_source != "import":
+        values["function"] = submitted.function
+        values["function_source"] = "profile"
+    if submitted.working_hours is not None:
+        start, end = availability.parse_working_hours(submitted.working_hours)
+        values["work_start"], values["work_end"] = start.hour * 60 + start.minute, end.hour * 60 + end.minute
+    if submitted.work_days:
+        values["work_days"] = availability.mask_of(submitted.work_days)
+    if submitted.best_time in availability.BEST_TIMES:
+        values["best_time"] = submitted.best_time
+    if submitted.chat_minutes in availability.CHAT_LENGTHS:
+        values["chat_minutes"] = submitted.chat_minutes
+    return values
 
 
 def _topic_ids(session: Session, values: Iterable[str]) -> list[int]:
@@ -245,18 +293,6 @@ def _topic_ids(session: Session, values: Iterable[str]) -> list[int]:
         if topic_id is not None and topic_id not in ids:
             ids.append(topic_id)
     return ids
-
-
-def _save_availability(person: Person, submitted: ProfileInput) -> None:
-    if submitted.working_hours is not None:
-        start, end = availability.parse_working_hours(submitted.working_hours)
-        person.work_start, person.work_end = start.hour * 60 + start.minute, end.hour * 60 + end.minute
-    if submitted.work_days:
-        person.work_days = availability.mask_of(submitted.work_days)
-    if submitted.best_time in availability.BEST_TIMES:
-        person.best_time = submitted.best_time
-    if submitted.chat_minutes in availability.CHAT_LENGTHS:
-        person.chat_minutes = submitted.chat_minutes
 
 
 def get_person(session: Session, slack_user_id: str) -> Person | None:
