@@ -36,6 +36,7 @@ from ack import BOT_TOKEN, SIGNING_SECRET, seed_mix, templated_request
 from bot.app import build_app
 from bot.devtools.standin import SlackStandIn
 from bot.settings import DEFAULT_FUNCTIONS, load_settings
+from bot.web import slack_request
 
 MIXED = "mixed"
 
@@ -61,14 +62,13 @@ class _Triggers:
 
 
 def bolt_request(raw: bytes) -> Any:
-    from slack_bolt.request import BoltRequest
-
+    """The request as bot.web hands it to Bolt."""
     head, _, body = raw.partition(b"\r\n\r\n")
     headers: dict[str, list[str]] = {}
     for line in head.decode("latin-1").split("\r\n")[1:]:
         name, _, value = line.partition(":")
         headers.setdefault(name.strip().lower(), []).append(value.strip())
-    return BoltRequest(body=body.decode(), query=parse_qs(""), headers=headers)
+    return slack_request(body.decode(), parse_qs(""), headers)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,6 +176,8 @@ def _stop_profiler(kind: str, profiler: Any) -> None:
     import pstats
 
     profiler.disable()
+    if os.environ.get("ACKPROF_DUMP"):  # for pstats' print_callers and the like
+        profiler.dump_stats(os.environ["ACKPROF_DUMP"])
     pstats.Stats(profiler).sort_stats(os.environ.get("ACKPROF_SORT", "cumulative")).print_stats(
         int(os.environ.get("ACKPROF_LINES", "60"))
     )

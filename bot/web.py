@@ -20,18 +20,22 @@ answering while one ack waits 10-30 ms on the database (docs/performance.md).
 from __future__ import annotations
 
 import asyncio
+import binascii
 import contextvars
 import gc
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
+from slack_bolt.context import BoltContext
 from slack_bolt.request import BoltRequest
+from slack_bolt.request.internals import build_context
 
 from bot import logs, metrics
 from bot.app import InfochatApp
@@ -122,7 +126,7 @@ class InfochatASGI:
         started = time.perf_counter()
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         try:
-            request = BoltRequest(body=text, query=query, headers=headers)
+            request = slack_request(text, query, headers)
         except Exception:  # Bolt raises on bodies it cannot parse at all
             log.warning("unparseable Slack request body", extra={"path": SLACK_PATH})
             await _respond(send, 400, {"error": "malformed body"})
@@ -167,6 +171,50 @@ def _freeze_startup_objects() -> None:
     a shorter p99)."""
     gc.collect()
     gc.freeze()
+
+
+def slack_request(text: str, query: dict[str, list[str]], headers: dict[str, list[str]]) -> BoltRequest:
+    """Bolt's request for an HTTP request from Slack, as `BoltRequest(body=text, …)` builds it, but
+    a form body read by `parse_form` instead of urllib's `parse_qsl` (Python code per %-escape:
+    0.47 ms for a modal submission's 17 KB, where most characters of the JSON are escaped)."""
+    if text.startswith("{") or not text:
+        return BoltRequest(body=text, query=query, headers=headers)
+    request = BoltRequest(body="", query=query, headers=headers)
+    if request.content_type == "application/json":
+        return BoltRequest(body=text, query=query, headers=headers)
+    request.raw_body = text
+    fields = parse_form(text)
+    if "payload" in text:  # as Bolt's parse_body: interactivity sends its JSON in `payload`
+        payload = fields.get("payload")
+        request.body = json.loads(payload) if payload is not None else {}
+    else:
+        request.body = fields
+    request.context = build_context(BoltContext({}), request.body)
+    return request
+
+
+def parse_form(text: str) -> dict[str, str]:
+    """`dict(urllib.parse.parse_qsl(text, keep_blank_values=True))`, the same result, faster for
+    long percent-encoded values: an ASCII value whose escapes are all well-formed is decoded by
+    binascii's quoted-printable decoder in C (`%` read as `=`); anything else by urllib."""
+    fields: dict[str, str] = {}
+    for field in text.split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        fields[_unquote(name.replace("+", " "))] = _unquote(value.replace("+", " "))
+    return fields
+
+
+_NOT_AN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _unquote(text: str) -> str:
+    if "%" not in text:
+        return text
+    if "=" in text or not text.isascii() or _NOT_AN_ESCAPE.search(text):
+        return unquote(text)  # what quoted-printable would read differently
+    return binascii.a2b_qp(text.replace("%", "=")).decode("utf-8", "replace")
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -262,3 +262,15 @@ def test_app_home_stays_within_block_kit_limits_and_escapes_text() -> None:
     for block in view["blocks"]:
         if block["type"] == "section":
             assert len(block["text"]["text"]) <= 3000
+
+
+def test_what_people_type_comes_back_as_typed(slack: SlackAppClient, standin: SlackStandIn) -> None:
+    # Slack sends a modal's state percent-encoded in a form body; every character below is
+    # encoded or special there (`+`, `&`, `=`, `%`, non-ASCII).
+    standin.add_user("UTYPED", name="typed", real_name="Tess Typed")
+    typed = ["C++ & C#", "100% remote", "A=B testing", "Café ☕ culture"]
+    answer = save_profile(slack, standin, "UTYPED", **{"speak about": typed})
+    assert answer["response_action"] == "update"
+    again = open_profile_modal(slack, standin, "UTYPED")
+    speak = next(b for b in again["blocks"] if b.get("block_id") == "speak")
+    assert sorted(o["text"]["text"] for o in speak["element"]["initial_options"]) == sorted(typed)
