@@ -2,8 +2,9 @@
 
 One configured WebClient per process, pointed at `INFOCHAT_SLACK_API_URL`,
 retrying 429 (honouring Retry-After), transient 5xx and connection errors
-with backoff. Everything else in infochat calls `SlackGateway`, which logs
-failures with context so they are never lost silently.
+with backoff, over kept-alive connections (bot.gateway.keepalive). Everything
+else in infochat calls `SlackGateway`, which logs failures with context so they
+are never lost silently.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from slack_sdk.http_retry import (
 from slack_sdk.web import SlackResponse
 
 from bot import clock
+from bot.gateway.keepalive import KeepAliveWebClient
 from bot.metrics import SLACK_API_ERRORS
 from bot.retry import note_side_effect
 
@@ -105,7 +107,7 @@ class RetryAfterHandler(RateLimitErrorRetryHandler):
 
 def build_web_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
     backoff = BackoffRetryIntervalCalculator(backoff_factor=0.5)
-    return WebClient(
+    return KeepAliveWebClient(
         token=token,
         base_url=base_url,
         timeout=timeout,

@@ -44,10 +44,12 @@ class SlackStandIn:
         org: Org | None = None,
         scopes: tuple[str, ...] | None = None,
         rate_limits: RateLimits | None = None,
+        idle_timeout: float | None = None,
     ) -> None:
         """``org``: play an Enterprise Grid organisation with the app installed org-wide
         (see ``standin.org``); ``team_id`` is then the org's first workspace. ``scopes``: the bot
-        token's scopes (default: manifest.yml's), to test missing_scope."""
+        token's scopes (default: manifest.yml's), to test missing_scope. ``idle_timeout``: close a
+        kept-alive connection idle this many seconds, as Slack's front ends do (default: never)."""
         self.bot_token = bot_token
         self.app_token = app_token
         self.url = ""
@@ -76,6 +78,7 @@ class SlackStandIn:
         self.rate_limits = rate_limits
         self._responses = ResponseUrls(self.workspace)
         self._http = HttpServer()
+        self._http.idle_timeout = idle_timeout
         self._http.route("/api/", self._api.handle)
         self._http.route("/respond/", self._responses.handle)
         self._http.route("/upload/", lambda exchange: handle_upload(self.workspace, exchange))
@@ -117,6 +120,11 @@ class SlackStandIn:
         self.root = self.workspace.root = self._http.start()
         self.url = f"{self.root}/api/"
         return self
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections the stand-in accepted since it started (keep-alive reuses one)."""
+        return self._http.connections_accepted
 
     def stop(self) -> None:
         self._socket.stop()

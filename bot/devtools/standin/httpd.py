@@ -76,9 +76,16 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     owner: HttpServer
 
+    def verify_request(self, request: Any, client_address: Any) -> bool:  # once per connection
+        self.owner.connections_accepted += 1
+        return True
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm a client that keeps the
+    # connection alive would wait for its delayed ACK (~40 ms) before the body: Slack does not.
+    disable_nagle_algorithm = True
     server: _Server
 
     def do_POST(self) -> None:  # http.server's naming
@@ -97,6 +104,10 @@ class HttpServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.root = ""
+        # Seconds a kept-alive connection may sit idle before the server closes it, as Slack's
+        # front ends do (None: never; set before start).
+        self.idle_timeout: float | None = None
+        self.connections_accepted = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -106,7 +117,8 @@ class HttpServer:
 
     def start(self) -> str:
         if self._server is None:
-            server = _Server(("127.0.0.1", 0), _Handler)
+            handler = type("_IdleClosingHandler", (_Handler,), {"timeout": self.idle_timeout})
+            server = _Server(("127.0.0.1", 0), handler)
             server.owner = self
             self._server = server
             self.root = f"http://127.0.0.1:{server.server_address[1]}"
