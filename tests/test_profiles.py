@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.blocks import MAX_VIEW_BLOCKS
+from bot.blocks.find import ASK_FOR_CHAT_ACTION
 from bot.blocks.home import home_view
 from bot.clock import utcnow
 from bot.db import Database
@@ -150,8 +152,22 @@ def test_pause_from_app_home_and_resume_button(
     assert response.status_code == 200
     assert person(db, "UDAN").is_paused(utcnow())  # type: ignore[union-attr]
     standin.wait_for(lambda: "Paused until" in str(standin.calls_to("views.publish")[-1].params))
+    assert "UDAN" not in experts_offered(slack, "Kubernetes")  # not while paused
     slack.block_action("UDAN", "home_resume", value="resume")
     assert not person(db, "UDAN").is_paused(utcnow())  # type: ignore[union-attr]
+    assert "UDAN" in experts_offered(slack, "Kubernetes")
+
+
+def experts_offered(slack: SlackAppClient, topic: str) -> list[str]:
+    """Whom `/infochat find <topic>` offers to ask for a chat (a colleague who has not joined)."""
+    answer = slack.command("UCOLLEAGUE", f"find {topic}").json()
+    buttons = [
+        element
+        for block in answer.get("blocks", [])
+        for element in [*block.get("elements", []), block.get("accessory") or {}]
+        if element.get("action_id") == ASK_FOR_CHAT_ACTION
+    ]
+    return [json.loads(button["value"])["expert"] for button in buttons]
 
 
 def test_leave_asks_then_removes_from_search_and_pairing(

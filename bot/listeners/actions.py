@@ -31,23 +31,23 @@ def pause_from_home(
 ) -> None:
     choice = shapes.option_value(action) or "2w"
     with ctx.db.session() as session:
-        person = profiles.get_person(session, clicking_user(body))
-        if person is not None and person.has_joined:
-            zone = clock.zone(person.tz)
+        state = profiles.pause_state(session, clicking_user(body))
+        if state is not None and state.joined:
+            zone = clock.zone(state.tz)
             try:
                 _, until = profiles.pause_end(str(choice), utcnow(), zone)
             except profiles.PauseError:
                 log.warning("unexpected pause choice %r", choice)
             else:
-                profiles.pause(person, until)
+                profiles.set_paused_until(session, state, until)
     ack()
 
 
 def resume_from_home(ctx: AppContext, ack: Callable[..., None], body: dict[str, Any]) -> None:
     with ctx.db.session() as session:
-        person = profiles.get_person(session, clicking_user(body))
-        if person is not None:
-            profiles.resume(person)
+        state = profiles.pause_state(session, clicking_user(body))
+        if state is not None:
+            profiles.set_paused_until(session, state, None)
     ack()
 
 

@@ -41,24 +41,25 @@ NOT_JOINED = "You haven't joined infochat yet. `/infochat profile` sets up your 
 
 def _pause(ctx: AppContext, inv: Invocation) -> dict[str, Any]:
     with ctx.db.session() as session:
-        person = profiles.get_person(session, inv.user_id)
-        if person is None or not person.has_joined:
+        state = profiles.pause_state(session, inv.user_id)
+        if state is None or not state.joined:
             return {"text": NOT_JOINED}
-        zone = clock.zone(person.tz)
+        zone = clock.zone(state.tz)
         try:
             back, until = profiles.pause_end(inv.argument, utcnow(), zone)
         except profiles.PauseError as exc:
             return {"text": str(exc)}
-        profiles.pause(person, until)
+        profiles.set_paused_until(session, state, until)
     return {"text": blocks.paused_message(back)}
 
 
 def _resume(ctx: AppContext, inv: Invocation) -> dict[str, Any]:
     with ctx.db.session() as session:
-        person = profiles.get_person(session, inv.user_id)
-        if person is None or not person.has_joined:
+        state = profiles.pause_state(session, inv.user_id)
+        if state is None or not state.joined:
             return {"text": NOT_JOINED}
-        was_paused = profiles.resume(person)
+        was_paused = state.paused_until is not None
+        profiles.set_paused_until(session, state, None)
     return {"text": blocks.resumed_message(was_paused)}
 
 

@@ -379,6 +379,40 @@ def pause(person: Person, until: datetime) -> None:
     person.paused_until = until
 
 
+@dataclass(frozen=True)
+class PauseState:
+    person_id: int
+    tz: str | None
+    joined: bool  # has joined and not left
+    paused_until: datetime | None
+
+
+_PAUSE_STATE = select(
+    _PEOPLE.c.id, _PEOPLE.c.tz, _PEOPLE.c.joined_at, _PEOPLE.c.left_at, _PEOPLE.c.paused_until
+).where(_PEOPLE.c.slack_user_id == bindparam("slack_user_id"))
+
+
+def pause_state(session: Session, slack_user_id: str) -> PauseState | None:
+    """What pausing or resuming needs of someone, in one Core read (no ORM load of them and
+    their topics); None when nobody has this id."""
+    row = session.connection().execute(_PAUSE_STATE, {"slack_user_id": slack_user_id}).first()
+    if row is None:
+        return None
+    return PauseState(row.id, row.tz, row.joined_at is not None and row.left_at is None, row.paused_until)
+
+
+def set_paused_until(session: Session, state: PauseState, until: datetime | None) -> bool:
+    """`pause` (or, with None, `resume`) in Core statements: written only if it changes, and then
+    search's ranking rows recomputed as the flush hook would. True when it changed."""
+    if state.paused_until == until:
+        return False
+    session.connection().execute(
+        update(_PEOPLE).where(_PEOPLE.c.id == state.person_id).values(paused_until=until)
+    )
+    expert_ranks.refresh(session, [state.person_id])
+    return True
+
+
 def resume(person: Person) -> bool:
     """Returns whether the person was paused."""
     was_paused = person.paused_until is not None
