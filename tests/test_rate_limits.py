@@ -94,7 +94,9 @@ def test_the_outbox_waits_out_a_429_on_conversations_open_and_sends_everything(
         limits = standin.rate_limits
         assert limits is not None
         refused = limits.refused("conversations.open")
-        assert refused and all(d.retry_after == 10 for d in refused)
+        # Slack asks for what is left of the 10 s a token takes: work between calls runs in real
+        # time, so on a loaded machine that is 9 s as often as 10.
+        assert refused and all(d.retry_after is not None and 1 <= d.retry_after <= 10 for d in refused)
         assert limits.refused_twice_in_a_row() == []
         # Two opens over the burst at 6 a minute: at least 2 x 10 s of Slack's time went by.
         assert simulated.elapsed() - started >= 20
