@@ -107,7 +107,7 @@ def ensure(session: Session, zone: str, first: date, last: date) -> int:
         rollup_years.begin(session)
         for start, end in _runs(missing):
             build(session, zone, start, end)
-        rollup_years.finish(session, zone)
+        rollup_years.finish(session, zone, whole=len(missing) > CHUNK_DAYS)
     return len(missing)
 
 
