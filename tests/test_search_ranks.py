@@ -129,11 +129,16 @@ def test_a_new_expert_is_found_and_a_paused_or_departed_one_is_counted(db: Datab
         profiles.save_profile(s, bob, form, NOW)
     assert sorted(ids(find(db, "pricing"))) == ["UANN", "UBOB"]
     with db.session() as s:
-        profiles.pause(_get(s, "UANN"), NOW + timedelta(days=14))
+        # as `/infochat pause` and the Home's pause menu write it
+        ann_state = profiles.pause_state(s, "UANN")
+        assert ann_state is not None
+        profiles.set_paused_until(s, ann_state, NOW + timedelta(days=14))
     result = find(db, "pricing")
     assert ids(result) == ["UBOB"] and result.hidden_paused == 1
     with db.session() as s:
-        profiles.resume(_get(s, "UANN"))
+        ann_state = profiles.pause_state(s, "UANN")
+        assert ann_state is not None
+        profiles.set_paused_until(s, ann_state, None)  # as `/infochat resume`
         profiles.leave(_get(s, "UBOB"), NOW)
     result = find(db, "pricing")
     assert ids(result) == ["UANN"] and (result.hidden_paused, result.hidden_departed) == (0, 1)

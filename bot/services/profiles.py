@@ -375,10 +375,6 @@ def pause_end(argument: str, now: datetime, zone: ZoneInfo) -> tuple[date, datet
     return back, ends
 
 
-def pause(person: Person, until: datetime) -> None:
-    person.paused_until = until
-
-
 @dataclass(frozen=True)
 class PauseState:
     person_id: int
@@ -402,8 +398,9 @@ def pause_state(session: Session, slack_user_id: str) -> PauseState | None:
 
 
 def set_paused_until(session: Session, state: PauseState, until: datetime | None) -> bool:
-    """`pause` (or, with None, `resume`) in Core statements: written only if it changes, and then
-    search's ranking rows recomputed as the flush hook would. True when it changed."""
+    """Pause someone until `until` (None: resume them) in Core statements: written only if it
+    changes, and then search's ranking rows recomputed as the flush hook would. True when it
+    changed."""
     if state.paused_until == until:
         return False
     session.connection().execute(
@@ -411,13 +408,6 @@ def set_paused_until(session: Session, state: PauseState, until: datetime | None
     )
     expert_ranks.refresh(session, [state.person_id])
     return True
-
-
-def resume(person: Person) -> bool:
-    """Returns whether the person was paused."""
-    was_paused = person.paused_until is not None
-    person.paused_until = None
-    return was_paused
 
 
 def leave(person: Person, now: datetime) -> None:
