@@ -166,8 +166,61 @@ def _candidates(mode: str, has_links: bool, has_ask: bool, postgres: bool) -> An
     return select(matched.c.person_id, tier.label("tier")).group_by(matched.c.person_id).cte("cand")
 
 
-def _held(cand: Any, hide_own: bool, b_tier: int | None, postgres: bool) -> Any:
-    """`_classified`'s rows from person_ranks, for candidates whose row holds (and who are not left out).
+def _held(has_links: bool, has_ask: bool, hide_own: bool, b_tier: int | None, postgres: bool) -> Any:
+    """`_classified`'s rows from the precomputed ranking: people whose rows hold, not left out.
+
+    On PostgreSQL, those matched through topics other than `b` are read from
+    their expert_ranks rows alone, which carry the person's figures and hold
+    unless the person is in `stale_ids`: joined to person_ranks instead,
+    PostgreSQL scanned all of it (45,000 rows at 50,000 people) for a few
+    hundred candidates. Those matched by an "ask me about" line are read from
+    person_ranks by id. A person in both, or with several matched topics, has
+    the same figures in every row: grouping on them leaves one row, with the
+    best tier. SQLite reads the candidates joined to person_ranks faster (with
+    no covering index, each expert_ranks row is a second lookup): bench/search.py's
+    p95 at 50,000 people was 7.6-8.6 ms that way and 9.6-13.3 ms this way.
+    """
+    if not postgres:
+        cand = _candidates(HELD, has_links, has_ask, postgres)
+        r = person_ranks.c
+        joined = cand.join(person_ranks, r.person_id == cand.c.person_id)
+        figures = (r.person_id, r.function, r.status, r.spare, r.recent, cand.c.tier)
+        return _held_rows(joined, figures, [precomputed.holds()], hide_own, b_tier, postgres)
+    e, r = expert_ranks.c, person_ranks.c
+    parts: list[Any] = []
+    if has_links:
+        tier = case((e.topic_id == bindparam("exact_id"), _n(EXACT)), else_=_n(FUZZY))
+        parts.append(
+            select(e.person_id, e.function, e.status, e.spare, e.recent, tier.label("tier")).where(
+                one_of(e.topic_id, "other_ids", BigInteger, postgres),
+                none_of(e.person_id, "stale_ids", BigInteger, postgres),
+            )
+        )
+    if has_ask:
+        parts.append(
+            select(r.person_id, r.function, r.status, r.spare, r.recent, _n(ASK).label("tier")).where(
+                one_of(r.person_id, "ask_ids", BigInteger, postgres), precomputed.holds()
+            )
+        )
+    matched = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("matched")
+    m = matched.c
+    grouped = (m.person_id, m.function, m.status, m.spare, m.recent)
+    cand = select(*grouped, func.min(m.tier).label("tier")).group_by(*grouped).cte("cand")
+    c = cand.c
+    return _held_rows(
+        cand, (c.person_id, c.function, c.status, c.spare, c.recent, c.tier), [], hide_own, b_tier, postgres
+    )
+
+
+def _held_rows(
+    source: Any,
+    figures: tuple[Any, ...],
+    conditions: list[Any],
+    hide_own: bool,
+    b_tier: int | None,
+    postgres: bool,
+) -> Any:
+    """`_held`'s rows from `source`, whose `figures` are (person_id, function, status, spare, recent, tier).
 
     With a precomputed topic `b` (`b_tier` not None), those with a row of it
     are precomputed.py's, unless they match better than `b` does (the exact
@@ -175,27 +228,25 @@ def _held(cand: Any, hide_own: bool, b_tier: int | None, postgres: bool) -> Any:
     A join probing `b` per candidate, not a subquery PostgreSQL would hash
     whole (15,000 rows for the largest topic).
     """
-    r = person_ranks.c
+    person_id, function, status, spare, recent, tier = figures
     mine = bindparam("my_function")
-    status: Any = r.status
     if hide_own:
-        status = case((and_(r.status == _n(SHOWN), r.function == mine), _n(OWN_FUNCTION)), else_=r.status)
-    source = cand.join(person_ranks, r.person_id == cand.c.person_id)
-    conditions = [precomputed.holds(), r.person_id.not_in(precomputed.excluded_ids(postgres))]
+        status = case((and_(status == _n(SHOWN), function == mine), _n(OWN_FUNCTION)), else_=status)
+    conditions = [*conditions, person_id.not_in(precomputed.excluded_ids(postgres))]
     if b_tier is not None:
         in_b = expert_ranks.alias("in_b")
         source = source.outerjoin(
-            in_b, and_(in_b.c.topic_id == bindparam("b"), in_b.c.person_id == cand.c.person_id)
+            in_b, and_(in_b.c.topic_id == bindparam("b"), in_b.c.person_id == person_id)
         )
-        conditions.append(or_(in_b.c.person_id.is_(None), cand.c.tier < _n(b_tier)))
+        conditions.append(or_(in_b.c.person_id.is_(None), tier < _n(b_tier)))
     return (
         select(
-            r.person_id.label("id"),
-            r.function.label("function"),
-            cand.c.tier.label("tier"),
-            case((r.function == mine, _n(1)), else_=_n(0)).label("same"),
-            r.spare.label("spare"),
-            r.recent.label("recent"),
+            person_id.label("id"),
+            function.label("function"),
+            tier.label("tier"),
+            case((function == mine, _n(1)), else_=_n(0)).label("same"),
+            spare.label("spare"),
+            recent.label("recent"),
             status.label("status"),
         )
         .select_from(source)
@@ -313,8 +364,10 @@ def _rank_statement(
     topic), other_ids, ask_ids, stale_ids, excluded, my_function and the
     instants now, month_first, month_next and since.
     """
-    cand = _candidates(mode, has_links, has_ask, postgres)
-    rows = _held(cand, hide_own, b_tier, postgres) if mode == HELD else _classified(cand, hide_own, postgres)
+    if mode == HELD:
+        rows = _held(has_links, has_ask, hide_own, b_tier, postgres)
+    else:
+        rows = _classified(_candidates(mode, has_links, has_ask, postgres), hide_own, postgres)
     r = rows.c
     per_status = [
         func.sum(case((r.status == _n(code), _n(1)), else_=_n(0))).over().label(f"n{code}")
