@@ -281,6 +281,8 @@ def _stamps_statement(count_people: bool, postgres: bool) -> Any:
     the transaction: what a search reads is in memory, and at the default
     4.0 PostgreSQL scanned all of person_ranks (45,000 rows at 50,000
     people) to hash-join a few hundred candidates instead of probing them.
+    (At 1.1 it still did for some candidate counts, ~7 ms a search: the
+    ranking no longer joins person_ranks there, see ranking.py's `_held`.)
     """
     t, p = Topic.__table__.c, Person.__table__.c
     if count_people or not postgres:
