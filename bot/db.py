@@ -9,17 +9,37 @@ it again if the connection fails under it (see bot.retry for when that is safe).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Engine, all_, any_, bindparam, create_engine, event, text
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Enum,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    all_,
+    any_,
+    bindparam,
+    cast,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from bot import retry
 
@@ -38,25 +58,87 @@ def normalise_url(url: str) -> URL:
     return parsed
 
 
-def one_of(column: Any, name: str, item_type: Any, postgres: bool) -> ColumnElement[bool]:
-    """`column IN (:name…)`; on PostgreSQL `column = ANY(:name)`, one array parameter.
+def one_of(
+    column: Any, name: str, item_type: Any, postgres: bool, *, many: bool = False
+) -> ColumnElement[bool]:
+    """`column` is one of the list bound as `:name`, which is ONE parameter whatever its length.
 
-    An expanding IN is rendered into the SQL at every execution with one
-    parameter per item, so the statement's text changes with the list's length:
-    SQLAlchemy renders it, PostgreSQL parses it and psycopg can never prepare
-    it. With an array the text is constant. Same rows for lists without NULLs;
-    an empty list matches nothing.
+    PostgreSQL: `column = ANY(:name)`, an array. SQLite: `column IN (SELECT value FROM
+    json_each(:name))`, the list sent as JSON text. An expanding IN would be rendered into the
+    SQL at every execution with one parameter per item: the statement's text would change with
+    the list's length (SQLAlchemy renders it, the database parses it, neither can cache it), and
+    SQLite refuses more than SQLITE_MAX_VARIABLE_NUMBER parameters (32,766 by default since
+    3.32, the limit of python.org's, Homebrew's and Alpine's builds), fewer than a weekly
+    round's 50,000 ids. Callers pass a Python list (tuple, set) of ints or strings either way.
+
+    Same rows as `column IN (…)` for lists without NULLs; an empty list matches nothing. On
+    SQLite, json_each gives JSON numbers as INTEGER and strings as TEXT, compared as a bound
+    int or str would be (see `_json_items` for text columns). Item types other than integers
+    and strings (datetimes, decimals, bytes, enums) have no faithful JSON form: they keep the
+    expanding IN on SQLite.
+
+    `many`: the list may hold a large share of the table (a round's participants). SQLite
+    plans without knowing a json_each list's length (it assumes a couple of dozen items), so
+    it looks every item up through the column's index; for 50,000 ids, reading the rows the
+    other conditions select and testing each against the list can be far cheaper (it was the
+    plan SQLite chose for a 50,000-item IN list). `many` keeps SQLite off the column's index
+    (`+column`). PostgreSQL plans with the array's length: nothing changes there.
     """
     if postgres:
         return column == any_(bindparam(name, type_=postgresql.ARRAY(item_type)))
-    return column.in_(bindparam(name, expanding=True))
+    if not _json_carries(item_type):
+        return column.in_(bindparam(name, expanding=True))
+    if many:
+        unindexed = UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
+        return unindexed.in_(_json_items(name, item_type, cast_all=True))
+    return column.in_(_json_items(name, item_type))
 
 
 def none_of(column: Any, name: str, item_type: Any, postgres: bool) -> ColumnElement[bool]:
-    """`column NOT IN (:name…)`; on PostgreSQL `column <> ALL(:name)` (see `one_of`)."""
+    """`column NOT IN (:name…)`; on PostgreSQL `column <> ALL(:name)` (see `one_of`): an
+    empty list matches every row."""
     if postgres:
         return column != all_(bindparam(name, type_=postgresql.ARRAY(item_type)))
-    return column.not_in(bindparam(name, expanding=True))
+    if not _json_carries(item_type):
+        return column.not_in(bindparam(name, expanding=True))
+    return column.not_in(_json_items(name, item_type))
+
+
+class JSONList(TypeDecorator[Any]):
+    """A list (tuple, set, any iterable but a string) of ints or strings bound as one JSON text."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str:
+        if isinstance(value, str | bytes) or value is None:
+            # A string would be one JSON string, i.e. one item: a caller's mistake, not a list.
+            raise TypeError(f"a list of ids is expected, not {type(value).__name__}")
+        return json.dumps(list(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def _kind(item_type: Any) -> type:
+    return item_type if isinstance(item_type, type) else type(item_type)
+
+
+def _json_carries(item_type: Any) -> bool:
+    """Items of this SQL type go through JSON unchanged: integers and strings."""
+    return issubclass(_kind(item_type), Integer | String) and not issubclass(_kind(item_type), Enum)
+
+
+def _json_items(name: str, item_type: Any, *, cast_all: bool = False) -> Any:
+    """`SELECT value FROM json_each(:name)`, the list bound as one JSON text (SQLite).
+
+    For a text column the values are CAST to TEXT: SQLite applies a column's TEXT affinity to
+    the items of an IN list but not to json_each's values, so an int given for a text column
+    would match nothing (a number compared with text). Integer columns convert by themselves,
+    but not through `+column` (no affinity): `cast_all` casts integers too.
+    """
+    items = func.json_each(bindparam(name, type_=JSONList())).table_valued("value")
+    value = items.c.value
+    if issubclass(_kind(item_type), String):
+        return select(cast(value, Text))
+    return select(cast(value, Integer) if cast_all else value)
 
 
 def insert_rows(connection: Any, table: Any, rows: list[dict[str, Any]]) -> None:
