@@ -201,8 +201,9 @@ def refresh(
     connection = session.connection()
     people = Person.__table__
     postgres = connection.dialect.name == "postgresql"
-    # A weekly round recomputes 50,000 people: on PostgreSQL the ids go as one array
-    # parameter, so batches are only there to bound memory; SQLite binds each id.
+    # A weekly round recomputes 50,000 people: the ids go as one parameter (bot.db.one_of),
+    # so batches are only there to bound memory. SQLite keeps 500 a batch: 10,000 measured
+    # no faster there (11.6-15.7 s against 11.7-12.4 s for 50,000 people, a busy machine).
     size = 10_000 if postgres else _BATCH
     for start in range(0, len(ids), size):
         batch = {"person_ids": ids[start : start + size]}

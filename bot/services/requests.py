@@ -107,8 +107,11 @@ def chats_this_month(session: Session, person_ids: list[int], now: datetime) -> 
         select(ChatParticipant.person_id, func.count())
         .join(Chat, Chat.id == ChatParticipant.chat_id)
         .where(
-            # One array parameter on PostgreSQL: a weekly round asks about 50,000 people.
-            one_of(ChatParticipant.person_id, "person_ids", BigInteger, postgres),
+            # One parameter: a weekly round asks about 50,000 people. Then SQLite reads this
+            # month's chats rather than every chat of 50,000 people (db.one_of, `many`).
+            one_of(
+                ChatParticipant.person_id, "person_ids", BigInteger, postgres, many=len(person_ids) > 1_000
+            ),
             ChatParticipant.role.in_([ChatRole.EXPERT, ChatRole.PEER]),
             Chat.created_at >= chat_history.month_start(now),
         )
