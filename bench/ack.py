@@ -397,6 +397,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def server_env(args: argparse.Namespace) -> dict[str, str]:
+    """The server settings a bench's options set (`--http-threads`); the rest are the app's defaults."""
+    threads = getattr(args, "http_threads", None)
+    return {} if threads is None else {"INFOCHAT_HTTP_THREADS": str(threads)}
+
+
 @contextlib.contextmanager
 def infochat_serve(
     workers: int, database_url: str, api_url: str, workdir: Path, extra_env: dict[str, str] | None = None
@@ -618,7 +624,7 @@ def bench_workers(
     loop, _ = new_event_loop()
     workload = THROUGH_BOLT if args.workload == "leave" else HELP
     try:
-        with infochat_serve(workers, database_url, api_url, workdir) as server:
+        with infochat_serve(workers, database_url, api_url, workdir, server_env(args)) as server:
             # First requests: Bolt's auth.test, imports and caches in every worker.
             loop.run_until_complete(run_phase(server.port, max(4, 4 * workers), 1.0, 0.0, 1))
             for run in range(1, args.runs + 1):
@@ -711,7 +717,7 @@ def bench_mix(
     loop, _ = new_event_loop()
     failed = False
     try:
-        with infochat_serve(args.workers, database_url, standin.url, workdir) as server:
+        with infochat_serve(args.workers, database_url, standin.url, workdir, server_env(args)) as server:
             # Warm every path once (imports, caches, Bolt's auth.test), then let the slow work finish.
             loop.run_until_complete(run_phase(server.port, 4, 2.0, 0.0, 1, workload))
             if not args.cold_homes:
@@ -755,6 +761,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "leave: `/infochat leave` from people who never joined (one read)",
     )
     parser.add_argument("--workers", type=int, default=1, help="INFOCHAT_WORKERS for the server (default 1)")
+    parser.add_argument(
+        "--http-threads", type=int, help="INFOCHAT_HTTP_THREADS for the server (default: the app's own)"
+    )
     parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per phase (default 5)")
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per phase (default 1)")
     parser.add_argument(
@@ -786,7 +795,8 @@ def main_mix(args: argparse.Namespace) -> int:
         f"mix: {ackmix.proportions_line()} (bench/ackmix.py)\n"
         f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
-        f"client: this process ({loop_name}); server: `infochat serve`, workers {args.workers}; "
+        f"client: this process ({loop_name}); server: `infochat serve`, workers {args.workers}, "
+        f"HTTP threads {args.http_threads or 'default'}; "
         f"Slack stand-in: a child process\n"
         f"phases: {args.warmup:g} s warm-up + {args.duration:g} s measured, then until the slow work after "
         f"the acks is done; runs {args.runs}; before them "

@@ -200,6 +200,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-requests", type=int, default=200_000, help="measured requests per level, at most"
     )
     parser.add_argument("--workers", type=int, default=1, help="INFOCHAT_WORKERS for the server (default 1)")
+    parser.add_argument(
+        "--http-threads", type=int, help="INFOCHAT_HTTP_THREADS for the server (default: the app's own)"
+    )
     parser.add_argument("--runs", type=int, default=1, help="repeat all levels R times and show medians")
     parser.add_argument(
         "--queries", type=int, default=200, help="queries of each kind in the mix (default 200)"
@@ -247,7 +250,7 @@ def run(args: argparse.Namespace, url: str, workdir: Path) -> tuple[list[LevelRo
         )
         loop, _ = ack.new_event_loop()
         try:
-            with ack.infochat_serve(args.workers, url, standin.url, workdir) as server:
+            with ack.infochat_serve(args.workers, url, standin.url, workdir, ack.server_env(args)) as server:
                 # Bolt's auth.test, imports and the search caches in every worker.
                 warm = loop.run_until_complete(
                     ack.run_phase(server.port, max(4, 4 * args.workers), 2.0, 0.0, 1, workload)

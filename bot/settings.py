@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    # Threads per worker running Bolt's acks (slow work has a pool of its own). The acks are
+    # CPU under one GIL: more threads only contend for it (docs/performance.md, "Ack path").
+    http_threads: int = Field(default=4, ge=1, le=64)
     admins: CommaList = Field(default_factory=list)
     admin_usergroup: str | None = None
     functions: CommaList = Field(default_factory=lambda: _split_commas(DEFAULT_FUNCTIONS))

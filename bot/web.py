@@ -56,7 +56,7 @@ class InfochatASGI:
         self,
         infochat: InfochatApp,
         *,
-        dispatch_threads: int = 8,
+        dispatch_threads: int = 4,
         run_scheduler: bool = False,
         freeze_gc: bool = False,
     ) -> None:

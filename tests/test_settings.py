@@ -31,6 +31,7 @@ def test_defaults_follow_the_contract() -> None:
     assert s.followup_after == timedelta(days=3)
     assert s.min_group_size == 5
     assert s.auto_migrate is True
+    assert s.workers == 1 and s.http_threads == 4
 
 
 def test_reads_prefixed_env_and_comma_lists(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,6 +67,7 @@ def test_reads_dotenv(tmp_path: Path) -> None:
         ("INFOCHAT_DATABASE_URL", "mysql://x@y/z"),
         ("INFOCHAT_FUNCTIONS", " , "),
         ("INFOCHAT_MIN_GROUP_SIZE", "0"),
+        ("INFOCHAT_HTTP_THREADS", "0"),
         ("INFOCHAT_RETENTION_DAYS", "a year"),
         ("INFOCHAT_LOG_LEVEL", "LOUD"),
         ("SLACK_BOT_TOKEN", "bogus"),
