@@ -8,6 +8,7 @@ definitions, so neither has to import the other's.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import BigInteger, select
@@ -25,16 +26,20 @@ def month_start(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def history(session: Session, person_ids: list[int] | None) -> dict[int, list[tuple[Any, datetime]]]:
-    """Each person's (role, chat created_at); everyone's with None (what the rows count)."""
+@lru_cache(maxsize=4)
+def _history_statement(among: bool, postgres: bool) -> Any:
+    """Built once: a profile save reads one person's history, and building costs as much as reading."""
     cp, c = ChatParticipant.__table__.c, Chat.__table__.c
     stmt = select(cp.person_id, cp.role, c.created_at).join_from(
         ChatParticipant.__table__, Chat.__table__, c.id == cp.chat_id
     )
+    return stmt.where(one_of(cp.person_id, "person_ids", BigInteger, postgres)) if among else stmt
+
+
+def history(session: Session, person_ids: list[int] | None) -> dict[int, list[tuple[Any, datetime]]]:
+    """Each person's (role, chat created_at); everyone's with None (what the rows count)."""
     connection = session.connection()
-    if person_ids is not None:
-        postgres = connection.dialect.name == "postgresql"
-        stmt = stmt.where(one_of(cp.person_id, "person_ids", BigInteger, postgres))
+    stmt = _history_statement(person_ids is not None, connection.dialect.name == "postgresql")
     found: dict[int, list[tuple[Any, datetime]]] = {pid: [] for pid in person_ids or []}
     for person_id, role, created in connection.execute(stmt, {"person_ids": person_ids or []}):
         found.setdefault(person_id, []).append((role, created))

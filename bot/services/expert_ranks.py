@@ -40,7 +40,9 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import BigInteger, bindparam, delete, event, false, select, union
@@ -140,15 +142,50 @@ Rows = tuple[list[dict[str, Any]], list[dict[str, Any]]]
 History = dict[int, list[tuple[Any, datetime]]]  # person -> (role, chat created_at), chat_history.history
 
 
-def _rows(session: Session, person_ids: list[int] | None, at: datetime, chats: History | None = None) -> Rows:
-    """(person_ranks rows, expert_ranks rows) of these people (everyone's with None) at `at`."""
+@dataclass(frozen=True)
+class _Statements:
+    """What `refresh` runs, built once per backend: a profile save or a pause refreshes one
+    person, and building these five statements cost about as much as running them."""
+
+    lock: Any  # the people, locked in id order (PostgreSQL)
+    people: Any
+    links: Any
+    delete_experts: Any
+    delete_people: Any
+
+
+def _people_and_links(among: bool, postgres: bool) -> tuple[Any, Any]:
     p, links = Person.__table__.c, PersonTopic.__table__.c
-    connection = session.connection()
     people_stmt = select(p.id, p.function, p.left_at, p.paused_until, p.chats_per_month).where(_listed())
     links_stmt = select(links.person_id, links.topic_id).where(links.kind == TopicKind.SPEAK)
-    if person_ids is not None:
-        people_stmt = people_stmt.where(_among(connection, p.id))
-        links_stmt = links_stmt.where(_among(connection, links.person_id))
+    if among:
+        people_stmt = people_stmt.where(_among(p.id, postgres))
+        links_stmt = links_stmt.where(_among(links.person_id, postgres))
+    return people_stmt, links_stmt
+
+
+@lru_cache(maxsize=2)
+def _statements(postgres: bool) -> _Statements:
+    people = Person.__table__.c
+    return _Statements(
+        select(people.id)
+        .where(_among(people.id, postgres))
+        .order_by(people.id)
+        .with_for_update(key_share=True),
+        *_people_and_links(True, postgres),
+        delete(expert_ranks).where(_among(expert_ranks.c.person_id, postgres)),
+        delete(person_ranks).where(_among(person_ranks.c.person_id, postgres)),
+    )
+
+
+def _rows(session: Session, person_ids: list[int] | None, at: datetime, chats: History | None = None) -> Rows:
+    """(person_ranks rows, expert_ranks rows) of these people (everyone's with None) at `at`."""
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    if person_ids is None:
+        people_stmt, links_stmt = _people_and_links(False, postgres)
+    else:
+        people_stmt, links_stmt = _statements(postgres).people, _statements(postgres).links
     ids = {"person_ids": person_ids or []}
     people = {row.id: row for row in connection.execute(people_stmt, ids)}
     if not people:
@@ -184,9 +221,9 @@ def _write(session: Session, rows: Rows) -> None:
             insert_rows(connection, table, batch[start : start + 50_000])
 
 
-def _among(connection: Any, column: Any) -> Any:
+def _among(column: Any, postgres: bool) -> Any:
     """`column` is one of the statement's :person_ids (one array parameter on PostgreSQL)."""
-    return one_of(column, "person_ids", BigInteger, connection.dialect.name == "postgresql")
+    return one_of(column, "person_ids", BigInteger, postgres)
 
 
 def refresh(
@@ -199,8 +236,8 @@ def refresh(
     ids = sorted(set(person_ids))
     at = at or utcnow()
     connection = session.connection()
-    people = Person.__table__
     postgres = connection.dialect.name == "postgresql"
+    statements = _statements(postgres)
     # A weekly round recomputes 50,000 people: the ids go as one parameter (bot.db.one_of),
     # so batches are only there to bound memory. SQLite keeps 500 a batch: 10,000 measured
     # no faster there (11.6-15.7 s against 11.7-12.4 s for 50,000 people, a busy machine).
@@ -209,16 +246,10 @@ def refresh(
         batch = {"person_ids": ids[start : start + size]}
         if postgres:
             # Take turns with another transaction recomputing one of them (module docstring).
-            connection.execute(
-                select(people.c.id)
-                .where(_among(connection, people.c.id))
-                .order_by(people.c.id)
-                .with_for_update(key_share=True),
-                batch,
-            )
+            connection.execute(statements.lock, batch)
         rows = _rows(session, batch["person_ids"], at, chats)
-        connection.execute(delete(expert_ranks).where(_among(connection, expert_ranks.c.person_id)), batch)
-        connection.execute(delete(person_ranks).where(_among(connection, person_ranks.c.person_id)), batch)
+        connection.execute(statements.delete_experts, batch)
+        connection.execute(statements.delete_people, batch)
         _write(session, rows)
 
 
