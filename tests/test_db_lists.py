@@ -109,6 +109,7 @@ def low_variable_limit(db: Database) -> Database:
     return db
 
 
+@pytest.mark.ranking_rows_unchecked("40,001 people seeded in bulk; their rows are not the point")
 def test_a_round_of_40000_people_past_sqlites_default_variable_limit(low_variable_limit: Database) -> None:
     """Eligibility's capacity count and the round's topic names take every participant's id:
     40,000 of them, more than SQLite's default limit on a statement's variables."""

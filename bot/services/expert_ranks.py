@@ -263,6 +263,62 @@ def rebuild(session: Session, at: datetime | None = None) -> int:
     return len(rows[0])
 
 
+def disagreements(session: Session, limit: int = 10) -> list[str]:
+    """How the stored rows differ from what people, topics and chats say (at most `limit`
+    lines; empty when they agree). Every write that changes what a row is computed from must
+    refresh it: the ORM's flush hook does, a Core write has to call `refresh`. The tests run
+    this after each test (tests/conftest.py), so a write path that forgets fails there.
+
+    A row's figures hold over its interval, so each is recomputed at the instants inside it
+    where a forgotten write would show: its ends, the person's pause end and leaving, their
+    latest chat, and now."""
+    connection = session.connection()
+    people_stmt, links_stmt = _people_and_links(False, connection.dialect.name == "postgresql")
+    people = {row.id: row for row in connection.execute(people_stmt)}
+    topics: dict[int, set[int]] = {}
+    for person_id, topic_id in connection.execute(links_stmt):
+        topics.setdefault(person_id, set()).add(topic_id)
+    chats = history(session, None)
+    stored = {row.person_id: row for row in connection.execute(select(person_ranks))}
+    stored_topics: dict[int, dict[int, tuple[Any, ...]]] = {}
+    for row in connection.execute(select(expert_ranks)):
+        stored_topics.setdefault(row.person_id, {})[row.topic_id] = (
+            row.function,
+            row.status,
+            row.spare,
+            row.recent,
+        )
+    problems = [f"person {pid}: a listed expert without a row" for pid in sorted(set(people) - set(stored))]
+    problems += [f"person {pid}: a row, not a listed expert" for pid in sorted(set(stored) - set(people))]
+    problems += [
+        f"person {pid}: topic rows, no person row" for pid in sorted(set(stored_topics) - set(stored))
+    ]
+    now = utcnow()
+    for person_id in sorted(set(stored) & set(people)):
+        row, person, own = stored[person_id], people[person_id], chats.get(person_id, [])
+        had = (row.function, row.status, row.spare, row.recent)
+        lo, hi = row.valid_from, row.valid_until
+        probes = {lo, None if hi is None else hi - _TICK, now, person.left_at}
+        probes |= {None if person.paused_until is None else person.paused_until - _TICK}
+        probes |= {max((created for _, created in own), default=None)}
+        for at in sorted(
+            t for t in probes if t is not None and (lo is None or t >= lo) and (hi is None or t < hi)
+        ):
+            status, spare, recent, _, _ = figures(person, own, at)
+            if had != (person.function, status, spare, recent):
+                problems.append(
+                    f"person {person_id} at {at.isoformat()}: stored {had}, "
+                    f"recomputed {(person.function, status, spare, recent)}"
+                )
+                break
+        want = dict.fromkeys(topics.get(person_id, ()), had)
+        if stored_topics.get(person_id, {}) != want:
+            problems.append(
+                f"person {person_id}: topic rows {stored_topics.get(person_id, {})}, expected {want}"
+            )
+    return problems[:limit]
+
+
 def stale_statement() -> Any:
     """People whose row does not hold at `now` (bound): searches rank them live."""
     r = person_ranks.c
