@@ -31,7 +31,7 @@ from bot.models import (
     Takeaway,
     Thanks,
 )
-from bot.services import chats, followups, home, pairing
+from bot.services import chats, expert_ranks, followups, home, pairing
 from bot.settings import Settings
 from tests.conftest import make_settings
 from tests.factories import ask, checkins_to, daytime_zone, make_chat, make_person, request_dm
@@ -311,6 +311,8 @@ def test_three_no_replies_in_a_row_pause_the_partner_with_a_dm(
             select(ChatParticipant.outcome_reason).where(ChatParticipant.chat_id.in_(chats.values()))
         ).all()
         assert sorted(r for r in reasons if r) == ["no_reply"] * 3
+        # The pause is a Core write: search's ranking rows follow it (find stops offering them).
+        assert expert_ranks.disagreements(session) == []
 
     slack.block_action("UEXP", "followup_stay_active", message=dm)
     standin.wait_for(lambda: any("active again" in str(r.payload) for r in standin.responses))
