@@ -58,9 +58,7 @@ def run_uvicorn(config: uvicorn.Config) -> None:
 def asgi_factory() -> InfochatASGI:
     """Entry for each uvicorn worker process when `--workers` > 1 (settings read once per process)."""
     settings = load_settings()
-    return InfochatASGI(
-        build_app(settings), dispatch_threads=settings.http_threads, run_scheduler=True, freeze_gc=True
-    )
+    return InfochatASGI(build_app(settings), run_scheduler=True, freeze_gc=True)
 
 
 def prepare_database(settings: Settings) -> None:
@@ -166,9 +164,7 @@ def serve_http(settings: Settings) -> None:
     if settings.workers > 1:
         run_uvicorn(_uvicorn_config("bot.server:asgi_factory", settings, workers=settings.workers))
     else:
-        asgi = InfochatASGI(
-            build_app(settings), dispatch_threads=settings.http_threads, run_scheduler=True, freeze_gc=True
-        )
+        asgi = InfochatASGI(build_app(settings), run_scheduler=True, freeze_gc=True)
         run_uvicorn(_uvicorn_config(asgi, settings))
     log.info("infochat stopped")
 

@@ -56,14 +56,15 @@ class InfochatASGI:
         self,
         infochat: InfochatApp,
         *,
-        dispatch_threads: int = 4,
         run_scheduler: bool = False,
         freeze_gc: bool = False,
     ) -> None:
         self.infochat = infochat
         self.run_scheduler = run_scheduler
         self.freeze_gc = freeze_gc
-        self.pool = ThreadPoolExecutor(max_workers=dispatch_threads, thread_name_prefix="infochat-http")
+        # INFOCHAT_HTTP_THREADS: the acks are Python under one GIL; more threads only contend.
+        threads = infochat.ctx.settings.http_threads
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="infochat-http")
         self.registry = metrics.registry_for(infochat.ctx.db)
         self._dashboard: Any = None  # bot.dashboard.Dashboard, built on first use
 
