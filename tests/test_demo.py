@@ -7,6 +7,9 @@ waits for them. Each instant is pinned through bot.clock (time runs on from it).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -78,3 +81,52 @@ def test_the_demo_company_has_history_so_the_report_shows_numbers_and_hides_smal
     assert len(shown) >= 6 and hidden, flow  # bars to draw, and small groups still hidden
     participation = next(report.glob("*participation_by_function*.csv")).read_text().splitlines()
     assert all(int(line.split(",")[1]) >= 40 for line in participation[1:]), participation
+
+
+LIBFAKETIME = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+# The app's server, started, asked for help once, stopped: in a process of its own, whose clocks
+# libfaketime stands still (the wall clock at the instant, monotonic time with it).
+STOP_UNDER_A_STILL_CLOCK = """
+import sys
+from bot.db import Database
+from bot import migrate
+from bot.devtools.runner import AppServer
+from bot.devtools.slack_client import SlackAppClient
+from bot.devtools.standin import SlackStandIn
+from bot.settings import load_settings
+
+with SlackStandIn(bot_token="xoxb-still", trigger_ttl=30.0) as standin:
+    url = f"sqlite:///{sys.argv[1]}"
+    settings = load_settings(slack_bot_token="xoxb-still", slack_signing_secret="still-secret",
+                             slack_api_url=standin.url, database_url=url, auto_migrate=False)
+    db = Database(url)
+    migrate.upgrade(db)
+    with AppServer(settings, db=db) as server:
+        slack = SlackAppClient(server.events_url, "still-secret", standin)
+        answer = slack.command("U0STILL", "help")
+        slack.close()
+print("help answered:", answer.status_code, "and the server stopped")
+"""
+
+
+@pytest.mark.skipif(not LIBFAKETIME, reason="libfaketime is not installed (Debian: faketime)")
+def test_the_app_server_stops_when_the_clock_stands_still(tmp_path: Path) -> None:
+    # `FAKETIME="2026-12-05 03:30:00"` (no '@') is how libfaketime pins an instant by default,
+    # and it freezes monotonic time too: asyncio's timers never fire, so uvicorn cannot finish
+    # its graceful stop. The demo then hung at its very end, its output still buffered.
+    env = {
+        **os.environ,
+        "LD_PRELOAD": str(LIBFAKETIME[0]),
+        "FAKETIME": "2026-12-05 03:30:00",
+        "FAKETIME_NO_CACHE": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", STOP_UNDER_A_STILL_CLOCK, str(tmp_path / "still.db")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "help answered: 200 and the server stopped" in done.stdout
+    assert "the clock stands still" in done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -110,6 +111,10 @@ def _followups(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from bot.devtools.demo import run_demo
 
+    # Line by line even into a pipe or a file: whoever watches (or a log cut short) sees how
+    # far it got.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     return run_demo(args.dir)
 
 

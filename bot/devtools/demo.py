@@ -331,6 +331,10 @@ def run_demo(
         migrate.upgrade(db)
         print(f"Slack is a local stand-in at {standin.root}; nothing leaves this machine.")
         if history_people:
+            print(
+                f"Writing {history_weeks} weeks of chats for {len(history_people)} colleagues through "
+                "the app's own services (a minute or two)…"
+            )
             history = make_history(db, history_people, utcnow(), weeks=history_weeks)
             print(f"The company so far: {history}.")
         print(

@@ -6,6 +6,7 @@ Slack would, without a separate process.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -20,6 +21,12 @@ from bot.app import InfochatApp, build_app
 from bot.db import Database
 from bot.settings import Settings
 from bot.web import SLACK_PATH, InfochatASGI
+
+log = logging.getLogger(__name__)
+
+STOP_WAIT = 30.0  # seconds for uvicorn's graceful stop (in-flight requests, then slow work)
+STOP_POLL = 0.05
+STILL_CLOCK_POLLS = 10  # real sleeps after which a monotonic clock that has not moved stands still
 
 
 class AppServer:
@@ -88,9 +95,26 @@ class AppServer:
         return self
 
     def stop(self) -> None:
-        """Graceful stop: in-flight requests and their slow work finish first."""
+        """Graceful stop: in-flight requests and their slow work finish first.
+
+        The wait counts real sleeps instead of calling `join(timeout)`. Under a clock
+        that stands still (libfaketime's FAKETIME without '@' freezes monotonic time
+        too), asyncio's timers never fire, so uvicorn cannot finish its shutdown, and
+        a timed join never times out either: the process would hang. The server's
+        thread is a daemon; if it cannot finish, the app's own shutdown (its slow work,
+        the scheduler) runs here instead, and the process can exit.
+        """
         self._server.should_exit = True
-        self._thread.join(timeout=30)
+        started = time.monotonic()
+        for poll in range(int(STOP_WAIT / STOP_POLL)):
+            if not self._thread.is_alive():
+                break
+            if poll >= STILL_CLOCK_POLLS and time.monotonic() == started:
+                log.warning("the clock stands still, so the server cannot stop gracefully: stopping the app")
+                break
+            time.sleep(STOP_POLL)
+        if self._thread.is_alive():
+            self.app.shutdown()
         self._socket.close()
 
     def __enter__(self) -> AppServer:
