@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from bot import clock
@@ -52,7 +53,12 @@ class Interval:
 
 @dataclass(frozen=True)
 class Availability:
-    """When one person can chat, as plain data."""
+    """When one person can chat, as plain data.
+
+    Each test has two forms: one taking instants (for callers) and one taking this
+    person's local wall-clock times, which a proposal computes once per instant (see
+    `_Walls`) because converting time zones was most of its cost.
+    """
 
     tz: str = "UTC"
     days: frozenset[int] = WEEKDAYS
@@ -62,7 +68,7 @@ class Availability:
     holidays: frozenset[date] = frozenset()
     busy: tuple[Interval, ...] = ()
 
-    @property
+    @cached_property
     def zone(self) -> ZoneInfo:
         return clock.zone(self.tz)
 
@@ -74,7 +80,9 @@ class Availability:
 
     def outside_minutes(self, start: datetime, end: datetime) -> tuple[int, int]:
         """(minutes the slot starts before this person's hours, minutes it ends after them)."""
-        s, e = self.local(start), self.local(end)
+        return self.outside_minutes_local(self.local(start), self.local(end))
+
+    def outside_minutes_local(self, s: datetime, e: datetime) -> tuple[int, int]:
         day = s.date()
         early = _minutes(self.start) - _minutes(s.time())
         end_minutes = _minutes(e.time()) if e.date() == day else _minutes(e.time()) + 24 * 60
@@ -83,7 +91,9 @@ class Availability:
 
     def inside(self, start: datetime, end: datetime) -> bool:
         """Wholly inside this person's working hours on a working day of theirs."""
-        s, e = self.local(start), self.local(end)
+        return self.inside_local(self.local(start), self.local(end))
+
+    def inside_local(self, s: datetime, e: datetime) -> bool:
         if s.date() != e.date() or not self.is_working_day(s.date()):
             return False
         return self.start <= s.time() and e.time() <= self.end and s.time() < e.time()
@@ -92,11 +102,33 @@ class Availability:
         return not any(b.overlaps(start, end) for b in self.busy)
 
     def prefers(self, start: datetime) -> bool:
+        return self.prefers_local(self.local(start))
+
+    def prefers_local(self, s: datetime) -> bool:
         if self.best == "mornings":
-            return self.local(start).time() < NOON
+            return s.time() < NOON
         if self.best == "afternoons":
-            return self.local(start).time() >= NOON
+            return s.time() >= NOON
         return True
+
+
+class _Walls:
+    """Everyone's local wall clock at the instants one proposal looks at, each converted once.
+
+    A proposal looks at every 15-minute start of a week several times per person (working
+    day, same date at the end, inside hours, preference, round minutes, spread): converting
+    each time again made a proposal cost ~18 ms, most of the demo's history.
+    """
+
+    def __init__(self, people: Sequence[Availability]) -> None:
+        self._zones = [p.zone for p in people]
+        self._seen: dict[datetime, tuple[datetime, ...]] = {}
+
+    def __call__(self, instant: datetime) -> tuple[datetime, ...]:
+        walls = self._seen.get(instant)
+        if walls is None:
+            walls = self._seen[instant] = tuple(instant.astimezone(zone) for zone in self._zones)
+        return walls
 
 
 def _minutes(moment: time) -> int:
@@ -145,6 +177,17 @@ def candidates(
     people: Sequence[Availability], now: datetime, minutes: int, working_days: int, lead: timedelta
 ) -> list[datetime]:
     """Every start on a 15-minute step in the window, on everyone's working day, nobody busy."""
+    return _candidates(people, _Walls(people), now, minutes, working_days, lead)
+
+
+def _candidates(
+    people: Sequence[Availability],
+    walls: _Walls,
+    now: datetime,
+    minutes: int,
+    working_days: int,
+    lead: timedelta,
+) -> list[datetime]:
     if not people:
         return []
     days = window_days(people[0], now, working_days)
@@ -159,10 +202,11 @@ def candidates(
     moment = begin
     while moment + length <= stop:
         end = moment + length
+        at_start, at_end = walls(moment), walls(end)
         if (
-            first.local(moment).date() in wanted
-            and all(p.is_working_day(p.local(moment).date()) for p in people)
-            and all(p.local(moment).date() == p.local(end).date() for p in people)
+            at_start[0].date() in wanted
+            and all(p.is_working_day(s.date()) for p, s in zip(people, at_start, strict=True))
+            and all(s.date() == e.date() for s, e in zip(at_start, at_end, strict=True))
             and all(p.free(moment, end) for p in people)
         ):
             starts.append(moment)
@@ -170,11 +214,11 @@ def candidates(
     return starts
 
 
-def _slot(people: Sequence[Availability], start: datetime, minutes: int) -> Slot:
+def _slot(people: Sequence[Availability], walls: _Walls, start: datetime, minutes: int) -> Slot:
     end = start + timedelta(minutes=minutes)
     early, late = [], []
-    for index, person in enumerate(people):
-        before, after = person.outside_minutes(start, end)
+    for index, (person, s, e) in enumerate(zip(people, walls(start), walls(end), strict=True)):
+        before, after = person.outside_minutes_local(s, e)
         if before:
             early.append(index)
         if after:
@@ -182,14 +226,12 @@ def _slot(people: Sequence[Availability], start: datetime, minutes: int) -> Slot
     return Slot(start, end, tuple(early), tuple(late))
 
 
-def _hour_of_day(people: Sequence[Availability], start: datetime) -> float:
-    local = people[0].local(start)
+def _hour_of_day(walls: _Walls, start: datetime) -> float:
+    local = walls(start)[0]
     return local.hour + local.minute / 60
 
 
-def _spread(
-    people: Sequence[Availability], starts: list[datetime], count: int, cost: dict[datetime, float]
-) -> list[datetime]:
+def _spread(walls: _Walls, starts: list[datetime], count: int, cost: dict[datetime, float]) -> list[datetime]:
     """Pick up to `count` starts: cheapest first, then one per day before a second on any day,
     each as far in time of day from those already picked as the cost allows."""
     chosen: list[datetime] = []
@@ -199,22 +241,18 @@ def _spread(
         for start in starts:
             if start in chosen:
                 continue
-            day = people[0].local(start).date()
-            if any(
-                abs((start - c).total_seconds()) < 3600 * 2
-                for c in chosen
-                if day == people[0].local(c).date()
-            ):
+            day = walls(start)[0].date()
+            if any(abs((start - c).total_seconds()) < 3600 * 2 for c in chosen if day == walls(c)[0].date()):
                 continue  # two slots on one day stay at least two hours apart
-            hour = _hour_of_day(people, start)
-            distance = min((abs(hour - _hour_of_day(people, c)) for c in chosen), default=8.0)
+            hour = _hour_of_day(walls, start)
+            distance = min((abs(hour - _hour_of_day(walls, c)) for c in chosen), default=8.0)
             score = cost[start] * 10 + used_days.get(day, 0) * 100 - min(distance, 4.0)
             if best is None or (score, start) < best:
                 best = (score, start)
         if best is None:
             break
         chosen.append(best[1])
-        day = people[0].local(best[1]).date()
+        day = walls(best[1])[0].date()
         used_days[day] = used_days.get(day, 0) + 1
     return sorted(chosen)
 
@@ -231,50 +269,61 @@ def propose_slots(
     """3–5 slots for everyone in `people` (a pair or a trio); see the module's rules."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    starts = candidates(people, now, minutes, working_days, lead)
+    walls = _Walls(people)
+    starts = _candidates(people, walls, now, minutes, working_days, lead)
     length = timedelta(minutes=minutes)
-    inside = [s for s in starts if all(p.inside(s, s + length) for p in people)]
+    inside = [
+        s
+        for s in starts
+        if all(p.inside_local(a, b) for p, a, b in zip(people, walls(s), walls(s + length), strict=True))
+    ]
     if inside:
         # Prefer times in everyone's favourite part of the day; otherwise any inside time.
-        cost = {s: sum(1 for p in people if not p.prefers(s)) + _unround(people, s) for s in inside}
-        return Proposal([_slot(people, s, minutes) for s in _spread(people, inside, count, cost)])
-    least_bad = _least_bad(people, starts, minutes)
+        cost = {
+            s: sum(1 for p, a in zip(people, walls(s), strict=True) if not p.prefers_local(a))
+            + _unround(walls, s)
+            for s in inside
+        }
+        return Proposal([_slot(people, walls, s, minutes) for s in _spread(walls, inside, count, cost)])
+    least_bad = _least_bad(walls, starts, minutes)
     if not least_bad:
         return Proposal([], overlap=False)
     # Minutes outside someone's hours: the worst person first, then everyone's total.
     cost = {}
     for start in least_bad:
-        outside = [sum(p.outside_minutes(start, start + length)) for p in people]
-        cost[start] = max(outside) / 30 + sum(outside) / 300 + _unround(people, start)
+        outside = [
+            sum(p.outside_minutes_local(a, b))
+            for p, a, b in zip(people, walls(start), walls(start + length), strict=True)
+        ]
+        cost[start] = max(outside) / 30 + sum(outside) / 300 + _unround(walls, start)
     floor = min(cost.values())
     # Only the nearly-best (within an hour of the best) are offered: least bad, not merely bad.
     near = [s for s in least_bad if cost[s] <= floor + 2]
-    return Proposal([_slot(people, s, minutes) for s in _spread(people, near, count, cost)], overlap=False)
+    return Proposal(
+        [_slot(people, walls, s, minutes) for s in _spread(walls, near, count, cost)], overlap=False
+    )
 
 
-def _unround(people: Sequence[Availability], start: datetime) -> float:
+def _unround(walls: _Walls, start: datetime) -> float:
     """A small cost for each person who would read :15 or :45: round times are easier to remember."""
-    return 0.3 * sum(1 for p in people if p.local(start).minute % 30)
+    return 0.3 * sum(1 for local in walls(start) if local.minute % 30)
 
 
-def _least_bad(people: Sequence[Availability], starts: list[datetime], minutes: int) -> list[datetime]:
+def _least_bad(walls: _Walls, starts: list[datetime], minutes: int) -> list[datetime]:
     length = timedelta(minutes=minutes)
     kept = []
     for start in starts:
-        ok = True
-        for person in people:
-            s, e = person.local(start), person.local(start + length)
-            if s.time() < EARLIEST_LEAST_BAD or e.time() > LATEST_LEAST_BAD or e.date() != s.date():
-                ok = False
-                break
-        if ok:
+        if all(
+            s.time() >= EARLIEST_LEAST_BAD and e.time() <= LATEST_LEAST_BAD and e.date() == s.date()
+            for s, e in zip(walls(start), walls(start + length), strict=True)
+        ):
             kept.append(start)
     return kept
 
 
 def slot_for(people: Sequence[Availability], start: datetime, minutes: int) -> Slot:
     """A slot someone suggested themselves, flagged like proposed ones."""
-    return _slot(people, start.astimezone(UTC), minutes)
+    return _slot(people, _Walls(people), start.astimezone(UTC), minutes)
 
 
 def chat_minutes(lengths: Sequence[int | None]) -> int:
