@@ -143,6 +143,17 @@ def test_dry_run_prints_pairs_scores_reasons_and_sends_nothing(
     assert plan(again.stdout) == plan(result.stdout)
 
 
+def test_dry_run_delivery_times_are_in_the_workspace_zone_whatever_the_machine_keeps(
+    db: Database, standin: SlackStandIn, pair_env: dict[str, str]
+) -> None:
+    make_company(db, standin, 11)
+    berlin = {**pair_env, "INFOCHAT_TIMEZONE": "Europe/Berlin", "TZ": "America/St_Johns"}
+    result = infochat(berlin, "pair", "--dry-run", "--seed", "7")
+    assert result.returncode == 0, result.stderr
+    times = [line.split("deliver ≈ ")[1] for line in result.stdout.splitlines() if "deliver ≈ " in line]
+    assert times and all(t.endswith((" CET", " CEST")) for t in times), times
+
+
 def test_two_processes_at_once_make_one_round(
     db: Database, standin: SlackStandIn, pair_env: dict[str, str]
 ) -> None:

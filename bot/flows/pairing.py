@@ -124,10 +124,11 @@ def describe(report: pairing.RoundReport, *, opens_per_minute: float = 50) -> li
         lines.append("This week's round already exists; nothing new will be sent.")
     for index, group in enumerate(report.groups):
         # conversations.open is paced: the n-th intro opens about n/rate minutes after its hold ends.
+        # Shown in the workspace's zone, named: the operator's machine may keep another one.
         eta = group.deliver_at.timestamp() + 60 * index / opens_per_minute
         lines.append(
             f"  {' + '.join(group.names)}  score {group.score:.2f}  deliver ≈ "
-            f"{datetime.fromtimestamp(eta).astimezone():%a %H:%M}"
+            f"{datetime.fromtimestamp(eta, clock.zone(None)):%a %H:%M %Z}"
         )
         lines += [f"      - {reason}" for reason in group.reasons]
     for name, reason in report.unmatched:
