@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import zone
-from bot.db import insert_once
+from bot.db import insert_ignoring_duplicates, insert_once
 from bot.models import (
     Chat,
     ChatNudge,
@@ -190,11 +190,13 @@ def _availabilities(chat: Chat, now: datetime, busy_times: BusyTimes) -> list[Av
 def _store_slots(
     session: Session, chat: Chat, round_: int, proposal_slots: list[Slot], now: datetime
 ) -> None:
+    if not proposal_slots:
+        return
     ids = [p.id for p in people_of(chat)]
-    for slot in proposal_slots:
-        insert_once(
-            session,
-            ScheduleSlot,
+    # One statement for the round's 3-5 times; a time another replica stored first is kept.
+    session.execute(
+        insert_ignoring_duplicates(session, ScheduleSlot),
+        [
             {
                 "chat_id": chat.id,
                 "round": round_,
@@ -203,8 +205,10 @@ def _store_slots(
                 "early_for": [ids[i] for i in slot.early_for],
                 "late_for": [ids[i] for i in slot.late_for],
                 "created_at": now,
-            },
-        )
+            }
+            for slot in proposal_slots
+        ],
+    )
 
 
 def propose(
