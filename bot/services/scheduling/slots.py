@@ -40,6 +40,9 @@ NOON = time(12, 0)
 # Least-bad slots are looked for only where nobody is asked before 07:00 or after 21:00.
 EARLIEST_LEAST_BAD = time(7, 0)
 LATEST_LEAST_BAD = time(21, 0)
+# How far around a part of the day candidates are still looked at (DST moves wall clocks by
+# at most an hour; Lord Howe's by half an hour).
+DAY_SLACK = timedelta(hours=2)
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,15 @@ def _candidates(
     minutes: int,
     working_days: int,
     lead: timedelta,
+    hours: tuple[time, time] | None = None,
 ) -> list[datetime]:
+    """`candidates`; with `hours`, only starts near that part of the first person's day.
+
+    Every slot a proposal offers starts inside a known part of the first person's day
+    (their working hours, or 07:00–21:00 for least-bad times), so the rest of the day is
+    skipped instead of tested. The stretch is widened by DAY_SLACK on both sides, so a DST
+    change that night cannot move a wanted start out of it; the tests still decide.
+    """
     if not people:
         return []
     days = window_days(people[0], now, working_days)
@@ -198,19 +209,32 @@ def _candidates(
     stop = datetime.combine(days[-1] + timedelta(days=1), time(0), first.zone).astimezone(UTC)
     wanted = set(days)
     length = timedelta(minutes=minutes)
+    if hours is None:
+        stretches = [(begin, stop)]
+    else:
+        stretches = [
+            (
+                datetime.combine(day, hours[0], first.zone).astimezone(UTC) - DAY_SLACK,
+                datetime.combine(day, hours[1], first.zone).astimezone(UTC) + DAY_SLACK,
+            )
+            for day in days
+        ]
     starts: list[datetime] = []
     moment = begin
-    while moment + length <= stop:
-        end = moment + length
-        at_start, at_end = walls(moment), walls(end)
-        if (
-            at_start[0].date() in wanted
-            and all(p.is_working_day(s.date()) for p, s in zip(people, at_start, strict=True))
-            and all(s.date() == e.date() for s, e in zip(at_start, at_end, strict=True))
-            and all(p.free(moment, end) for p in people)
-        ):
-            starts.append(moment)
-        moment += STEP
+    for low, high in stretches:
+        if moment < low:  # the next start on the grid from `begin`, at or after `low`
+            moment = begin + STEP * -((begin - low) // STEP)
+        while moment <= high and moment + length <= stop:
+            end = moment + length
+            at_start, at_end = walls(moment), walls(end)
+            if (
+                at_start[0].date() in wanted
+                and all(p.is_working_day(s.date()) for p, s in zip(people, at_start, strict=True))
+                and all(s.date() == e.date() for s, e in zip(at_start, at_end, strict=True))
+                and all(p.free(moment, end) for p in people)
+            ):
+                starts.append(moment)
+            moment += STEP
     return starts
 
 
@@ -270,11 +294,12 @@ def propose_slots(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     walls = _Walls(people)
-    starts = _candidates(people, walls, now, minutes, working_days, lead)
     length = timedelta(minutes=minutes)
+    first = people[0] if people else Availability()
+    near_hours = _candidates(people, walls, now, minutes, working_days, lead, (first.start, first.end))
     inside = [
         s
-        for s in starts
+        for s in near_hours
         if all(p.inside_local(a, b) for p, a, b in zip(people, walls(s), walls(s + length), strict=True))
     ]
     if inside:
@@ -285,7 +310,10 @@ def propose_slots(
             for s in inside
         }
         return Proposal([_slot(people, walls, s, minutes) for s in _spread(walls, inside, count, cost)])
-    least_bad = _least_bad(walls, starts, minutes)
+    daytime = _candidates(
+        people, walls, now, minutes, working_days, lead, (EARLIEST_LEAST_BAD, LATEST_LEAST_BAD)
+    )
+    least_bad = _least_bad(walls, daytime, minutes)
     if not least_bad:
         return Proposal([], overlap=False)
     # Minutes outside someone's hours: the worst person first, then everyone's total.
