@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -130,6 +131,30 @@ def test_posted_message_is_recorded_and_shown_in_transcript(standin: SlackStandI
         second["ts"],
         resp["ts"],
     ]
+
+
+def test_a_request_cut_off_by_a_dying_client_is_no_call(standin: SlackStandIn, client: WebClient) -> None:
+    # A sender killed between its headers and the end of its body: Slack never sees a call, so
+    # the stand-in must neither act on the part that arrived nor refuse it for missing fields.
+    body = b"channel=U1&text=hello"
+    for framing in (
+        b"Content-Length: 200\r\n\r\n" + body,
+        b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % 200 + body,
+        b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(body) + body + b"\r\n",
+    ):
+        host, port = standin.url.removeprefix("http://").split("/")[0].split(":")
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(
+                b"POST /api/chat.postMessage HTTP/1.1\r\nHost: slack.com\r\n"
+                b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n" + framing
+            )
+            sock.shutdown(socket.SHUT_WR)
+            assert sock.recv(100) == b""  # hung up on, no answer
+    # The same stand-in still answers a whole request.
+    assert client.chat_postMessage(channel="U1", text="whole")["ok"]
+    assert [c.params["text"] for c in standin.calls_to("chat.postMessage", include_failed=True)] == ["whole"]
+    assert list(standin.refusals) == []
 
 
 def test_429_raises_without_retry_and_is_retried_with_handler(

@@ -57,18 +57,32 @@ class Exchange:
 Route = Callable[[Exchange], None]
 
 
+class _ClientGone(Exception):
+    """The client hung up before its request's body had all arrived (a killed process)."""
+
+
+def _read_exactly(req: BaseHTTPRequestHandler, size: int) -> bytes:
+    data = req.rfile.read(size)
+    if len(data) < size:
+        raise _ClientGone
+    return data
+
+
 def _read_body(req: BaseHTTPRequestHandler) -> bytes:
     if req.headers.get("Transfer-Encoding", "").lower() == "chunked":
         chunks = []
         while True:
-            size = int(req.rfile.readline().strip() or b"0", 16)
+            line = req.rfile.readline()
+            if not line:
+                raise _ClientGone
+            size = int(line.strip() or b"0", 16)
             if size == 0:
                 req.rfile.readline()
                 return b"".join(chunks)
-            chunks.append(req.rfile.read(size))
+            chunks.append(_read_exactly(req, size))
             req.rfile.readline()
     length = int(req.headers.get("Content-Length") or 0)
-    return req.rfile.read(length) if length else b""
+    return _read_exactly(req, length) if length else b""
 
 
 class _Server(ThreadingHTTPServer):
@@ -137,12 +151,18 @@ class HttpServer:
 
     def dispatch(self, req: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(req.path)
+        try:
+            body = _read_body(req)
+        except _ClientGone:
+            # Slack never acts on a request whose body did not all arrive: no call, no answer.
+            req.close_connection = True
+            return
         exchange = Exchange(
             method=req.command,
             path=parts.path,
             query=parts.query,
             headers=req.headers,  # type: ignore[arg-type]  # an email.message.Message reads like a mapping
-            body=_read_body(req),
+            body=body,
             _handler=req,
         )
         matches = [p for p in self.routes if parts.path.startswith(p)]
