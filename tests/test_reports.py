@@ -318,6 +318,28 @@ def test_report_figures_against_the_previous_period(
     assert [label for label, _ in learned.rows] == ["Kubernetes"]
 
 
+def test_experts_at_their_monthly_capacity_are_not_over_it(
+    db: Database, settings: Settings, company: dict[str, list[int]]
+) -> None:
+    """Four weeks are a little short of a month: an engineer who takes 4 chats a month and had
+    4 in the last four weeks is at capacity (3.7 allowed, rounded up); a fifth is over it."""
+    now = utcnow()
+    for n in range(4):
+        for i, engineer in enumerate(company["eng"]):
+            day = now - timedelta(days=3 + 5 * n)
+            _chat(db, company["sales"][i], engineer, created=day - timedelta(days=1), done=day)
+    # Group size 1: these figures are about the threshold, not about hiding small groups.
+    every_figure = settings.model_copy(update={"min_group_size": 1})
+    load = _report(db, every_figure).table("expert_load")
+    assert load.cell("Engineering", "experts").show() == "6"
+    assert load.cell("Engineering", "over capacity").show() == "0"
+    for i, engineer in enumerate(company["eng"]):
+        day = now - timedelta(days=2)
+        _chat(db, company["sales"][i], engineer, created=day - timedelta(days=1), done=day)
+    load = _report(db, every_figure).table("expert_load")
+    assert load.cell("Engineering", "over capacity").show() == "6"
+
+
 def test_a_to_date_period_is_compared_with_the_same_days_only(
     db: Database, settings: Settings, company: dict[str, list[int]]
 ) -> None:

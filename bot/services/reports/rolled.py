@@ -386,7 +386,7 @@ def people(session: Session, cur: Period, prev: Period) -> People:
             func.count(case((and_(m, flags[f"h{c}"]), 1))),
         ]
     expert = and_(member[1], speaker)
-    over = func.coalesce(load.c.n, 0) * sql.DAYS_PER_MONTH > Person.chats_per_month * cur.days
+    over = sql.over_capacity(func.coalesce(load.c.n, 0), Person.chats_per_month, cur.days)
     ever_asked = select(ChatRequest.id).where(ChatRequest.expert_id == Person.id).exists()
     columns += [
         func.count(case((expert, 1))),

@@ -33,6 +33,14 @@ LEARNER_SIDE = (ChatRole.LEARNER, ChatRole.PEER)
 EXPERT_SIDE = (ChatRole.EXPERT, ChatRole.PEER)
 
 
+def over_capacity(chats: Any, chats_per_month: Any, days: int) -> ColumnElement[bool]:
+    """More chats in a period of `days` than chats_per_month allows for it, rounded up to a
+    whole chat: someone at 2 a month with 2 chats in four weeks is at capacity, not over it
+    (2 × 28 / 30.4 = 1.84 allowed). `chats > ceil(allowed)` is `(chats - 1) ≥ allowed` for a
+    whole number of chats, written without ceil, which SQLite lacks."""
+    return (chats - 1) * DAYS_PER_MONTH >= chats_per_month * days
+
+
 def dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 

@@ -97,8 +97,7 @@ def expert_load_counts(
     ever_asked = select(ChatRequest.id).where(ChatRequest.expert_id == Person.id).exists()
     speakers = select(PersonTopic.person_id).where(PersonTopic.kind == TopicKind.SPEAK)
     chats = func.coalesce(load.c.n, 0)
-    # Over capacity: more chats in the period than chats_per_month allows for its length.
-    over = chats * sql.DAYS_PER_MONTH > Person.chats_per_month * period.days
+    over = sql.over_capacity(chats, Person.chats_per_month, period.days)
     stmt = (
         select(
             Person.function,
