@@ -185,7 +185,8 @@ def _rows(session: Session, person_ids: list[int] | None, at: datetime, chats: H
     if person_ids is None:
         people_stmt, links_stmt = _people_and_links(False, postgres)
     else:
-        people_stmt, links_stmt = _statements(postgres).people, _statements(postgres).links
+        prebuilt = _statements(postgres)
+        people_stmt, links_stmt = prebuilt.people, prebuilt.links
     ids = {"person_ids": person_ids or []}
     people = {row.id: row for row in connection.execute(people_stmt, ids)}
     if not people:

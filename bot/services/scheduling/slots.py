@@ -176,13 +176,6 @@ def window_days(first: Availability, now: datetime, count: int) -> list[date]:
     return days
 
 
-def candidates(
-    people: Sequence[Availability], now: datetime, minutes: int, working_days: int, lead: timedelta
-) -> list[datetime]:
-    """Every start on a 15-minute step in the window, on everyone's working day, nobody busy."""
-    return _candidates(people, _Walls(people), now, minutes, working_days, lead)
-
-
 def _candidates(
     people: Sequence[Availability],
     walls: _Walls,
@@ -192,7 +185,8 @@ def _candidates(
     lead: timedelta,
     hours: tuple[time, time] | None = None,
 ) -> list[datetime]:
-    """`candidates`; with `hours`, only starts near that part of the first person's day.
+    """Starts on a 15-minute step in the window, on everyone's working day, nobody busy; with
+    `hours`, only those near that part of the first person's day.
 
     Every slot a proposal offers starts inside a known part of the first person's day
     (their working hours, or 07:00–21:00 for least-bad times), so the rest of the day is
@@ -295,8 +289,8 @@ def propose_slots(
         raise ValueError("now must be timezone-aware")
     walls = _Walls(people)
     length = timedelta(minutes=minutes)
-    first = people[0] if people else Availability()
-    near_hours = _candidates(people, walls, now, minutes, working_days, lead, (first.start, first.end))
+    hours = (people[0].start, people[0].end) if people else None
+    near_hours = _candidates(people, walls, now, minutes, working_days, lead, hours)
     inside = [
         s
         for s in near_hours
